@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ShippingOrdersConfig(AppConfig):
+    name = "django_shipping_orders"
+    label = "shipping_orders"
+    verbose_name = _("Shipping orders")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the system checks; nothing here touches the database or settings.
+        from . import checks  # noqa: F401

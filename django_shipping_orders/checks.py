@@ -1,0 +1,147 @@
+"""System checks for ``SHIPPING_ORDERS`` (ids ``shipping_orders.E0xx`` / ``W0xx``).
+
+They read settings only: no database, no network, so they are safe in
+``manage.py check --deploy`` on a build machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from .conf import ACCOUNT_DEFAULTS, GLOBAL_DEFAULTS, SETTING_NAME, RateLimit, shipping_settings
+from .exceptions import ShippingOrdersConfigurationError
+
+_DOCS = "See docs/settings.md."
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Report every problem of the ``SHIPPING_ORDERS`` setting at once."""
+    raw = getattr(settings, SETTING_NAME, None)
+    if raw is None or (isinstance(raw, dict) and not raw.get("ACCOUNTS")):
+        return [
+            Error(
+                f"{SETTING_NAME} defines no accounts.",
+                hint=f'Add {SETTING_NAME} = {{"ACCOUNTS": {{"default": {{"PROVIDER": "shippit", '
+                f'"API_KEY": ...}}}}}}. {_DOCS}',
+                id="shipping_orders.E001",
+            )
+        ]
+    if not isinstance(raw, dict) or not isinstance(raw.get("ACCOUNTS"), dict):
+        return [
+            Error(
+                f"{SETTING_NAME} must be a dict whose 'ACCOUNTS' is a dict of alias -> settings.",
+                hint=_DOCS,
+                id="shipping_orders.E007",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    unknown = sorted(set(raw) - set(GLOBAL_DEFAULTS))
+    if unknown:
+        messages.append(
+            Error(
+                f"{SETTING_NAME} has unknown key(s): {', '.join(unknown)}.",
+                hint=f"Known keys: {', '.join(sorted(GLOBAL_DEFAULTS))}. {_DOCS}",
+                id="shipping_orders.E006",
+            )
+        )
+    for alias, given in raw["ACCOUNTS"].items():
+        messages.extend(_check_account(str(alias), given))
+    if "REFRESH" in raw:
+        from .policy import PolicySettings
+
+        try:
+            PolicySettings.from_settings(raw["REFRESH"] if isinstance(raw["REFRESH"], dict) else {"?": 0})
+        except ShippingOrdersConfigurationError as err:
+            messages.append(Error(str(err), hint="See docs/refresh.md.", id="shipping_orders.E008"))
+    return messages
+
+
+def _check_account(alias: str, given: Any) -> list[CheckMessage]:
+    where = f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]"
+    if not isinstance(given, dict):
+        return [Error(f"{where} must be a dict.", hint=_DOCS, id="shipping_orders.E007")]
+    messages: list[CheckMessage] = []
+    unknown = sorted(set(given) - set(ACCOUNT_DEFAULTS))
+    if unknown:
+        messages.append(
+            Error(
+                f"{where} has unknown key(s): {', '.join(unknown)}.",
+                hint=f"Known keys: {', '.join(sorted(ACCOUNT_DEFAULTS))}. {_DOCS}",
+                id="shipping_orders.E006",
+            )
+        )
+        return messages
+    account = shipping_settings.account(alias) if given.get("PROVIDER") else None
+    provider_class = None
+    if account is None:
+        messages.append(_unknown_provider(where, None))
+    else:
+        try:
+            provider_class = account.provider_class
+        except ShippingOrdersConfigurationError:
+            messages.append(_unknown_provider(where, account.provider))
+    if not given.get("API_KEY"):
+        messages.append(
+            Error(
+                f"{where} has no API_KEY.",
+                hint="Set API_KEY from the environment (never commit it). " + _DOCS,
+                id="shipping_orders.E003",
+            )
+        )
+    try:
+        RateLimit.parse(given.get("RATE_LIMIT", ACCOUNT_DEFAULTS["RATE_LIMIT"]))
+    except ValueError as err:
+        messages.append(
+            Error(
+                f"{where}['RATE_LIMIT'] is malformed: {err}.",
+                hint="Write it as requests/window: '60/m', '1000/60s', '5/s', '3600/h'.",
+                id="shipping_orders.E004",
+            )
+        )
+    base_url = (account.base_url if account else None) or (
+        getattr(provider_class, "default_base_url", "") if provider_class else ""
+    )
+    parts = urlsplit(base_url or "")
+    if base_url and parts.scheme != "https" and not settings.DEBUG and not _is_loopback(parts.hostname or ""):
+        messages.append(
+            Error(
+                f"{where} talks to {parts.scheme}://{parts.hostname} over plain http while DEBUG is off.",
+                hint="Use an https BASE_URL: the API key would cross the network in clear text.",
+                id="shipping_orders.E005",
+            )
+        )
+    if not given.get("CALLBACK_SECRETS"):
+        messages.append(
+            Warning(
+                f"{where} has no CALLBACK_SECRETS: callbacks to this account are refused while DEBUG is off.",
+                hint="Set CALLBACK_SECRETS to a list of long random strings and give the provider the "
+                "header or URL token. See docs/callbacks.md.",
+                id="shipping_orders.W001",
+            )
+        )
+    return messages
+
+
+def _unknown_provider(where: str, name: str | None) -> Error:
+    from .conf import BUILTIN_PROVIDERS
+
+    return Error(
+        f"{where}['PROVIDER'] {'is missing' if name is None else f'{name!r} cannot be imported'}.",
+        hint=f"Use one of {', '.join(sorted(BUILTIN_PROVIDERS))} or a dotted path to a Provider subclass.",
+        id="shipping_orders.E002",
+    )

@@ -1,0 +1,297 @@
+"""The ``SHIPPING_ORDERS`` setting, read lazily on every access.
+
+Nothing here reads ``settings`` at import time, so ``override_settings`` in
+tests and settings changed between requests are always seen. Every key has a
+default below; a key that is not listed here is an error that names it (a
+typo such as ``API_KEYS`` must not silently fall back to a default).
+
+Example::
+
+    SHIPPING_ORDERS = {
+        "ACCOUNTS": {
+            "default": {
+                "PROVIDER": "shippit",
+                "API_KEY": env("SHIPPIT_API_KEY"),
+                "CALLBACK_SECRETS": [env("SHIPPIT_CALLBACK_SECRET")],
+                "RATE_LIMIT": "60/m",
+            },
+        },
+    }
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .exceptions import ShippingOrdersConfigurationError, UnknownAccount
+
+SETTING_NAME = "SHIPPING_ORDERS"
+
+#: Provider names understood without a dotted path.
+BUILTIN_PROVIDERS: dict[str, str] = {
+    "shippit": "django_shipping_orders.providers.shippit.ShippitProvider",
+    "senderlv": "django_shipping_orders.providers.senderlv.SenderLvProvider",
+    "sandbox": "django_shipping_orders.providers.sandbox.SandboxProvider",
+}
+
+#: Per-account keys and their defaults. ``None`` for BASE_URL means "the provider's own".
+ACCOUNT_DEFAULTS: dict[str, Any] = {
+    "PROVIDER": None,
+    "API_KEY": "",
+    "BASE_URL": None,
+    # Authentication of incoming callbacks: a list so that secrets can rotate.
+    "CALLBACK_SECRETS": [],
+    "CALLBACK_SECRET_HEADER": "X-Shipping-Callback-Secret",
+    "CALLBACK_ALLOWED_IPS": [],
+    # Treat a callback as a hint and fetch the order from the provider instead.
+    "CALLBACK_VERIFY": False,
+    # Requests per window, e.g. "60/m", "1000/60s", "5/s", "3600/h".
+    "RATE_LIMIT": "60/m",
+    # Seconds: connect timeout and read timeout of every provider request.
+    "CONNECT_TIMEOUT": 5.0,
+    "TIMEOUT": 20.0,
+    # Retries of idempotent requests on 429, 5xx and connection errors.
+    "MAX_RETRIES": 3,
+    "BACKOFF_FACTOR": 0.5,
+    "BACKOFF_MAX": 30.0,
+    # Provider-specific knobs (Sender.lv: auth header, language; Shippit: platform header).
+    "AUTH_HEADER": "Authorization",
+    "AUTH_SCHEME": "Bearer",
+    "LANGUAGE": "",
+    "PLATFORM": "django-shipping-orders",
+    # Renamed fields ({"their_name": "our_name"}) and extra states ({"their_state": "known_state"}).
+    "FIELD_MAP": {},
+    "STATE_MAP": {},
+    # Hosts (https only) from which label PDFs may be downloaded; [] means the provider's own.
+    "LABEL_HOSTS": [],
+}
+
+#: Top-level keys and their defaults.
+GLOBAL_DEFAULTS: dict[str, Any] = {
+    "ACCOUNTS": {},
+    # Storage alias (a key of settings.STORAGES) for label PDFs; None = a private
+    # FileSystemStorage under LABEL_ROOT that is never served from MEDIA_URL.
+    "LABEL_STORAGE": None,
+    "LABEL_ROOT": None,
+    "LABEL_MAX_BYTES": 10 * 1024 * 1024,
+    # Largest callback body accepted, in bytes.
+    "CALLBACK_MAX_BYTES": 1024 * 1024,
+    # Refresh policy: see docs/refresh.md. Every number is in seconds.
+    "REFRESH": {},
+    # Threads per process used by the refresh engine.
+    "REFRESH_WORKERS": 4,
+    # DRF permission classes (dotted paths) of the read-only orders API.
+    "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+}
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd]|sec|second|min|minute|hour|day)?\s*$")
+_UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60}
+_UNIT_SECONDS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` provider requests in any ``seconds``-long window."""
+
+    requests: int
+    seconds: float
+
+    @classmethod
+    def parse(cls, value: Any) -> RateLimit:
+        """Parse ``"60/m"``, ``"1000/60s"``, ``"5/s"``; raise ``ValueError`` on anything else."""
+        if isinstance(value, RateLimit):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected a string such as '60/m', got {value!r}")
+        match = _RATE_RE.match(value)
+        if not match:
+            raise ValueError(f"expected a string such as '60/m' or '1000/60s', got {value!r}")
+        count, multiplier, unit = match.groups()
+        seconds = _UNIT_SECONDS[unit or "s"] * (int(multiplier) if multiplier else 1)
+        if int(count) < 1 or seconds < 1:
+            raise ValueError(f"the rate must allow at least one request per window, got {value!r}")
+        return cls(requests=int(count), seconds=float(seconds))
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{int(self.seconds)}s"
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One provider account, as configured under ``SHIPPING_ORDERS["ACCOUNTS"][alias]``."""
+
+    alias: str
+    provider: str
+    api_key: str = field(repr=False)
+    base_url: str | None
+    callback_secrets: tuple[str, ...] = field(repr=False)
+    callback_secret_header: str
+    callback_allowed_ips: tuple[str, ...]
+    callback_verify: bool
+    rate_limit_text: str
+    connect_timeout: float
+    timeout: float
+    max_retries: int
+    backoff_factor: float
+    backoff_max: float
+    auth_header: str
+    auth_scheme: str
+    language: str
+    platform: str
+    field_map: dict[str, str]
+    state_map: dict[str, str]
+    label_hosts: tuple[str, ...]
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """The parsed ``RATE_LIMIT``; raises the configuration error the check reports."""
+        try:
+            return RateLimit.parse(self.rate_limit_text)
+        except ValueError as err:
+            raise ShippingOrdersConfigurationError(
+                f"{SETTING_NAME}['ACCOUNTS'][{self.alias!r}]['RATE_LIMIT']: {err}"
+            ) from None
+
+    @property
+    def provider_class(self) -> type:
+        """The adapter class named by ``PROVIDER`` (a built-in name or a dotted path)."""
+        path = BUILTIN_PROVIDERS.get(self.provider, self.provider)
+        try:
+            return import_string(path)
+        except ImportError as err:
+            raise ShippingOrdersConfigurationError(
+                f"{SETTING_NAME}['ACCOUNTS'][{self.alias!r}]['PROVIDER']: cannot import "
+                f"{self.provider!r} ({err}). Use one of {sorted(BUILTIN_PROVIDERS)} or a dotted path."
+            ) from None
+
+
+def _unknown_keys(given: dict[str, Any], known: dict[str, Any]) -> list[str]:
+    return sorted(str(key) for key in given if key not in known)
+
+
+class ShippingSettings:
+    """Typed, lazy view of ``settings.SHIPPING_ORDERS``."""
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The setting as given (an empty dict when absent)."""
+        value = getattr(settings, SETTING_NAME, {})
+        if not isinstance(value, dict):
+            raise ShippingOrdersConfigurationError(
+                f"{SETTING_NAME} must be a dict, got {type(value).__name__}."
+            )
+        return value
+
+    def _get(self, key: str) -> Any:
+        unknown = _unknown_keys(self.raw, GLOBAL_DEFAULTS)
+        if unknown:
+            raise ShippingOrdersConfigurationError(
+                f"{SETTING_NAME} has unknown key(s) {unknown}; known keys are {sorted(GLOBAL_DEFAULTS)}."
+            )
+        return self.raw.get(key, GLOBAL_DEFAULTS[key])
+
+    @property
+    def account_aliases(self) -> list[str]:
+        """Aliases of every configured account, in settings order."""
+        accounts = self._get("ACCOUNTS")
+        if not isinstance(accounts, dict):
+            raise ShippingOrdersConfigurationError(
+                f"{SETTING_NAME}['ACCOUNTS'] must be a dict of alias -> account settings."
+            )
+        return list(accounts)
+
+    def account(self, alias: str) -> AccountSettings:
+        """The settings of account ``alias``; raises ``UnknownAccount`` naming the known ones."""
+        accounts = self._get("ACCOUNTS")
+        if alias not in accounts:
+            raise UnknownAccount(
+                f"No shipping account {alias!r}; configured accounts: {sorted(accounts) or 'none'}."
+            )
+        given = accounts[alias]
+        where = f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]"
+        if not isinstance(given, dict):
+            raise ShippingOrdersConfigurationError(f"{where} must be a dict.")
+        unknown = _unknown_keys(given, ACCOUNT_DEFAULTS)
+        if unknown:
+            raise ShippingOrdersConfigurationError(
+                f"{where} has unknown key(s) {unknown}; known keys are {sorted(ACCOUNT_DEFAULTS)}."
+            )
+        values = {**ACCOUNT_DEFAULTS, **given}
+        if not values["PROVIDER"]:
+            raise ShippingOrdersConfigurationError(f"{where}['PROVIDER'] is required.")
+        return AccountSettings(
+            alias=alias,
+            provider=str(values["PROVIDER"]),
+            api_key=str(values["API_KEY"] or ""),
+            base_url=(str(values["BASE_URL"]).rstrip("/") if values["BASE_URL"] else None),
+            callback_secrets=_as_tuple(values["CALLBACK_SECRETS"]),
+            callback_secret_header=str(values["CALLBACK_SECRET_HEADER"]),
+            callback_allowed_ips=_as_tuple(values["CALLBACK_ALLOWED_IPS"]),
+            callback_verify=bool(values["CALLBACK_VERIFY"]),
+            rate_limit_text=values["RATE_LIMIT"],
+            connect_timeout=float(values["CONNECT_TIMEOUT"]),
+            timeout=float(values["TIMEOUT"]),
+            max_retries=int(values["MAX_RETRIES"]),
+            backoff_factor=float(values["BACKOFF_FACTOR"]),
+            backoff_max=float(values["BACKOFF_MAX"]),
+            auth_header=str(values["AUTH_HEADER"]),
+            auth_scheme=str(values["AUTH_SCHEME"] or ""),
+            language=str(values["LANGUAGE"] or ""),
+            platform=str(values["PLATFORM"] or ""),
+            field_map=dict(values["FIELD_MAP"] or {}),
+            state_map=dict(values["STATE_MAP"] or {}),
+            label_hosts=_as_tuple(values["LABEL_HOSTS"]),
+        )
+
+    def accounts(self) -> list[AccountSettings]:
+        """Every configured account."""
+        return [self.account(alias) for alias in self.account_aliases]
+
+    @property
+    def label_storage(self) -> str | None:
+        return self._get("LABEL_STORAGE")
+
+    @property
+    def label_root(self) -> str | None:
+        return self._get("LABEL_ROOT")
+
+    @property
+    def label_max_bytes(self) -> int:
+        return int(self._get("LABEL_MAX_BYTES"))
+
+    @property
+    def callback_max_bytes(self) -> int:
+        return int(self._get("CALLBACK_MAX_BYTES"))
+
+    @property
+    def refresh(self) -> dict[str, Any]:
+        """Overrides of the refresh policy numbers (see ``policy.PolicySettings``)."""
+        value = self._get("REFRESH")
+        if not isinstance(value, dict):
+            raise ShippingOrdersConfigurationError(f"{SETTING_NAME}['REFRESH'] must be a dict.")
+        return value
+
+    @property
+    def refresh_workers(self) -> int:
+        return max(1, int(self._get("REFRESH_WORKERS")))
+
+    @property
+    def api_permission_classes(self) -> list[type]:
+        return [import_string(path) for path in self._get("API_PERMISSION_CLASSES")]
+
+
+def _as_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(item) for item in value)
+
+
+#: The single instance the app reads settings through.
+shipping_settings = ShippingSettings()

@@ -1,0 +1,149 @@
+"""Exceptions raised by django-shipping-orders.
+
+Everything the app raises at run time derives from :class:`ShippingOrdersError`,
+so ``except ShippingOrdersError`` catches every provider and data fault.
+Configuration errors derive from Django's ``ImproperlyConfigured`` instead and
+stay outside that root on purpose: a broken setting must never be swallowed
+by code that handles provider faults.
+
+Messages carry the provider's ``error`` code and ``error_description`` and
+never a credential: request headers are not part of any message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+
+
+class ShippingOrdersError(Exception):
+    """Root of every run-time error of the app, with the context needed to act on it."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status_code: int | None = None,
+        code: str = "",
+        description: str = "",
+        response: Any = None,
+        account: str = "",
+        reference: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.description = description
+        self.response = response
+        self.account = account
+        self.reference = reference
+        self.retry_after = retry_after
+        super().__init__(message or self.describe())
+
+    def describe(self) -> str:
+        """A one-line message built from the context (used when no message is given)."""
+        parts = [self.__class__.__name__]
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        if self.code:
+            parts.append(self.code)
+        text = " ".join(parts)
+        if self.description:
+            text += f": {self.description}"
+        where = []
+        if self.account:
+            where.append(f"account {self.account!r}")
+        if self.reference:
+            where.append(f"order {self.reference!r}")
+        if where:
+            text += f" ({', '.join(where)})"
+        return text
+
+
+# -- the provider answered, and the answer is an error -----------------------------------
+
+
+class ProviderAPIError(ShippingOrdersError):
+    """The provider answered with an error status or an unusable body."""
+
+
+class InvalidMerchantAccount(ProviderAPIError):
+    """403: the API key is not valid for this merchant account (never retried)."""
+
+
+class OrderNotFound(ProviderAPIError):
+    """404: the provider does not know this order reference (never retried)."""
+
+
+class ProviderValidationError(ProviderAPIError):
+    """422 (or another 4xx): the provider refused the request; ``code`` says why."""
+
+
+class OrderCannotBeCancelled(ProviderValidationError):
+    """422 ``order_cannot_be_cancelled``: the order is already on its way."""
+
+    def __init__(self, *args: Any, order_state: str = "", **kwargs: Any) -> None:
+        self.order_state = order_state
+        super().__init__(*args, **kwargs)
+
+
+class LabelNotReady(ProviderValidationError):
+    """422 from the label endpoint: no courier has been allocated yet."""
+
+
+class RateLimited(ProviderAPIError):
+    """429 that outlasted the retries; ``retry_after`` says when to come back."""
+
+
+class ProviderUnavailable(ProviderAPIError):
+    """5xx, a timeout or a connection error that outlasted the retries."""
+
+
+class ProviderTimeout(ProviderUnavailable):
+    """The provider did not answer within the configured timeout."""
+
+
+class InvalidProviderResponse(ProviderAPIError):
+    """The provider answered 2xx with a body we cannot read (not JSON, wrong shape)."""
+
+
+class SubmissionOutcomeUnknown(ProviderUnavailable):
+    """Placing an order timed out: the provider may or may not have created it.
+
+    The app never re-sends such an order by itself (the provider has no
+    idempotency key, so a blind retry ships twice); a person checks it.
+    """
+
+
+# -- data we were given is wrong -----------------------------------------------------------
+
+
+class DocumentError(ShippingOrdersError, ValueError):
+    """An order document (from the provider or a caller) has a wrong or missing field."""
+
+    def __init__(self, message: str, *, field: str = "", **kwargs: Any) -> None:
+        self.field = field
+        super().__init__(message, **kwargs)
+
+
+class CallbackError(ShippingOrdersError, SuspiciousOperation):
+    """A callback body we cannot accept; Django turns ``SuspiciousOperation`` into a 400."""
+
+
+class OrderStateError(ShippingOrdersError):
+    """The local order is not in a state that allows the requested operation."""
+
+
+# -- configuration -------------------------------------------------------------------------
+
+
+class ShippingOrdersConfigurationError(ImproperlyConfigured):
+    """The ``SHIPPING_ORDERS`` setting is wrong; the message names the key."""
+
+
+class UnknownAccount(ShippingOrdersConfigurationError, KeyError):
+    """No account with this alias in ``SHIPPING_ORDERS["ACCOUNTS"]``."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,298 @@
+"""The mirror: orders, their parcels and products, state history and callback receipts.
+
+Mirrored fields carry the provider's own names (``courier_allocation``,
+``delivery_postcode`` ...) so the payload and the row read alike. They are
+written only by ``sync.apply_document``; everything else about an order
+(bookkeeping of refreshes, placing, labels) is named as such.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from . import states
+
+
+class PayloadEncoder(DjangoJSONEncoder):
+    """Writes ``Decimal`` as a JSON number, so a stored payload reads like the one received."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return int(o) if o == o.to_integral_value() and "." not in str(o) else float(o)
+        return super().default(o)
+
+
+def _label_storage() -> Any:
+    from .labels import label_storage
+
+    return label_storage()
+
+
+def _label_upload_to(order: Order, filename: str) -> str:
+    return f"shipping_labels/{order.account}/{filename}"
+
+
+class OrderQuerySet(models.QuerySet["Order"]):
+    def open(self) -> OrderQuerySet:
+        """Orders that may still change (not in a terminal state)."""
+        return self.exclude(state__in=states.TERMINAL_STATES)
+
+    def for_account(self, alias: str) -> OrderQuerySet:
+        return self.filter(account=alias)
+
+
+class Order(models.Model):
+    class Placement(models.TextChoices):
+        REMOTE = "remote", _("Known from the provider")
+        PENDING = "pending", _("Being submitted")
+        SUBMITTED = "submitted", _("Submitted")
+        UNKNOWN = "unknown", _("Submission outcome unknown: check with the provider")
+        REJECTED = "rejected", _("Rejected by the provider")
+
+    # -- identity ------------------------------------------------------------------------
+    account = models.CharField(_("account"), max_length=64, db_index=True)
+    # The provider's order reference (Shippit tracking_number, Sender.lv order_reference).
+    # NULL while an order we are placing has no answer yet: NULLs never collide in
+    # the unique constraint below, on every supported database.
+    reference = models.CharField(_("reference"), max_length=64, null=True, blank=True)
+    submission_id = models.UUIDField(_("submission id"), default=uuid.uuid4, unique=True, editable=False)
+    placement = models.CharField(
+        _("placement"), max_length=16, choices=Placement.choices, default=Placement.REMOTE
+    )
+
+    # -- mirrored from the Get Order document (the provider's names) ------------------------
+    state = models.CharField(_("state"), max_length=64, blank=True, db_index=True)
+    authority_to_leave = models.CharField(max_length=32, blank=True)
+    cash_on_delivery_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    courier_type = models.CharField(max_length=64, blank=True)
+    courier_allocation = models.CharField(max_length=128, blank=True, db_index=True)
+    receiver_contact_number = models.CharField(max_length=64, blank=True)
+    receiver_name = models.CharField(max_length=255, blank=True)
+    receiver_language_code = models.CharField(max_length=16, blank=True)
+    retailer_invoice = models.CharField(max_length=255, blank=True)
+    retailer_reference = models.CharField(max_length=255, blank=True, db_index=True)
+    product_currency = models.CharField(max_length=8, blank=True)
+    suppress_communications = models.BooleanField(default=False)
+    tracking_only = models.BooleanField(default=False)
+    features = models.JSONField(default=list, blank=True, encoder=PayloadEncoder)
+    description = models.TextField(blank=True)
+    duties = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    tax_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    customs_clearance_attributes = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
+    is_return = models.BooleanField(_("return"), default=False)
+    pickup_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    pickup_deadline_at = models.DateTimeField(null=True, blank=True)
+    dropoff_at = models.DateTimeField(null=True, blank=True)
+    dropoff_deadline_at = models.DateTimeField(null=True, blank=True)
+    delivery_company = models.CharField(max_length=255, blank=True)
+    delivery_address = models.CharField(max_length=255, blank=True)
+    delivery_suburb = models.CharField(max_length=128, blank=True)
+    delivery_state = models.CharField(max_length=64, blank=True)
+    delivery_postcode = models.CharField(max_length=32, blank=True)
+    delivery_country_code = models.CharField(max_length=8, blank=True)
+    delivery_timezone = models.CharField(max_length=64, blank=True)
+    delivery_instructions = models.TextField(blank=True)
+    user_email = models.CharField(max_length=254, blank=True)
+    user_first_name = models.CharField(max_length=128, blank=True)
+    user_last_name = models.CharField(max_length=128, blank=True)
+    user_mobile = models.CharField(max_length=64, blank=True)
+
+    # -- mirrored from the label endpoint and the webhook ---------------------------------
+    courier_job_id = models.CharField(_("courier tracking number"), max_length=128, blank=True, db_index=True)
+    courier_name = models.CharField(max_length=128, blank=True)
+    tracking_url = models.URLField(max_length=500, blank=True)
+    label_url = models.URLField(max_length=2000, blank=True)
+    retailer_order_number = models.CharField(max_length=255, blank=True)
+    expected_delivery_at = models.DateTimeField(null=True, blank=True)
+
+    # -- what we know about the data ------------------------------------------------------
+    raw = models.JSONField(_("last full payload"), default=dict, blank=True, encoder=PayloadEncoder)
+    remote_updated_at = models.DateTimeField(
+        _("provider time of the data"), null=True, blank=True,
+        help_text=_("Newest time the provider gave for this data (status history), if any."),
+    )
+    observed_at = models.DateTimeField(
+        _("data observed at"), null=True, blank=True,
+        help_text=_("When the applied data left the provider: request time of a poll, receipt time of a callback."),
+    )
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    # -- refresh bookkeeping ----------------------------------------------------------------
+    next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    refresh_failures = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    # -- the label, stored locally because provider URLs expire ----------------------------
+    label = models.FileField(
+        upload_to=_label_upload_to, storage=_label_storage, max_length=255, blank=True
+    )
+    label_downloaded_at = models.DateTimeField(null=True, blank=True)
+    booked_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("shipping order")
+        verbose_name_plural = _("shipping orders")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "reference"], name="shipping_order_unique_reference"),
+        ]
+        indexes = [models.Index(fields=["account", "state"], name="shipping_order_account_state")]
+        permissions = [
+            ("refresh_order", _("Can refresh shipping orders from the provider")),
+            ("cancel_order", _("Can cancel shipping orders at the provider")),
+            ("book_order", _("Can book shipping orders for pickup")),
+            ("print_label", _("Can print shipping labels")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}:{self.reference or f'(unsubmitted {self.submission_id})'}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return states.is_terminal(self.state)
+
+    @property
+    def has_label(self) -> bool:
+        return bool(self.label)
+
+
+class Parcel(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="parcels")
+    position = models.PositiveIntegerField()
+    qty = models.IntegerField(null=True, blank=True)
+    length = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    width = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    depth = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    weight = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    label_number = models.CharField(max_length=128, blank=True, db_index=True)
+    raw = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="shipping_parcel_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label_number or f"parcel {self.position + 1}"
+
+
+class Product(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="products")
+    position = models.PositiveIntegerField()
+    price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    tariff_code = models.CharField(max_length=32, blank=True)
+    quantity = models.IntegerField(null=True, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    sku = models.CharField(max_length=128, blank=True)
+    dangerous_goods_code = models.CharField(max_length=32, blank=True)
+    dangerous_goods_text = models.CharField(max_length=255, blank=True)
+    origin_country_code = models.CharField(max_length=8, blank=True)
+    product_line_id = models.CharField(max_length=128, blank=True)
+    location = models.CharField(max_length=128, blank=True)
+    dangerous_goods_class = models.CharField(max_length=32, blank=True)
+    packed = models.IntegerField(null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
+
+    class Meta:
+        ordering = ["order", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "position"], name="shipping_product_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.sku or f"product {self.position + 1}"
+
+
+class Source(models.TextChoices):
+    """Where a piece of order data came from."""
+
+    CALLBACK = "callback", _("Callback")
+    REFRESH = "refresh", _("Refresh")
+    PLACE = "place", _("Placed")
+    CANCEL = "cancel", _("Cancelled")
+    ADMIN = "admin", _("Admin")
+    COMMAND = "command", _("Command")
+
+
+class OrderEvent(models.Model):
+    """One change of state, as the mirror saw it."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=64, blank=True)
+    to_state = models.CharField(max_length=64)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    occurred_at = models.DateTimeField(
+        help_text=_("The provider's time of the change when it gave one, else when we saw it.")
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    receipt = models.ForeignKey(
+        "CallbackReceipt", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+
+    class Meta:
+        ordering = ["order", "-occurred_at", "-pk"]
+        indexes = [models.Index(fields=["order", "occurred_at"], name="shipping_event_order_time")]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '∅'} → {self.to_state}"
+
+
+class CallbackReceipt(models.Model):
+    """A callback request as it arrived, saved before anything else is done with it."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", _("Received, not processed yet")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored (duplicate, stale or not an order)")
+        FAILED = "failed", _("Failed: can be reprocessed")
+        REJECTED = "rejected", _("Rejected: not authenticated")
+
+    account = models.CharField(max_length=64, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    body = models.BinaryField()
+    content_type = models.CharField(max_length=255, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    dedupe_key = models.CharField(max_length=64, blank=True, db_index=True)
+    reference = models.CharField(max_length=64, blank=True, db_index=True)
+    order = models.ForeignKey(
+        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="callback_receipts"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.account} callback {self.pk} ({self.status})"
+
+    def payload(self) -> Any:
+        """The body parsed as JSON (numbers with fractions as Decimal)."""
+        from .documents import loads
+
+        return loads(bytes(self.body))
+
+    def pretty_body(self) -> str:
+        try:
+            return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
+        except ValueError:
+            return bytes(self.body).decode("utf-8", "replace")

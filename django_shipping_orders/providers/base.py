@@ -1,0 +1,174 @@
+"""The adapter interface every provider implements.
+
+An adapter turns one provider's wire format into :class:`OrderDocument`s and
+back. It owns no database access: ``services`` and ``sync`` do that. To
+support another provider, subclass :class:`Provider`, override what differs,
+and name the class by dotted path in the account's ``PROVIDER``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from ..client import ApiClient, quote_reference
+from ..conf import AccountSettings
+from ..documents import OrderDocument, parse_order_document
+from ..exceptions import DocumentError, InvalidProviderResponse, ProviderAPIError
+
+
+@dataclass(frozen=True)
+class LabelInfo:
+    """Where the provider keeps an order's label, and the numbers printed on it."""
+
+    url: str
+    courier_job_id: str = ""
+    label_numbers: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    """The answer to a pickup booking: the manifest to print and the orders booked."""
+
+    manifest_url: str
+    references: tuple[str, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Provider:
+    """Base adapter: the Shippit-style order document over a JSON API.
+
+    Override to …
+    - ``default_base_url``: where production lives;
+    - ``reference_keys``: where the document keeps the order reference;
+    - ``auth_headers()``: how the API key is sent;
+    - ``unwrap()``: how response bodies are enveloped;
+    - ``build_order_payload()``: how a new order is sent.
+    """
+
+    name: ClassVar[str] = "base"
+    default_base_url: ClassVar[str] = ""
+    reference_keys: ClassVar[tuple[str, ...]] = ("tracking_number",)
+    #: Hosts label PDFs may be fetched from when the account sets no ``LABEL_HOSTS``.
+    default_label_hosts: ClassVar[tuple[str, ...]] = ()
+    #: Whether this adapter's API may be reached over plain http (sandbox only).
+    allows_plain_http: ClassVar[bool] = False
+    supports_booking: ClassVar[bool] = False
+
+    def __init__(self, account: AccountSettings) -> None:
+        self.account = account
+        self.client = ApiClient(
+            account,
+            self.base_url,
+            auth_headers=self.auth_headers(),
+            extra_headers=self.extra_headers(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} account={self.account.alias!r}>"
+
+    # -- configuration hooks ------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.account.base_url or self.default_base_url
+
+    @property
+    def label_hosts(self) -> tuple[str, ...]:
+        """Hosts allowed to serve this account's labels."""
+        return self.account.label_hosts or self.default_label_hosts
+
+    def auth_headers(self) -> dict[str, str]:
+        scheme = self.account.auth_scheme
+        value = f"{scheme} {self.account.api_key}" if scheme else self.account.api_key
+        return {self.account.auth_header: value}
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+    # -- parsing ------------------------------------------------------------------------
+
+    def unwrap(self, body: Any) -> Any:
+        """The payload inside a ``{"response": …}`` envelope (or the body if unwrapped)."""
+        if isinstance(body, dict) and isinstance(body.get("response"), dict):
+            return body["response"]
+        return body
+
+    def parse_document(self, payload: Any) -> OrderDocument:
+        """An order document (Get Order or callback body) in this provider's dialect."""
+        return parse_order_document(
+            payload, reference_keys=self.reference_keys, field_map=self.account.field_map
+        )
+
+    def _document_from_response(self, body: Any, what: str) -> OrderDocument:
+        try:
+            return self.parse_document(self.unwrap(body))
+        except DocumentError as err:
+            raise InvalidProviderResponse(
+                f"{what}: the provider's answer is not an order document ({err})",
+                account=self.account.alias,
+            ) from err
+
+    # -- operations ---------------------------------------------------------------------
+
+    def get_order(self, reference: str) -> OrderDocument:
+        """Fetch one order (``GET /orders/{reference}``)."""
+        body = self.client.get(f"orders/{quote_reference(reference)}", reference=reference)
+        document = self._document_from_response(body, f"GET /orders/{reference}")
+        if document.reference != reference:
+            raise InvalidProviderResponse(
+                f"GET /orders/{reference} answered with order {document.reference!r}.",
+                account=self.account.alias,
+                reference=reference,
+            )
+        return document
+
+    def build_order_payload(self, order: Mapping[str, Any]) -> Any:
+        return {"order": dict(order)}
+
+    def place_order(self, order: Mapping[str, Any]) -> OrderDocument:
+        """Create an order (``POST /orders``); never retried (no idempotency key)."""
+        body = self.client.post("orders", json=self.build_order_payload(order), retry=False)
+        return self._document_from_response(body, "POST /orders")
+
+    def cancel_order(self, reference: str) -> OrderDocument | None:
+        """Cancel an order (``DELETE /orders/{reference}``); the answer, when it is a document."""
+        body = self.client.delete(f"orders/{quote_reference(reference)}", reference=reference)
+        payload = self.unwrap(body)
+        if isinstance(payload, dict) and not any(payload.get(k) for k in self.reference_keys):
+            payload = {**payload, self.reference_keys[0]: reference}
+        if isinstance(payload, dict) and "state" not in payload:
+            payload = {**payload, "state": "cancelled"}
+        try:
+            return self.parse_document(payload)
+        except DocumentError:
+            return None
+
+    def get_label(self, reference: str) -> LabelInfo:
+        """Where the label is; raises ``LabelNotReady`` until a courier is allocated."""
+        raise NotImplementedError(f"{type(self).__name__} has no label endpoint")
+
+    def book(self, references: Iterable[str]) -> BookingResult:
+        """Book labelled orders for pickup."""
+        raise NotImplementedError(f"{type(self).__name__} cannot book pickups")
+
+    def is_allowed_label_url(self, url: str) -> bool:
+        """True when ``url`` may be downloaded: https on an allowed host (or the sandbox)."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme != "https" and not (self.allows_plain_http and parts.scheme == "http"):
+            return False
+        return any(host == allowed or host.endswith("." + allowed) for allowed in self.label_hosts)
+
+
+def require_dict(body: Any, what: str, account: str) -> dict[str, Any]:
+    """``body`` if it is a JSON object, else ``InvalidProviderResponse``."""
+    if not isinstance(body, dict):
+        raise InvalidProviderResponse(f"{what}: expected a JSON object.", account=account)
+    return body
+
+
+__all__ = ["BookingResult", "LabelInfo", "Provider", "ProviderAPIError", "require_dict"]

@@ -1,0 +1,224 @@
+"""``apply_document``: the one path that writes mirrored order data.
+
+Callbacks, refreshes, admin actions and the place/cancel services all end
+here, so the rules live in one place:
+
+- the order row is locked (``select_for_update``) for a short transaction, and
+  no HTTP call is made while it is held;
+- stale data never wins: a document older than what is stored (by the
+  provider's time when both have one, else by when it was observed), or one
+  that would move the state backwards on the happy path, changes nothing;
+- a duplicate changes nothing and creates nothing;
+- parcels and products are upserted with the same number of queries whatever
+  their count;
+- a state change is recorded as an ``OrderEvent``; signals go out after commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import policy, signals, states
+from .documents import LineDocument, OrderDocument
+from .models import CallbackReceipt, PayloadEncoder, Order, OrderEvent, Parcel, Product
+
+logger = logging.getLogger("django_shipping_orders.sync")
+
+#: Bookkeeping fields, written on every apply that is not stale.
+_BOOKKEEPING = ("last_synced_at", "next_refresh_at", "refresh_failures", "last_error", "updated_at")
+
+
+@dataclass
+class SyncResult:
+    """What ``apply_document`` did."""
+
+    order: Order
+    created: bool = False
+    changed_fields: list[str] = field(default_factory=list)
+    stale: bool = False
+    state_changed: bool = False
+    parcels_changed: bool = False
+    products_changed: bool = False
+    stale_reason: str = ""
+
+    @property
+    def changed(self) -> bool:
+        """True when any mirrored data changed (or the order was created)."""
+        return bool(self.created or self.changed_fields or self.parcels_changed or self.products_changed)
+
+
+def apply_document(
+    account: str,
+    document: OrderDocument,
+    source: str,
+    *,
+    observed_at: datetime | None = None,
+    receipt: CallbackReceipt | None = None,
+    order: Order | None = None,
+) -> SyncResult:
+    """Apply ``document`` to the mirror of account ``account``; see the module docstring.
+
+    ``observed_at`` is when the data left the provider (the request time of a
+    poll, the arrival of a callback); it defaults to now. ``order`` names the
+    row when the caller knows it (an order being placed has no reference yet).
+    """
+    now = timezone.now()
+    observed_at = observed_at or now
+    with transaction.atomic():
+        locked, created = _lock_order(account, document.reference, order)
+        from_state = locked.state
+        result = SyncResult(order=locked, created=created)
+        result.stale_reason = "" if created else _stale_reason(locked, document, observed_at)
+        if result.stale_reason:
+            result.stale = True
+            logger.info("Ignored stale %s data for %s: %s", source, locked, result.stale_reason)
+            return result
+        provenance = _apply_fields(locked, document, observed_at, created, result)
+        if document.parcels is not None:
+            result.parcels_changed = _sync_lines(locked, Parcel, document.parcels, created=created)
+        if document.products is not None:
+            result.products_changed = _sync_lines(locked, Product, document.products, created=created)
+        if "state" in result.changed_fields:
+            result.state_changed = True
+            OrderEvent.objects.create(
+                order=locked,
+                from_state=from_state,
+                to_state=locked.state,
+                source=source,
+                occurred_at=document.state_time() or observed_at,
+                receipt=receipt,
+            )
+        locked.last_synced_at = now
+        locked.refresh_failures = 0
+        locked.last_error = ""
+        locked.next_refresh_at = policy.next_refresh_at(locked, now=now, source=source)
+        if created:
+            locked.save()
+        else:
+            fields = {*result.changed_fields, *provenance, *_BOOKKEEPING}
+            locked.save(update_fields=sorted(fields))
+        transaction.on_commit(lambda: _send_signals(result, source, from_state))
+    return result
+
+
+def _lock_order(account: str, reference: str, order: Order | None) -> tuple[Order, bool]:
+    """The order row, locked; created when new. Never raises IntegrityError on a race."""
+    queryset = Order.objects.select_for_update()
+    if order is not None and order.pk:
+        locked = queryset.get(pk=order.pk)
+        if not locked.reference:
+            locked.reference = reference
+            locked.save(update_fields=["reference", "updated_at"])
+        return locked, False
+    try:
+        return queryset.get(account=account, reference=reference), False
+    except Order.DoesNotExist:
+        pass
+    try:
+        # A savepoint, so that losing the race to a concurrent insert leaves our
+        # transaction usable; the winner's row is then locked and used.
+        with transaction.atomic():
+            return Order.objects.create(account=account, reference=reference), True
+    except IntegrityError:
+        return queryset.get(account=account, reference=reference), False
+
+
+def _stale_reason(order: Order, document: OrderDocument, observed_at: datetime) -> str:
+    """Why ``document`` is older than what ``order`` holds, or "" when it is not."""
+    stored_time, new_time = order.remote_updated_at, document.remote_updated_at
+    if stored_time and new_time:
+        if new_time < stored_time:
+            return f"provider time {new_time.isoformat()} is before {stored_time.isoformat()}"
+        if new_time > stored_time:
+            return ""  # the provider says it is newer: trust it, even a state going back
+    elif not new_time and order.observed_at and observed_at < order.observed_at:
+        return (
+            f"observed at {observed_at.isoformat()}, before the stored data "
+            f"({order.observed_at.isoformat()})"
+        )
+    if document.state:
+        old_rank, new_rank = states.state_rank(order.state), states.state_rank(document.state)
+        if old_rank is not None and new_rank is not None and new_rank < old_rank:
+            return f"state {document.state!r} would go back from {order.state!r}"
+    return ""
+
+
+def _apply_fields(
+    order: Order, document: OrderDocument, observed_at: datetime, created: bool, result: SyncResult
+) -> list[str]:
+    """Copy the document's values onto ``order``; returns the provenance fields to save."""
+    changed = []
+    for name, value in document.fields.items():
+        if isinstance(value, dict | list):
+            value = normalize_json(value)  # compare JSON fields as they read back
+        if getattr(order, name) != value:
+            setattr(order, name, value)
+            changed.append(name)
+    if document.is_full:
+        raw = normalize_json(document.raw)
+        if order.raw != raw:
+            order.raw = raw
+            changed.append("raw")
+    result.changed_fields = changed
+    if not (changed or created):
+        return []  # a duplicate: not even provenance moves
+    provenance = ["observed_at"]
+    order.observed_at = max(observed_at, order.observed_at or observed_at)
+    if document.remote_updated_at and (
+        not order.remote_updated_at or document.remote_updated_at > order.remote_updated_at
+    ):
+        order.remote_updated_at = document.remote_updated_at
+        provenance.append("remote_updated_at")
+    if "state" in changed:
+        order.state_changed_at = document.state_time() or observed_at
+        provenance.append("state_changed_at")
+    return provenance
+
+
+def normalize_json(value: Any) -> Any:
+    """``value`` as it reads back from a JSONField (Decimals become JSON numbers)."""
+    return json.loads(json.dumps(value, cls=PayloadEncoder))
+
+
+def _sync_lines(
+    order: Order, model: type[Parcel] | type[Product], lines: Sequence[LineDocument], *, created: bool
+) -> bool:
+    """Make the order's parcels (or products) equal ``lines``; at most three queries."""
+    wanted = [
+        model(order=order, position=index, raw=normalize_json(line.raw), **line.values)
+        for index, line in enumerate(lines)
+    ]
+    if not created:
+        manager = model.objects.filter(order=order)
+        existing = list(manager.order_by("position"))
+        if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
+            return False
+        manager.delete()
+    elif not wanted:
+        return False
+    model.objects.bulk_create(wanted, batch_size=500)
+    return True
+
+
+def _line_key(row: Parcel | Product) -> tuple[Any, ...]:
+    return tuple(
+        getattr(row, f.attname) for f in row._meta.concrete_fields if f.name not in ("id", "order")
+    )
+
+
+def _send_signals(result: SyncResult, source: str, from_state: str) -> None:
+    order = result.order
+    if result.changed:
+        signals.order_synced.send(sender=Order, order=order, result=result, source=source)
+    if result.state_changed:
+        signals.order_state_changed.send(
+            sender=Order, order=order, from_state=from_state, to_state=order.state, source=source
+        )
