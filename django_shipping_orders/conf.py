@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ BUILTIN_PROVIDERS: dict[str, str] = {
     "shippit": "django_shipping_orders.providers.shippit.ShippitProvider",
     "senderlv": "django_shipping_orders.providers.senderlv.SenderLvProvider",
     "sandbox": "django_shipping_orders.providers.sandbox.SandboxProvider",
+    "sandbox-senderlv": "django_shipping_orders.providers.sandbox.SandboxSenderLvProvider",
 }
 
 #: Per-account keys and their defaults. ``None`` for BASE_URL means "the provider's own".
@@ -94,6 +96,86 @@ _UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60
 _UNIT_SECONDS |= {"h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
+def _is_number(value: Any, minimum: float, *, above: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return value > minimum if above else value >= minimum
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
+    )
+
+
+def _is_text_map(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    )
+
+
+# (test, what the value must be) per key. RATE_LIMIT, PROVIDER and REFRESH have
+# checks of their own (E004, E002, E008), so they are not repeated here.
+_ACCOUNT_TYPES: dict[str, tuple[Any, str]] = {
+    "API_KEY": (lambda v: v is None or isinstance(v, str), "a string"),
+    "BASE_URL": (lambda v: v is None or isinstance(v, str), "a URL string or None"),
+    "CALLBACK_SECRETS": (_is_text_list, "a list of strings"),
+    "CALLBACK_SECRET_HEADER": (lambda v: isinstance(v, str) and bool(v), "a header name"),
+    "CALLBACK_ALLOWED_IPS": (_is_text_list, "a list of strings"),
+    "CALLBACK_VERIFY": (lambda v: isinstance(v, bool), "True or False"),
+    "CONNECT_TIMEOUT": (lambda v: _is_number(v, 0, above=True), "a number of seconds > 0"),
+    "TIMEOUT": (lambda v: _is_number(v, 0, above=True), "a number of seconds > 0"),
+    "MAX_RETRIES": (lambda v: _is_number(v, 0) and isinstance(v, int), "a whole number >= 0"),
+    "BACKOFF_FACTOR": (lambda v: _is_number(v, 0), "a number of seconds >= 0"),
+    "BACKOFF_MAX": (lambda v: _is_number(v, 0), "a number of seconds >= 0"),
+    "AUTH_HEADER": (lambda v: isinstance(v, str) and bool(v), "a header name"),
+    "AUTH_SCHEME": (lambda v: v is None or isinstance(v, str), "a string"),
+    "LANGUAGE": (lambda v: v is None or isinstance(v, str), "a string"),
+    "PLATFORM": (lambda v: v is None or isinstance(v, str), "a string"),
+    "FIELD_MAP": (_is_text_map, "a dict of their name -> our name"),
+    "STATE_MAP": (_is_text_map, "a dict of their state -> known state"),
+    "LABEL_HOSTS": (_is_text_list, "a list of host names"),
+}
+_GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
+    "LABEL_STORAGE": (lambda v: v is None or isinstance(v, str), "a STORAGES alias or None"),
+    "LABEL_ROOT": (lambda v: v is None or isinstance(v, str | PurePath), "a directory or None"),
+    "LABEL_MAX_BYTES": (
+        lambda v: _is_number(v, 1) and isinstance(v, int),
+        "a whole number of bytes",
+    ),
+    "CALLBACK_MAX_BYTES": (
+        lambda v: _is_number(v, 1) and isinstance(v, int),
+        "a whole number of bytes",
+    ),
+    "REFRESH_WORKERS": (lambda v: _is_number(v, 1) and isinstance(v, int), "a whole number >= 1"),
+    "API_PERMISSION_CLASSES": (
+        lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
+        "a list of dotted paths",
+    ),
+}
+
+
+def _type_errors(given: dict[str, Any], types: dict[str, tuple[Any, str]], where: str) -> list[str]:
+    return [
+        f"{where}[{key!r}] must be {expected}, got {given[key]!r}."
+        if key not in ("API_KEY",)  # never echo a credential
+        else f"{where}[{key!r}] must be {expected}, got {type(given[key]).__name__}."
+        for key, (valid, expected) in types.items()
+        if key in given and not valid(given[key])
+    ]
+
+
+def account_type_errors(alias: str, given: dict[str, Any]) -> list[str]:
+    """One message per account value of the wrong type (the check reports them as E007)."""
+    return _type_errors(given, _ACCOUNT_TYPES, f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]")
+
+
+def global_type_errors(raw: dict[str, Any]) -> list[str]:
+    """One message per top-level value of the wrong type (the check reports them as E007)."""
+    return _type_errors(raw, _GLOBAL_TYPES, SETTING_NAME)
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """At most ``requests`` provider requests in any ``seconds``-long window."""
@@ -112,6 +194,8 @@ class RateLimit:
         if not match:
             raise ValueError(f"expected a string such as '60/m' or '1000/60s', got {value!r}")
         count, multiplier, unit = match.groups()
+        if not multiplier and not unit:  # "60/" names no window
+            raise ValueError(f"expected a string such as '60/m' or '1000/60s', got {value!r}")
         seconds = _UNIT_SECONDS[unit or "s"] * (int(multiplier) if multiplier else 1)
         if int(count) < 1 or seconds < 1:
             raise ValueError(f"the rate must allow at least one request per window, got {value!r}")
@@ -193,7 +277,12 @@ class ShippingSettings:
             raise ShippingOrdersConfigurationError(
                 f"{SETTING_NAME} has unknown key(s) {unknown}; known keys are {sorted(GLOBAL_DEFAULTS)}."
             )
-        return self.raw.get(key, GLOBAL_DEFAULTS[key])
+        value = self.raw.get(key, GLOBAL_DEFAULTS[key])
+        if key in _GLOBAL_TYPES and key in self.raw:
+            errors = _type_errors({key: value}, _GLOBAL_TYPES, SETTING_NAME)
+            if errors:
+                raise ShippingOrdersConfigurationError(errors[0])
+        return value
 
     @property
     def account_aliases(self) -> list[str]:
@@ -212,41 +301,7 @@ class ShippingSettings:
             raise UnknownAccount(
                 f"No shipping account {alias!r}; configured accounts: {sorted(accounts) or 'none'}."
             )
-        given = accounts[alias]
-        where = f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]"
-        if not isinstance(given, dict):
-            raise ShippingOrdersConfigurationError(f"{where} must be a dict.")
-        unknown = _unknown_keys(given, ACCOUNT_DEFAULTS)
-        if unknown:
-            raise ShippingOrdersConfigurationError(
-                f"{where} has unknown key(s) {unknown}; known keys are {sorted(ACCOUNT_DEFAULTS)}."
-            )
-        values = {**ACCOUNT_DEFAULTS, **given}
-        if not values["PROVIDER"]:
-            raise ShippingOrdersConfigurationError(f"{where}['PROVIDER'] is required.")
-        return AccountSettings(
-            alias=alias,
-            provider=str(values["PROVIDER"]),
-            api_key=str(values["API_KEY"] or ""),
-            base_url=(str(values["BASE_URL"]).rstrip("/") if values["BASE_URL"] else None),
-            callback_secrets=_as_tuple(values["CALLBACK_SECRETS"]),
-            callback_secret_header=str(values["CALLBACK_SECRET_HEADER"]),
-            callback_allowed_ips=_as_tuple(values["CALLBACK_ALLOWED_IPS"]),
-            callback_verify=bool(values["CALLBACK_VERIFY"]),
-            rate_limit_text=values["RATE_LIMIT"],
-            connect_timeout=float(values["CONNECT_TIMEOUT"]),
-            timeout=float(values["TIMEOUT"]),
-            max_retries=int(values["MAX_RETRIES"]),
-            backoff_factor=float(values["BACKOFF_FACTOR"]),
-            backoff_max=float(values["BACKOFF_MAX"]),
-            auth_header=str(values["AUTH_HEADER"]),
-            auth_scheme=str(values["AUTH_SCHEME"] or ""),
-            language=str(values["LANGUAGE"] or ""),
-            platform=str(values["PLATFORM"] or ""),
-            field_map=dict(values["FIELD_MAP"] or {}),
-            state_map=dict(values["STATE_MAP"] or {}),
-            label_hosts=_as_tuple(values["LABEL_HOSTS"]),
-        )
+        return build_account(alias, accounts[alias])
 
     def accounts(self) -> list[AccountSettings]:
         """Every configured account."""
@@ -283,6 +338,56 @@ class ShippingSettings:
     @property
     def api_permission_classes(self) -> list[type]:
         return [import_string(path) for path in self._get("API_PERMISSION_CLASSES")]
+
+
+def build_account(alias: str, given: Any) -> AccountSettings:
+    """``AccountSettings`` from one account's dict; raises an error naming a bad key.
+
+    Separate from ``ShippingSettings.account`` so that the system checks can
+    read every account even when another part of the setting is broken.
+    """
+    where = f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]"
+    if not isinstance(given, dict):
+        raise ShippingOrdersConfigurationError(f"{where} must be a dict.")
+    unknown = _unknown_keys(given, ACCOUNT_DEFAULTS)
+    if unknown:
+        raise ShippingOrdersConfigurationError(
+            f"{where} has unknown key(s) {unknown}; known keys are {sorted(ACCOUNT_DEFAULTS)}."
+        )
+    errors = account_type_errors(alias, given)
+    if errors:
+        raise ShippingOrdersConfigurationError(errors[0])
+    values = {**ACCOUNT_DEFAULTS, **given}
+    if not values["PROVIDER"] or not isinstance(values["PROVIDER"], str):
+        raise ShippingOrdersConfigurationError(
+            f"{where}['PROVIDER'] is required (a name or dotted path)."
+        )
+    return AccountSettings(
+        alias=alias,
+        provider=str(values["PROVIDER"]),
+        api_key=str(values["API_KEY"] or ""),
+        base_url=(str(values["BASE_URL"]).rstrip("/") if values["BASE_URL"] else None),
+        callback_secrets=_as_tuple(values["CALLBACK_SECRETS"]),
+        callback_secret_header=str(values["CALLBACK_SECRET_HEADER"]),
+        callback_allowed_ips=_as_tuple(values["CALLBACK_ALLOWED_IPS"]),
+        callback_verify=bool(values["CALLBACK_VERIFY"]),
+        rate_limit_text=values["RATE_LIMIT"],
+        connect_timeout=float(values["CONNECT_TIMEOUT"]),
+        timeout=float(values["TIMEOUT"]),
+        max_retries=int(values["MAX_RETRIES"]),
+        backoff_factor=float(values["BACKOFF_FACTOR"]),
+        backoff_max=float(values["BACKOFF_MAX"]),
+        auth_header=str(values["AUTH_HEADER"]),
+        auth_scheme=str(values["AUTH_SCHEME"] or ""),
+        language=str(values["LANGUAGE"] or ""),
+        platform=str(values["PLATFORM"] or ""),
+        field_map=dict(values["FIELD_MAP"] or {}),
+        # Incoming states are compared lower-cased (states.canonical_state).
+        state_map={
+            key.strip().lower(): value for key, value in (values["STATE_MAP"] or {}).items()
+        },
+        label_hosts=_as_tuple(values["LABEL_HOSTS"]),
+    )
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
