@@ -44,7 +44,9 @@ def demo_orders() -> list[tuple[str, dict[str, Any]]]:
                     "courier_type": "standard",
                     "authority_to_leave": "Yes" if index % 3 else "No",
                     "receiver_name": name,
-                    "receiver_contact_number": "0400 000 %03d" % index if australian else "+371 2000 %04d" % index,
+                    "receiver_contact_number": f"0400 000 {index:03d}"
+                    if australian
+                    else f"+371 2000 {index:04d}",
                     "delivery_address": street,
                     "delivery_suburb": suburb,
                     "delivery_state": state,

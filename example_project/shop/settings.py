@@ -69,7 +69,9 @@ STATIC_URL = "/static/"
 MEDIA_ROOT = str(BASE_DIR / "media")
 X_FRAME_OPTIONS = "SAMEORIGIN"  # the admin embeds the label PDF
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "shop_cache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "shop_cache"}
+}
 
 Q_CLUSTER = {
     "name": "shop",

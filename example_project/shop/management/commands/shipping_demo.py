@@ -37,11 +37,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true", help="run fast, check the outcome, exit")
-        parser.add_argument("--speed", type=float, help="sandbox clock speed (default 60, 600 with --once)")
+        parser.add_argument(
+            "--speed", type=float, help="sandbox clock speed (default 60, 600 with --once)"
+        )
         parser.add_argument("--timeout", type=float, default=150.0, help="--once: seconds to wait")
         parser.add_argument("--keep-db", action="store_true", help="keep orders of earlier runs")
 
-    def handle(self, *args: Any, once: bool, speed: float | None, timeout: float, keep_db: bool, **kw: Any) -> None:
+    def handle(
+        self, *args: Any, once: bool, speed: float | None, timeout: float, keep_db: bool, **kw: Any
+    ) -> None:
         speed = speed or (600.0 if once else 60.0)
         if speed <= 0:
             raise CommandError("--speed must be above 0.")
@@ -51,8 +55,20 @@ class Command(BaseCommand):
             env["DEMO_FAST"] = "1"
         try:
             self._prepare(keep_db)
-            self._start("sandbox", [MANAGE, "run_shipping_sandbox", "--speed", str(speed), "--seed", "7",
-                                    "--app-url", settings.DEMO_APP_URL], env)
+            self._start(
+                "sandbox",
+                [
+                    MANAGE,
+                    "run_shipping_sandbox",
+                    "--speed",
+                    str(speed),
+                    "--seed",
+                    "7",
+                    "--app-url",
+                    settings.DEMO_APP_URL,
+                ],
+                env,
+            )
             self._wait_for(f"{settings.SANDBOX_URL}/_sandbox/clock", "sandbox")
             host_port = settings.DEMO_APP_URL.split("://", 1)[1]
             self._start("web", [MANAGE, "runserver", "--noreload", host_port], env)
@@ -86,18 +102,22 @@ class Command(BaseCommand):
             except ShippingOrdersError as err:
                 self.stderr.write(f"  {alias} {payload['retailer_reference']}: {err}")
                 continue
-            self.stdout.write(f"  {alias:<15} {payload['retailer_reference']:<6} -> {order.reference} ({order.state})")
+            self.stdout.write(
+                f"  {alias:<15} {payload['retailer_reference']:<6} -> {order.reference} ({order.state})"
+            )
 
     def _run_interactive(self) -> None:
-        self.stdout.write(self.style.SUCCESS(
-            "\nThe demo shop is running.\n"
-            f"  Admin:     {settings.DEMO_APP_URL}/admin/shipping_orders/order/  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
-            f"  Callbacks: {settings.DEMO_APP_URL}/admin/shipping_orders/callbackreceipt/\n"
-            f"  API:       {settings.DEMO_APP_URL}/shipping/api/orders/\n"
-            f"  Sandbox:   {settings.SANDBOX_URL}/_sandbox/orders\n"
-            "Orders move on the sandbox clock: labels within seconds, pickup within minutes.\n"
-            "Press Ctrl-C to stop everything."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nThe demo shop is running.\n"
+                f"  Admin:     {settings.DEMO_APP_URL}/admin/shipping_orders/order/  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
+                f"  Callbacks: {settings.DEMO_APP_URL}/admin/shipping_orders/callbackreceipt/\n"
+                f"  API:       {settings.DEMO_APP_URL}/shipping/api/orders/\n"
+                f"  Sandbox:   {settings.SANDBOX_URL}/_sandbox/orders\n"
+                "Orders move on the sandbox clock: labels within seconds, pickup within minutes.\n"
+                "Press Ctrl-C to stop everything."
+            )
+        )
         try:
             while all(p.poll() is None for p in self.processes):
                 time.sleep(0.5)
@@ -122,20 +142,31 @@ class Command(BaseCommand):
                 f"Demo incomplete: {len(orders)} orders, {len(unfinished)} without label and tracking "
                 f"number, admin pages {'ok' if pages_ok else 'failing'}."
             )
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo complete: {len(orders)} orders processed, labels and tracking numbers in admin."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo complete: {len(orders)} orders processed, labels and tracking numbers in admin."
+            )
+        )
 
     def _check_admin_pages(self, orders: list[Order]) -> bool:
         session = requests.Session()
         login = f"{settings.DEMO_APP_URL}/admin/login/"
         session.get(login, timeout=10)
-        session.post(login, timeout=10, data={
-            "username": ADMIN_USER, "password": ADMIN_PASSWORD, "next": "/admin/",
-            "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
-        }, headers={"Referer": login})
+        session.post(
+            login,
+            timeout=10,
+            data={
+                "username": ADMIN_USER,
+                "password": ADMIN_PASSWORD,
+                "next": "/admin/",
+                "csrfmiddlewaretoken": session.cookies.get("csrftoken", ""),
+            },
+            headers={"Referer": login},
+        )
         urls = [f"{settings.DEMO_APP_URL}/admin/shipping_orders/order/"]
-        urls += [f"{settings.DEMO_APP_URL}/admin/shipping_orders/order/{o.pk}/change/" for o in orders]
+        urls += [
+            f"{settings.DEMO_APP_URL}/admin/shipping_orders/order/{o.pk}/change/" for o in orders
+        ]
         failing = []
         for url in urls:
             response = session.get(url, timeout=30, allow_redirects=False)

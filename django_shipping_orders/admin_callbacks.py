@@ -1,0 +1,207 @@
+"""Django admin for callback receipts: read-only, with a "process again" action.
+
+A receipt is evidence of what a provider sent, so nobody edits it; staff can
+read the body and the (redacted) headers, see why a receipt failed, and
+process failed ones again once the cause is fixed. Reprocessing needs the
+"Can change callback receipt" permission.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .callbacks import process_receipt, scrub
+from .models import CallbackReceipt
+
+Status = CallbackReceipt.Status
+
+#: Badge tone of each status, sharing the order admin's badge styles.
+_STATUS_TONES = {
+    Status.RECEIVED: "pending",
+    Status.PROCESSED: "done",
+    Status.IGNORED: "stopped",
+    Status.FAILED: "problem",
+    Status.REJECTED: "problem",
+}
+
+
+class CallbackReceiptAdmin(admin.ModelAdmin):
+    list_display = ["id", "account", "received_at", "status_display", "reference_link", "attempts"]
+    list_display_links = ["id"]
+    list_filter = ["status", "account", "received_at"]
+    search_fields = ["=reference", "=dedupe_key", "=id"]
+    date_hierarchy = "received_at"
+    ordering = ["-received_at", "-pk"]
+    list_per_page = 100
+    actions = ["reprocess"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "account",
+                    "status_display",
+                    "reference_link",
+                    "received_at",
+                    "processed_at",
+                    "attempts",
+                ]
+            },
+        ),
+        (_("Outcome"), {"fields": ["error", "traceback_display"]}),
+        (
+            _("Request"),
+            {
+                "fields": [
+                    "remote_addr",
+                    "content_type",
+                    "dedupe_key",
+                    "headers_display",
+                    "body_display",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = [
+        "account",
+        "status_display",
+        "reference_link",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "error",
+        "traceback_display",
+        "remote_addr",
+        "content_type",
+        "dedupe_key",
+        "headers_display",
+        "body_display",
+    ]
+
+    class Media:
+        css = {"all": ["shipping_orders/admin.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CallbackReceipt]:
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            # The list shows none of these, and a body can be a megabyte.
+            queryset = queryset.defer("body", "headers", "traceback")
+        return queryset
+
+    # -- read-only ---------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    # -- columns -----------------------------------------------------------------------
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, receipt: CallbackReceipt) -> str:
+        tone = _STATUS_TONES.get(receipt.status, "unknown")
+        return format_html(
+            '<span class="so-badge so-badge--{}" title="{}">{}</span>',
+            tone,
+            receipt.get_status_display(),
+            receipt.status,
+        )
+
+    @admin.display(description=_("order"), ordering="reference")
+    def reference_link(self, receipt: CallbackReceipt) -> str:
+        text = receipt.reference or "—"
+        if not receipt.order_id:
+            return text
+        try:
+            url = reverse("admin:shipping_orders_order_change", args=[receipt.order_id])
+        except NoReverseMatch:
+            return text
+        return format_html('<a href="{}">{}</a>', url, text)
+
+    @admin.display(description=_("body"))
+    def body_display(self, receipt: CallbackReceipt) -> str:
+        return format_html('<pre class="so-json">{}</pre>', receipt.pretty_body())
+
+    @admin.display(description=_("headers (secrets redacted)"))
+    def headers_display(self, receipt: CallbackReceipt) -> str:
+        text = json.dumps(receipt.headers, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html('<pre class="so-json">{}</pre>', text)
+
+    @admin.display(description=_("traceback"))
+    def traceback_display(self, receipt: CallbackReceipt) -> str:
+        if not receipt.traceback:
+            return "—"
+        return format_html('<pre class="so-json">{}</pre>', receipt.traceback)
+
+    # -- actions -----------------------------------------------------------------------
+
+    @admin.action(description=_("Process the selected callbacks again"), permissions=["reprocess"])
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[CallbackReceipt]) -> None:
+        counts = {Status.PROCESSED: 0, Status.IGNORED: 0, Status.FAILED: 0}
+        skipped = 0
+        for pk in queryset.order_by("received_at", "pk").values_list("pk", flat=True):
+            receipt = CallbackReceipt.objects.get(pk=pk)
+            if receipt.status == Status.REJECTED:
+                skipped += 1
+                continue
+            try:
+                result = process_receipt(receipt)
+                status = Status(result.status) if result.status in counts else Status.IGNORED
+                reason = result.reason
+            except Exception as err:  # keep going: every selected receipt gets its chance
+                status, reason = (
+                    Status.FAILED,
+                    scrub(f"{type(err).__name__}: {err}", receipt.account),
+                )
+            counts[status] += 1
+            if status == Status.FAILED:
+                self.message_user(
+                    request,
+                    _("Receipt %(pk)s (%(reference)s) failed again: %(error)s")
+                    % {"pk": pk, "reference": receipt.reference or "no reference", "error": reason},
+                    messages.ERROR,
+                )
+        done = counts[Status.PROCESSED] + counts[Status.IGNORED]
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d callback processed (%(processed)d applied, %(ignored)d ignored).",
+                    "%(count)d callbacks processed (%(processed)d applied, %(ignored)d ignored).",
+                    done,
+                )
+                % {
+                    "count": done,
+                    "processed": counts[Status.PROCESSED],
+                    "ignored": counts[Status.IGNORED],
+                },
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d rejected (unauthenticated) callback skipped: it is never processed.",
+                    "%(count)d rejected (unauthenticated) callbacks skipped: they are never processed.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+
+admin.site.register(CallbackReceipt, CallbackReceiptAdmin)
