@@ -13,7 +13,15 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from .conf import ACCOUNT_DEFAULTS, GLOBAL_DEFAULTS, SETTING_NAME, RateLimit, shipping_settings
+from .conf import (
+    ACCOUNT_DEFAULTS,
+    GLOBAL_DEFAULTS,
+    SETTING_NAME,
+    RateLimit,
+    account_type_errors,
+    build_account,
+    global_type_errors,
+)
 from .exceptions import ShippingOrdersConfigurationError
 
 _DOCS = "See docs/settings.md."
@@ -49,7 +57,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="shipping_orders.E007",
             )
         ]
-    messages: list[CheckMessage] = []
+    messages: list[CheckMessage] = [
+        Error(message, hint=_DOCS, id="shipping_orders.E007") for message in global_type_errors(raw)
+    ]
     unknown = sorted(set(raw) - set(GLOBAL_DEFAULTS))
     if unknown:
         messages.append(
@@ -65,7 +75,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         from .policy import PolicySettings
 
         try:
-            PolicySettings.from_settings(raw["REFRESH"] if isinstance(raw["REFRESH"], dict) else {"?": 0})
+            PolicySettings.from_settings(
+                raw["REFRESH"] if isinstance(raw["REFRESH"], dict) else {"?": 0}
+            )
         except ShippingOrdersConfigurationError as err:
             messages.append(Error(str(err), hint="See docs/refresh.md.", id="shipping_orders.E008"))
     return messages
@@ -86,7 +98,17 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
             )
         )
         return messages
-    account = shipping_settings.account(alias) if given.get("PROVIDER") else None
+    type_errors = account_type_errors(alias, given)
+    if type_errors:
+        # Nothing more can be read reliably from an account with wrong types.
+        return [Error(message, hint=_DOCS, id="shipping_orders.E007") for message in type_errors]
+    # Read from ``given`` (not shipping_settings), so that a broken top-level
+    # key elsewhere does not hide the problems of the accounts.
+    account = (
+        build_account(alias, given)
+        if isinstance(given.get("PROVIDER"), str) and given["PROVIDER"]
+        else None
+    )
     provider_class = None
     if account is None:
         messages.append(_unknown_provider(where, None))
@@ -95,6 +117,12 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
             provider_class = account.provider_class
         except ShippingOrdersConfigurationError:
             messages.append(_unknown_provider(where, account.provider))
+        else:
+            from .providers.base import Provider
+
+            if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
+                messages.append(_unknown_provider(where, account.provider, imported=True))
+                provider_class = None
     if not given.get("API_KEY"):
         messages.append(
             Error(
@@ -117,10 +145,18 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
         getattr(provider_class, "default_base_url", "") if provider_class else ""
     )
     parts = urlsplit(base_url or "")
-    if base_url and parts.scheme != "https" and not settings.DEBUG and not _is_loopback(parts.hostname or ""):
+    if (
+        base_url
+        and parts.scheme != "https"
+        and not settings.DEBUG
+        and not _is_loopback(parts.hostname or "")
+        # The sandbox speaks plain http on purpose and holds no real credentials.
+        and not getattr(provider_class, "allows_plain_http", False)
+    ):
         messages.append(
             Error(
-                f"{where} talks to {parts.scheme}://{parts.hostname} over plain http while DEBUG is off.",
+                f"{where} talks to {parts.scheme}://{parts.hostname} over plain http "
+                "while DEBUG is off.",
                 hint="Use an https BASE_URL: the API key would cross the network in clear text.",
                 id="shipping_orders.E005",
             )
@@ -128,20 +164,28 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
     if not given.get("CALLBACK_SECRETS"):
         messages.append(
             Warning(
-                f"{where} has no CALLBACK_SECRETS: callbacks to this account are refused while DEBUG is off.",
-                hint="Set CALLBACK_SECRETS to a list of long random strings and give the provider the "
-                "header or URL token. See docs/callbacks.md.",
+                f"{where} has no CALLBACK_SECRETS: callbacks to this account are refused "
+                "while DEBUG is off.",
+                hint="Set CALLBACK_SECRETS to a list of long random strings and give the "
+                "provider the header or URL token. See docs/callbacks.md.",
                 id="shipping_orders.W001",
             )
         )
     return messages
 
 
-def _unknown_provider(where: str, name: str | None) -> Error:
+def _unknown_provider(where: str, name: str | None, *, imported: bool = False) -> Error:
     from .conf import BUILTIN_PROVIDERS
 
+    if name is None:
+        problem = "is missing"
+    elif imported:
+        problem = f"{name!r} is not a subclass of django_shipping_orders.providers.Provider"
+    else:
+        problem = f"{name!r} cannot be imported"
     return Error(
-        f"{where}['PROVIDER'] {'is missing' if name is None else f'{name!r} cannot be imported'}.",
-        hint=f"Use one of {', '.join(sorted(BUILTIN_PROVIDERS))} or a dotted path to a Provider subclass.",
+        f"{where}['PROVIDER'] {problem}.",
+        hint=f"Use one of {', '.join(sorted(BUILTIN_PROVIDERS))} or a dotted path to a "
+        "Provider subclass.",
         id="shipping_orders.E002",
     )

@@ -206,6 +206,15 @@ class ApiClient:
     def _tries(attempt: int) -> str:
         return f" (after {attempt + 1} attempts)" if attempt else ""
 
+    def _redact(self, response: requests.Response) -> requests.Response:
+        """The response with the API key removed from its request, before an error carries it."""
+        request = response.request
+        if request is not None:
+            for name in self._auth_headers:
+                if name in request.headers:
+                    request.headers[name] = "[redacted]"
+        return response
+
     def _parse(self, response: requests.Response, method: str, path: str, reference: str) -> Any:
         if not response.content:
             return {}
@@ -216,7 +225,7 @@ class ApiClient:
                 f"{self._where(method, path)} answered HTTP {response.status_code} with a body "
                 f"that is not JSON ({len(response.content)} bytes).",
                 status_code=response.status_code,
-                response=response,
+                response=self._redact(response),
                 account=self.account.alias,
                 reference=reference,
             ) from None
@@ -249,7 +258,7 @@ class ApiClient:
             status_code=status,
             code=code,
             description=description,
-            response=response,
+            response=self._redact(response),
             account=self.account.alias,
             reference=reference,
             retry_after=_retry_after(response),

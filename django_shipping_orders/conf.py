@@ -87,6 +87,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "REFRESH": {},
     # Threads per process used by the refresh engine.
     "REFRESH_WORKERS": 4,
+    # Cache alias (a key of settings.CACHES) holding the shared per-account rate limit.
+    "RATE_LIMIT_CACHE": "default",
     # DRF permission classes (dotted paths) of the read-only orders API.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
 }
@@ -149,6 +151,7 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
         "a whole number of bytes",
     ),
     "REFRESH_WORKERS": (lambda v: _is_number(v, 1) and isinstance(v, int), "a whole number >= 1"),
+    "RATE_LIMIT_CACHE": (lambda v: isinstance(v, str) and bool(v), "a CACHES alias"),
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of dotted paths",
@@ -250,7 +253,8 @@ class AccountSettings:
         except ImportError as err:
             raise ShippingOrdersConfigurationError(
                 f"{SETTING_NAME}['ACCOUNTS'][{self.alias!r}]['PROVIDER']: cannot import "
-                f"{self.provider!r} ({err}). Use one of {sorted(BUILTIN_PROVIDERS)} or a dotted path."
+                f"{self.provider!r} ({err}). Use one of {sorted(BUILTIN_PROVIDERS)} "
+                "or a dotted path."
             ) from None
 
 
@@ -275,7 +279,8 @@ class ShippingSettings:
         unknown = _unknown_keys(self.raw, GLOBAL_DEFAULTS)
         if unknown:
             raise ShippingOrdersConfigurationError(
-                f"{SETTING_NAME} has unknown key(s) {unknown}; known keys are {sorted(GLOBAL_DEFAULTS)}."
+                f"{SETTING_NAME} has unknown key(s) {unknown}; "
+                f"known keys are {sorted(GLOBAL_DEFAULTS)}."
             )
         value = self.raw.get(key, GLOBAL_DEFAULTS[key])
         if key in _GLOBAL_TYPES and key in self.raw:
@@ -334,6 +339,11 @@ class ShippingSettings:
     @property
     def refresh_workers(self) -> int:
         return max(1, int(self._get("REFRESH_WORKERS")))
+
+    @property
+    def rate_limit_cache(self) -> str:
+        """Alias of the cache shared by every process for the rate limit (Redis in production)."""
+        return str(self._get("RATE_LIMIT_CACHE"))
 
     @property
     def api_permission_classes(self) -> list[type]:

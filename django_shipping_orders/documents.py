@@ -113,6 +113,9 @@ def _json_list(value: Any, name: str) -> list[Any]:
 
 Parser = Callable[[Any, str], Any]
 
+#: Longest order reference stored (``Order.reference``).
+MAX_REFERENCE_LENGTH = 64
+
 #: Payload key -> (Order field, parser) for the top level of an order document.
 ORDER_FIELDS: dict[str, tuple[str, Parser]] = {
     "authority_to_leave": ("authority_to_leave", _text),
@@ -294,9 +297,22 @@ def parse_order_document(
             f"The order document has no reference ({' or '.join(reference_keys)}).",
             field=reference_keys[0],
         )
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise DocumentError(
+            f"Field {key!r} is too long to be an order reference "
+            f"({len(reference)} > {MAX_REFERENCE_LENGTH} characters).",
+            field=key,
+        )
 
-    state_key = next((key for key in state_keys if key in payload), None)
-    state = _text(payload[state_key], state_key).strip() if state_key else ""
+    # The first state key with a value: a null or empty state says nothing, so
+    # it must never blank the state already stored.
+    state_key, state = None, ""
+    for key in state_keys:
+        if key in payload:
+            state = _text(payload[key], key).strip()
+            if state:
+                state_key = key
+                break
     if len(state) > 64:
         raise DocumentError(f"Field {state_key!r} is too long to be a state.", field=state_key or "")
 

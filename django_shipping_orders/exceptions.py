@@ -135,6 +135,10 @@ class OrderStateError(ShippingOrdersError):
     """The local order is not in a state that allows the requested operation."""
 
 
+class LabelError(ShippingOrdersError):
+    """A label could not be downloaded, stored or merged: a refused URL, not a PDF, too large."""
+
+
 # -- configuration -------------------------------------------------------------------------
 
 

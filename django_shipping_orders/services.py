@@ -20,6 +20,7 @@ from . import policy
 from .documents import OrderDocument
 from .exceptions import (
     InvalidMerchantAccount,
+    InvalidProviderResponse,
     OrderNotFound,
     OrderStateError,
     ProviderAPIError,
@@ -96,9 +97,10 @@ def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order
     )
     started = timezone.now()
     try:
-        document = provider.place_order(payload)
-    except (ProviderTimeout, ProviderUnavailable) as err:
-        # 5xx or no answer: the provider may have created the order anyway.
+        # Sent as stored: Decimal money goes out as a JSON number, not a TypeError.
+        document = provider.place_order(local.raw)
+    except (ProviderTimeout, ProviderUnavailable, InvalidProviderResponse) as err:
+        # 5xx, no answer, or a 2xx we cannot read: the provider may have created the order.
         _mark_placement(local, Order.Placement.UNKNOWN, err)
         raise SubmissionOutcomeUnknown(
             f"Placing {local} may or may not have created an order at the provider: {err}. "

@@ -9,13 +9,13 @@ and name the class by dotted path in the account's ``PROVIDER``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from ..client import ApiClient, quote_reference
 from ..conf import AccountSettings
-from ..documents import OrderDocument, parse_order_document
+from ..documents import OrderDocument, StatusEntry, parse_order_document
 from ..exceptions import DocumentError, InvalidProviderResponse, ProviderAPIError
 
 
@@ -99,8 +99,34 @@ class Provider:
 
     def parse_document(self, payload: Any) -> OrderDocument:
         """An order document (Get Order or callback body) in this provider's dialect."""
-        return parse_order_document(
+        document = parse_order_document(
             payload, reference_keys=self.reference_keys, field_map=self.account.field_map
+        )
+        return self.map_states(document)
+
+    def map_states(self, document: OrderDocument) -> OrderDocument:
+        """The document with the provider's own states renamed through ``STATE_MAP``.
+
+        Mapped here, once, so that the stored state, the stale-data rules, the
+        refresh policy and admin filters all see a known state; the state as
+        the provider sent it stays in ``raw``. Unmapped states pass unchanged.
+        """
+        state_map = self.account.state_map
+        if not state_map:
+            return document
+
+        def known(state: str) -> str:
+            return state_map.get(state.strip().lower(), state)
+
+        fields = dict(document.fields)
+        if "state" in fields:
+            fields["state"] = known(fields["state"])
+        history = tuple(
+            StatusEntry(status=known(entry.status), time=entry.time)
+            for entry in document.status_history
+        )
+        return replace(
+            document, state=known(document.state), fields=fields, status_history=history
         )
 
     def _document_from_response(self, body: Any, what: str) -> OrderDocument:

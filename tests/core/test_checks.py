@@ -1,0 +1,207 @@
+"""System checks: one test per id, each with a hint, none touching the database.
+
+These tests carry no ``django_db`` mark, so pytest-django fails any of them
+that makes a query.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from django_shipping_orders.checks import check_settings
+
+GOOD = {"PROVIDER": "shippit", "API_KEY": "k", "CALLBACK_SECRETS": ["s"]}
+
+
+def run(setting, *, debug=False):
+    """The check's messages for ``setting`` (absent when ``setting`` is ...)."""
+    with override_settings(DEBUG=debug, SHIPPING_ORDERS=setting):
+        # No django_db mark: pytest-django makes any query fail this test.
+        messages = check_settings()
+    for message in messages:
+        assert message.hint, f"{message.id} has no hint"
+    return messages
+
+
+def ids(messages):
+    return sorted(message.id for message in messages)
+
+
+def test_a_good_configuration_passes_every_check():
+    assert run({"ACCOUNTS": {"default": GOOD}}) == []
+
+
+def test_check_is_registered_with_django():
+    with override_settings(SHIPPING_ORDERS={"ACCOUNTS": {}}):
+        found = checks.run_checks()
+    assert "shipping_orders.E001" in ids(found)
+
+
+def test_e001_no_accounts():
+    assert ids(run({"ACCOUNTS": {}})) == ["shipping_orders.E001"]
+
+
+def test_e001_setting_absent():
+    with override_settings():
+        from django.conf import settings
+
+        del settings.SHIPPING_ORDERS
+        messages = check_settings()
+    assert ids(messages) == ["shipping_orders.E001"]
+    assert messages[0].hint
+
+
+@pytest.mark.parametrize("provider", ["", "fedex", "nowhere.at.all.Provider"])
+def test_e002_unknown_or_missing_provider(provider):
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "PROVIDER": provider}}})
+    assert ids(messages) == ["shipping_orders.E002"]
+    assert "shippit" in messages[0].hint
+
+
+def test_e002_provider_key_absent():
+    account = {key: value for key, value in GOOD.items() if key != "PROVIDER"}
+    assert ids(run({"ACCOUNTS": {"default": account}})) == ["shipping_orders.E002"]
+
+
+def test_e002_dotted_path_to_something_that_is_not_a_provider():
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "PROVIDER": "decimal.Decimal"}}})
+    assert ids(messages) == ["shipping_orders.E002"]
+
+
+def test_e003_missing_api_key():
+    account = {key: value for key, value in GOOD.items() if key != "API_KEY"}
+    messages = run({"ACCOUNTS": {"default": account}})
+    assert ids(messages) == ["shipping_orders.E003"]
+    assert "default" in messages[0].msg
+
+
+@pytest.mark.parametrize("rate", ["60", "sixty/m", "0/m", "60/"])
+def test_e004_malformed_rate_limit(rate):
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "RATE_LIMIT": rate}}})
+    assert ids(messages) == ["shipping_orders.E004"]
+    assert "60/m" in messages[0].hint
+
+
+def test_e005_plain_http_base_url_with_debug_off():
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "BASE_URL": "http://shippit.example/api/3"}}})
+    assert ids(messages) == ["shipping_orders.E005"]
+    assert "https" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8765/api/3", "http://localhost:8000/api/3", "http://[::1]:9000/api/3"]
+)
+def test_e005_not_raised_for_loopback(url):
+    assert run({"ACCOUNTS": {"default": {**GOOD, "BASE_URL": url}}}) == []
+
+
+def test_e005_not_raised_with_debug_on():
+    setting = {"ACCOUNTS": {"default": {**GOOD, "BASE_URL": "http://shippit.example/api/3"}}}
+    assert run(setting, debug=True) == []
+
+
+def test_e005_not_raised_for_the_sandbox_on_its_default_url():
+    assert run({"ACCOUNTS": {"default": {**GOOD, "PROVIDER": "sandbox"}}}) == []
+
+
+def test_e005_not_raised_for_the_sandbox_on_another_host():
+    setting = {
+        "ACCOUNTS": {
+            "default": {**GOOD, "PROVIDER": "sandbox", "BASE_URL": "http://sandbox:8765/api/3"}
+        }
+    }
+    assert run(setting) == []
+
+
+def test_e006_unknown_account_key():
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "API_KEYS": "x"}}})
+    assert ids(messages) == ["shipping_orders.E006"]
+    assert "API_KEYS" in messages[0].msg
+    assert "API_KEY" in messages[0].hint
+
+
+def test_e006_unknown_global_key_is_reported_with_the_account_checks():
+    messages = run({"ACCOUNTS": {"default": GOOD}, "LABEL_STORGE": "x"})
+    assert ids(messages) == ["shipping_orders.E006"]
+    assert "LABEL_STORGE" in messages[0].msg
+
+
+def test_e007_accounts_not_a_dict():
+    assert ids(run({"ACCOUNTS": ["default"]})) == ["shipping_orders.E007"]
+
+
+def test_e007_setting_not_a_dict():
+    assert ids(run(["ACCOUNTS"])) == ["shipping_orders.E007"]
+
+
+def test_e007_account_not_a_dict():
+    assert ids(run({"ACCOUNTS": {"default": "shippit"}})) == ["shipping_orders.E007"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MAX_RETRIES", "three"),
+        ("TIMEOUT", "soon"),
+        ("CONNECT_TIMEOUT", None),
+        ("BACKOFF_FACTOR", [1]),
+        ("FIELD_MAP", ["a", "b"]),
+        ("STATE_MAP", "accepted"),
+        ("CALLBACK_SECRETS", 42),
+        ("API_KEY", 12345),
+        ("MAX_RETRIES", -1),
+    ],
+)
+def test_e007_account_value_of_the_wrong_type(key, value):
+    messages = run({"ACCOUNTS": {"default": {**GOOD, key: value}}})
+    assert "shipping_orders.E007" in ids(messages)
+    assert any(key in message.msg for message in messages)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("LABEL_MAX_BYTES", "big"),
+        ("CALLBACK_MAX_BYTES", None),
+        ("REFRESH_WORKERS", "4"),
+        ("RATE_LIMIT_CACHE", None),
+        ("API_PERMISSION_CLASSES", "rest_framework.permissions.AllowAny"),
+    ],
+)
+def test_e007_global_value_of_the_wrong_type(key, value):
+    messages = run({"ACCOUNTS": {"default": GOOD}, key: value})
+    assert ids(messages) == ["shipping_orders.E007"]
+    assert key in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "refresh", [{"GRACE_PERIODE": 1}, {"GRACE_PERIOD": -5}, {"GRACE_PERIOD": "2m"}, [1]]
+)
+def test_e008_bad_refresh(refresh):
+    messages = run({"ACCOUNTS": {"default": GOOD}, "REFRESH": refresh})
+    assert ids(messages) == ["shipping_orders.E008"]
+
+
+def test_w001_missing_callback_secret():
+    account = {key: value for key, value in GOOD.items() if key != "CALLBACK_SECRETS"}
+    messages = run({"ACCOUNTS": {"default": account}})
+    assert ids(messages) == ["shipping_orders.W001"]
+    assert messages[0].level == checks.WARNING
+
+
+def test_every_problem_is_reported_at_once():
+    setting = {
+        "ACCOUNTS": {
+            "a": {"PROVIDER": "fedex", "RATE_LIMIT": "x"},
+            "b": {**GOOD, "BASE_URL": "http://remote.example"},
+        }
+    }
+    assert ids(run(setting)) == [
+        "shipping_orders.E002",
+        "shipping_orders.E003",
+        "shipping_orders.E004",
+        "shipping_orders.E005",
+        "shipping_orders.W001",
+    ]
