@@ -1,19 +1,49 @@
-"""Where label PDFs are kept.
+"""Label PDFs: where they are kept, how they are downloaded, and how they are merged for printing.
 
 Labels are private by default: they go to a ``FileSystemStorage`` outside
 ``MEDIA_ROOT`` that has no public URL, and are served only through the
 permission-checked label view.
+
+Provider label URLs expire (Shippit's after 7 days), so the PDF is downloaded
+as soon as the provider says there is one and the stored file is what the app
+serves. The URL comes from data a callback can carry, so a forged callback
+could name any address: a download goes only to an https host on the
+account's allow-list (``LABEL_HOSTS``, else the provider's own), never to an
+address in a private network, follows no redirect off the list, stops at
+``LABEL_MAX_BYTES``, and keeps the file only if it is a readable PDF.
 """
 
 from __future__ import annotations
 
+import io
+import ipaddress
+import logging
 import os
+import socket
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
 
+import requests
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, storages
+from django.utils import timezone
 
 from .conf import shipping_settings
+from .exceptions import LabelError, ShippingOrdersError
+
+if TYPE_CHECKING:
+    # models.py builds its storage from label_storage() while it is being imported.
+    from .models import Order
+    from .providers.base import Provider
+
+logger = logging.getLogger("django_shipping_orders.labels")
+
+#: Redirects followed per download (each hop is checked against the allow-list again).
+MAX_REDIRECTS = 3
+_CHUNK = 64 * 1024
 
 
 class PrivateLabelStorage(FileSystemStorage):
@@ -37,3 +67,212 @@ def label_storage() -> Storage:
         str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media"
     )
     return _private_storage(str(root))
+
+
+# -- downloading -------------------------------------------------------------------------
+
+
+def download_label(order_id: int, *, force: bool = False) -> Order:
+    """Download order ``order_id``'s label PDF into ``Order.label``; returns the order.
+
+    Does nothing when a label is already stored (unless ``force``). Raises
+    ``LabelError`` for a refused URL, a file that is too large or not a PDF,
+    and the provider's errors (``LabelNotReady`` …) when asking it for the URL.
+    """
+    from . import services, signals
+    from .models import Order
+    from .providers import get_provider
+
+    order = Order.objects.get(pk=order_id)
+    if order.label and not force:
+        return order
+    provider = get_provider(order.account)
+    url = order.label_url
+    if not url:
+        try:
+            url = services.get_label(order).url
+        except NotImplementedError:
+            raise LabelError(
+                f"{order}: the provider sent no label URL and has no label endpoint.",
+                account=order.account,
+                reference=order.reference or "",
+            ) from None
+    data = _fetch_pdf(provider, url, order)
+    old_name = order.label.name if order.label else ""
+    order.label.save(f"{order.reference or order.pk}.pdf", ContentFile(data), save=False)
+    order.label_downloaded_at = timezone.now()
+    # Only the label columns: a concurrent sync may be writing the mirrored ones.
+    order.save(update_fields=["label", "label_downloaded_at", "updated_at"])
+    if old_name and old_name != order.label.name:
+        order.label.storage.delete(old_name)
+    logger.info("Stored the label of %s (%d bytes)", order, len(data))
+    signals.label_stored.send(sender=Order, order=order)
+    return order
+
+
+def _fetch_pdf(provider: Provider, url: str, order: Order) -> bytes:
+    """The PDF at ``url``, after the allow-list, address, size and content checks."""
+    account = provider.account
+    session = provider.client.session
+    where = {"account": order.account, "reference": order.reference or ""}
+    for _hop in range(MAX_REDIRECTS + 1):
+        _check_url(provider, url, order)
+        try:
+            # The session carries no API key (auth headers are sent per API call),
+            # so the file host never sees it.
+            response = session.get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=(account.connect_timeout, account.timeout),
+                headers={"Accept": "application/pdf"},
+            )
+        except requests.RequestException as err:
+            raise LabelError(
+                f"{order}: downloading the label from {_host(url)} failed ({type(err).__name__}).",
+                **where,
+            ) from err
+        with response:
+            if response.is_redirect:
+                url = urljoin(url, response.headers.get("Location", ""))
+                continue
+            if response.status_code != 200:
+                raise LabelError(
+                    f"{order}: the label host {_host(url)} answered HTTP {response.status_code}.",
+                    status_code=response.status_code,
+                    **where,
+                )
+            data = _read_limited(response, order)
+        _check_pdf(data, order)
+        return data
+    raise LabelError(f"{order}: the label URL redirected more than {MAX_REDIRECTS} times.", **where)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or "?"
+
+
+def _check_url(provider: Provider, url: str, order: Order) -> None:
+    """Refuse URLs off the allow-list, and hosts that resolve into a private network."""
+    where = {"account": order.account, "reference": order.reference or ""}
+    if not provider.is_allowed_label_url(url):
+        # The URL may carry a signature: name only its host.
+        raise LabelError(
+            f"{order}: refused to download a label from {_host(url)!r}: not an https host on "
+            f"the label allow-list of account {order.account!r} (LABEL_HOSTS).",
+            **where,
+        )
+    host = _host(url)
+    if provider.allows_plain_http or host in provider.account.label_hosts:
+        return  # the sandbox lives on loopback; hosts listed by name are trusted as configured
+    try:
+        infos = socket.getaddrinfo(host, urlsplit(url).port or 443, proto=socket.IPPROTO_TCP)
+    except OSError as err:
+        raise LabelError(f"{order}: cannot resolve the label host {host!r}.", **where) from err
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not address.is_global:
+            raise LabelError(
+                f"{order}: refused to download a label from {host!r}: it resolves to a "
+                "non-public address.",
+                **where,
+            )
+
+
+def _read_limited(response: requests.Response, order: Order) -> bytes:
+    limit = shipping_settings.label_max_bytes
+    too_large = LabelError(
+        f"{order}: the label is larger than LABEL_MAX_BYTES ({limit} bytes); not stored.",
+        account=order.account,
+        reference=order.reference or "",
+    )
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    buffer = bytearray()
+    for chunk in response.iter_content(_CHUNK):
+        buffer += chunk
+        if len(buffer) > limit:
+            raise too_large
+    return bytes(buffer)
+
+
+def _check_pdf(data: bytes, order: Order) -> None:
+    """Refuse anything that is not a PDF with at least one page that pypdf can read."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    not_pdf = f"{order}: the label host answered with something that is not a PDF"
+    # The header may follow a few bytes of junk, but must be in the first kilobyte.
+    if b"%PDF-" not in data[:1024]:
+        raise LabelError(f"{not_pdf}.", account=order.account, reference=order.reference or "")
+    try:
+        pages = len(PdfReader(io.BytesIO(data)).pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as err:
+        raise LabelError(
+            f"{not_pdf} (unreadable: {type(err).__name__}).",
+            account=order.account,
+            reference=order.reference or "",
+        ) from None
+    if pages < 1:
+        raise LabelError(
+            f"{not_pdf} (no pages).", account=order.account, reference=order.reference or ""
+        )
+
+
+# -- queueing ------------------------------------------------------------------------------
+
+
+def schedule_label_download(order_id: int) -> None:
+    """Queue the download of order ``order_id``'s label (a django-q2 task)."""
+    from django_q.tasks import async_task
+
+    async_task(
+        "django_shipping_orders.labels.download_label_task",
+        order_id,
+        task_name=f"shipping-label-{order_id}",
+    )
+
+
+def download_label_task(order_id: int) -> str:
+    """The queued task: download the label; failures are logged, and the next sync retries.
+
+    A failure is not raised: a label that is not ready yet, or an expired URL,
+    is retried when the order's next refresh brings label data again.
+    """
+    from .models import Order
+
+    try:
+        order = download_label(order_id)
+    except Order.DoesNotExist:
+        return f"order {order_id} no longer exists"
+    except ShippingOrdersError as err:
+        logger.warning("Label of order %s not stored: %s", order_id, err)
+        return f"not stored: {err}"
+    return f"stored {order.label.name}"
+
+
+# -- printing ------------------------------------------------------------------------------
+
+
+def merge_labels(orders: Iterable[Order]) -> bytes:
+    """One PDF with the stored labels of ``orders``, in the order given.
+
+    Raises ``LabelError`` naming every order that has no stored label, so
+    that nothing is printed short without anyone noticing.
+    """
+    from pypdf import PdfReader, PdfWriter
+
+    orders = list(orders)
+    missing = [str(order.reference or order.pk) for order in orders if not order.label]
+    if missing:
+        raise LabelError(f"No stored label for: {', '.join(missing)}.")
+    writer = PdfWriter()
+    for order in orders:
+        with order.label.open("rb") as handle:
+            reader = PdfReader(io.BytesIO(handle.read()))
+        for page in reader.pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -26,7 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import policy, signals, states
+from . import labels, policy, signals, states
 from .documents import LineDocument, OrderDocument
 from .models import CallbackReceipt, PayloadEncoder, Order, OrderEvent, Parcel, Product
 
@@ -106,6 +106,9 @@ def apply_document(
             fields = {*result.changed_fields, *provenance, *_BOOKKEEPING}
             locked.save(update_fields=sorted(fields))
         transaction.on_commit(lambda: _send_signals(result, source, from_state))
+        if not locked.label and {"label_url", "courier_job_id"} & {*result.changed_fields}:
+            # Downloaded by a task after commit: no HTTP call while the row is locked.
+            transaction.on_commit(lambda: labels.schedule_label_download(locked.pk))
     return result
 
 
@@ -139,7 +142,8 @@ def _stale_reason(order: Order, document: OrderDocument, observed_at: datetime) 
             return f"provider time {new_time.isoformat()} is before {stored_time.isoformat()}"
         if new_time > stored_time:
             return ""  # the provider says it is newer: trust it, even a state going back
-    elif not new_time and order.observed_at and observed_at < order.observed_at:
+    elif order.observed_at and observed_at < order.observed_at:
+        # Only one side has a provider time: fall back to when each was observed.
         return (
             f"observed at {observed_at.isoformat()}, before the stored data "
             f"({order.observed_at.isoformat()})"
@@ -159,6 +163,7 @@ def _apply_fields(
     for name, value in document.fields.items():
         if isinstance(value, dict | list):
             value = normalize_json(value)  # compare JSON fields as they read back
+        value = _fit(Order, name, value)
         if getattr(order, name) != value:
             setattr(order, name, value)
             changed.append(name)
@@ -183,6 +188,19 @@ def _apply_fields(
     return provenance
 
 
+def _fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any) -> Any:
+    """Text cut to its column's length: an over-long provider value must not fail the write.
+
+    The full value stays in ``raw``; PostgreSQL and MySQL would otherwise
+    refuse the row, and the order would never sync again.
+    """
+    if isinstance(value, str):
+        max_length = model._meta.get_field(name).max_length
+        if max_length and len(value) > max_length:
+            return value[:max_length]
+    return value
+
+
 def normalize_json(value: Any) -> Any:
     """``value`` as it reads back from a JSONField (Decimals become JSON numbers)."""
     return json.loads(json.dumps(value, cls=PayloadEncoder))
@@ -193,7 +211,12 @@ def _sync_lines(
 ) -> bool:
     """Make the order's parcels (or products) equal ``lines``; at most three queries."""
     wanted = [
-        model(order=order, position=index, raw=normalize_json(line.raw), **line.values)
+        model(
+            order=order,
+            position=index,
+            raw=normalize_json(line.raw),
+            **{name: _fit(model, name, value) for name, value in line.values.items()},
+        )
         for index, line in enumerate(lines)
     ]
     if not created:

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import api, label_views
 from .views import CallbackView
 
 app_name = "shipping_orders"
@@ -9,4 +10,8 @@ app_name = "shipping_orders"
 urlpatterns = [
     path("callbacks/<str:account>/", CallbackView.as_view(), name="callback"),
     path("callbacks/<str:account>/<str:token>/", CallbackView.as_view(), name="callback-token"),
+    path("labels/<int:pk>/", label_views.label_view, name="label"),
+    path("api/orders/", api.OrderViewSet.as_view({"get": "list"}), name="api-order-list"),
+    path("api/orders/<int:pk>/", api.OrderViewSet.as_view({"get": "retrieve"}), name="api-order-detail"),
+    path("api/tracking/", api.TrackingView.as_view(), name="api-tracking"),
 ]

@@ -1,0 +1,221 @@
+"""The order admin's actions: refresh, print labels, cancel, book for pickup.
+
+Each talks to the provider through the same services a task or a person's
+own code would use, and each is behind its own permission (see
+``Order.Meta.permissions``). Results are Django messages: one line for what
+went well, one line per order (or per account batch) that failed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from . import services
+from .exceptions import LabelError, OrderCannotBeCancelled, ShippingOrdersError
+from .labels import merge_labels
+from .models import Order
+from .providers import get_provider
+from .serializers import safe_web_url
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
+
+#: Orders one click may refresh: each is a provider request under the account's rate limit.
+MAX_REFRESH = 100
+#: Errors an action reports per order instead of failing the request.
+ACTION_ERRORS = (ShippingOrdersError, ImproperlyConfigured, NotImplementedError, ValueError)
+
+
+def _name(order: Order) -> str:
+    return order.reference or f"#{order.pk} (not submitted)"
+
+
+@admin.action(description=gettext_lazy("Refresh from the provider now"), permissions=["refresh"])
+def refresh_from_provider(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> None:
+    orders = list(queryset[: MAX_REFRESH + 1])
+    if len(orders) > MAX_REFRESH:
+        modeladmin.message_user(
+            request,
+            _("Select at most %(max)d orders to refresh at once; the scheduler refreshes the rest.")
+            % {"max": MAX_REFRESH},
+            messages.ERROR,
+        )
+        return
+    refreshed = 0
+    for order in orders:
+        try:
+            services.refresh_order(order, source="admin")
+        except ACTION_ERRORS as err:
+            modeladmin.message_user(request, f"{_name(order)}: {err}", messages.ERROR)
+        else:
+            refreshed += 1
+    if refreshed:
+        modeladmin.message_user(
+            request,
+            ngettext("Refreshed %d order.", "Refreshed %d orders.", refreshed) % refreshed,
+            messages.SUCCESS,
+        )
+
+
+@admin.action(description=gettext_lazy("Print labels (one PDF)"), permissions=["print_label"])
+def print_labels(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> HttpResponse | None:
+    orders = list(queryset)  # in the order of the list the person selected them from
+    printable = []
+    for order in orders:
+        if order.label:
+            printable.append(order)
+        else:
+            modeladmin.message_user(
+                request,
+                _("%(order)s: no stored label yet; not printed.") % {"order": _name(order)},
+                messages.WARNING,
+            )
+    if not printable:
+        modeladmin.message_user(
+            request, _("None of the selected orders has a label."), messages.ERROR
+        )
+        return None
+    try:
+        pdf = merge_labels(printable)
+    except (LabelError, OSError) as err:
+        modeladmin.message_user(request, _("Could not merge the labels: %s") % err, messages.ERROR)
+        return None
+    response = HttpResponse(pdf, content_type="application/pdf")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'inline; filename="shipping-labels-{stamp}.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@admin.action(description=gettext_lazy("Cancel at the provider…"), permissions=["cancel"])
+def cancel_at_provider(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> TemplateResponse | None:
+    orders = list(queryset)
+    if request.POST.get("post") != "yes":
+        opts = modeladmin.model._meta
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": _("Cancel these orders at the provider?"),
+            "opts": opts,
+            "app_label": opts.app_label,
+            "orders": orders,
+            "cancellable": [order for order in orders if order.reference and not order.is_terminal],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action_name": "cancel_at_provider",
+            "media": modeladmin.media,
+        }
+        return TemplateResponse(
+            request, "admin/shipping_orders/order/cancel_confirmation.html", context
+        )
+    cancelled = 0
+    for order in orders:
+        if order.is_terminal:
+            modeladmin.message_user(
+                request,
+                _("%(order)s: already %(state)s; nothing to cancel.")
+                % {"order": _name(order), "state": order.state},
+                messages.WARNING,
+            )
+            continue
+        try:
+            services.cancel_order(order)
+        except OrderCannotBeCancelled as err:
+            reason = err.description or err.code or str(err)
+            where = _(" (state at the provider: %s)") % err.order_state if err.order_state else ""
+            modeladmin.message_user(
+                request,
+                _("%(order)s: the provider refused to cancel it: %(reason)s%(where)s")
+                % {"order": _name(order), "reason": reason, "where": where},
+                messages.ERROR,
+            )
+        except ACTION_ERRORS as err:
+            modeladmin.message_user(request, f"{_name(order)}: {err}", messages.ERROR)
+        else:
+            cancelled += 1
+    if cancelled:
+        modeladmin.message_user(
+            request,
+            ngettext("Cancelled %d order.", "Cancelled %d orders.", cancelled) % cancelled,
+            messages.SUCCESS,
+        )
+    return None
+
+
+@admin.action(description=gettext_lazy("Book for pickup"), permissions=["book"])
+def book_for_pickup(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> None:
+    batches: dict[str, list[Order]] = defaultdict(list)
+    for order in queryset:
+        if not order.reference:
+            modeladmin.message_user(
+                request, _("%s: not submitted yet.") % _name(order), messages.ERROR
+            )
+        elif order.is_terminal:
+            modeladmin.message_user(
+                request,
+                _("%(order)s: %(state)s; cannot be booked.")
+                % {"order": _name(order), "state": order.state},
+                messages.ERROR,
+            )
+        else:
+            batches[order.account].append(order)
+    for account, orders in batches.items():
+        _book_batch(modeladmin, request, account, orders)
+
+
+def _book_batch(
+    modeladmin: ModelAdmin, request: HttpRequest, account: str, orders: list[Order]
+) -> None:
+    try:
+        provider = get_provider(account)
+        if not provider.supports_booking:
+            raise NotImplementedError(_("account %s's provider does not book pickups") % account)
+        result = provider.book([order.reference for order in orders if order.reference])
+    except ACTION_ERRORS as err:
+        for order in orders:
+            modeladmin.message_user(
+                request,
+                _("%(order)s: not booked: %(err)s") % {"order": _name(order), "err": err},
+                messages.ERROR,
+            )
+        return
+    booked = set(result.references) or {order.reference for order in orders}
+    Order.objects.filter(account=account, reference__in=booked).update(booked_at=timezone.now())
+    text = ngettext(
+        "Booked %(count)d order of account %(account)s for pickup.",
+        "Booked %(count)d orders of account %(account)s for pickup.",
+        len(booked),
+    ) % {"count": len(booked), "account": account}
+    manifest = safe_web_url(result.manifest_url)
+    if manifest:
+        message = format_html(
+            '{} <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+            text,
+            manifest,
+            _("Open the manifest"),
+        )
+        modeladmin.message_user(request, message, messages.SUCCESS)
+    else:
+        modeladmin.message_user(request, text, messages.SUCCESS)
+
+
+ORDER_ACTIONS = [refresh_from_provider, print_labels, cancel_at_provider, book_for_pickup]
