@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from . import labels, policy, signals, states
 from .documents import LineDocument, OrderDocument
-from .models import CallbackReceipt, PayloadEncoder, Order, OrderEvent, Parcel, Product
+from .models import CallbackReceipt, Order, OrderEvent, Parcel, PayloadEncoder, Product
 
 logger = logging.getLogger("django_shipping_orders.sync")
 
@@ -52,7 +52,9 @@ class SyncResult:
     @property
     def changed(self) -> bool:
         """True when any mirrored data changed (or the order was created)."""
-        return bool(self.created or self.changed_fields or self.parcels_changed or self.products_changed)
+        return bool(
+            self.created or self.changed_fields or self.parcels_changed or self.products_changed
+        )
 
 
 def apply_document(
@@ -73,65 +75,111 @@ def apply_document(
     now = timezone.now()
     observed_at = observed_at or now
     with transaction.atomic():
-        locked, created = _lock_order(account, document.reference, order)
+        locked = _lock_existing(account, document.reference, order)
+        if locked is None:
+            created = _create(account, document, source, observed_at, now, receipt)
+            if created is not None:
+                _after_commit(created, source, "")
+                return created
+            # A concurrent delivery inserted the order first: update that row instead.
+            locked = _lock_existing(account, document.reference, None)
+            assert locked is not None
         from_state = locked.state
-        result = SyncResult(order=locked, created=created)
-        result.stale_reason = "" if created else _stale_reason(locked, document, observed_at)
+        result = SyncResult(order=locked)
+        result.stale_reason = _stale_reason(locked, document, observed_at)
         if result.stale_reason:
             result.stale = True
             logger.info("Ignored stale %s data for %s: %s", source, locked, result.stale_reason)
             return result
-        provenance = _apply_fields(locked, document, observed_at, created, result)
+        provenance = _apply_fields(locked, document, observed_at, False, result)
         if document.parcels is not None:
-            result.parcels_changed = _sync_lines(locked, Parcel, document.parcels, created=created)
+            result.parcels_changed = _sync_lines(locked, Parcel, document.parcels, created=False)
         if document.products is not None:
-            result.products_changed = _sync_lines(locked, Product, document.products, created=created)
+            result.products_changed = _sync_lines(locked, Product, document.products, created=False)
         if "state" in result.changed_fields:
             result.state_changed = True
-            OrderEvent.objects.create(
-                order=locked,
-                from_state=from_state,
-                to_state=locked.state,
-                source=source,
-                occurred_at=document.state_time() or observed_at,
-                receipt=receipt,
-            )
-        locked.last_synced_at = now
-        locked.refresh_failures = 0
-        locked.last_error = ""
-        locked.next_refresh_at = policy.next_refresh_at(locked, now=now, source=source)
-        if created:
-            locked.save()
-        else:
-            fields = {*result.changed_fields, *provenance, *_BOOKKEEPING}
-            locked.save(update_fields=sorted(fields))
-        transaction.on_commit(lambda: _send_signals(result, source, from_state))
-        if not locked.label and {"label_url", "courier_job_id"} & {*result.changed_fields}:
-            # Downloaded by a task after commit: no HTTP call while the row is locked.
-            transaction.on_commit(lambda: labels.schedule_label_download(locked.pk))
+            _record_event(locked, from_state, document, source, observed_at, receipt)
+        _set_bookkeeping(locked, source, now)
+        locked.save(update_fields=sorted({*result.changed_fields, *provenance, *_BOOKKEEPING}))
+        _after_commit(result, source, from_state)
     return result
 
 
-def _lock_order(account: str, reference: str, order: Order | None) -> tuple[Order, bool]:
-    """The order row, locked; created when new. Never raises IntegrityError on a race."""
+def _lock_existing(account: str, reference: str, order: Order | None) -> Order | None:
+    """The order row, locked, or ``None`` when the provider's order is new to us."""
     queryset = Order.objects.select_for_update()
     if order is not None and order.pk:
         locked = queryset.get(pk=order.pk)
         if not locked.reference:
             locked.reference = reference
             locked.save(update_fields=["reference", "updated_at"])
-        return locked, False
+        return locked
+    return queryset.filter(account=account, reference=reference).first()
+
+
+def _create(
+    account: str,
+    document: OrderDocument,
+    source: str,
+    observed_at: datetime,
+    now: datetime,
+    receipt: CallbackReceipt | None,
+) -> SyncResult | None:
+    """Insert a new order with everything the document says, in one INSERT.
+
+    Returns ``None`` when a concurrent delivery inserted the same order first.
+    """
+    new = Order(account=account, reference=document.reference)
+    result = SyncResult(order=new, created=True)
+    _apply_fields(new, document, observed_at, True, result)
+    _set_bookkeeping(new, source, now)
     try:
-        return queryset.get(account=account, reference=reference), False
-    except Order.DoesNotExist:
-        pass
-    try:
-        # A savepoint, so that losing the race to a concurrent insert leaves our
-        # transaction usable; the winner's row is then locked and used.
+        # A savepoint, so that losing the race leaves the outer transaction usable.
         with transaction.atomic():
-            return Order.objects.create(account=account, reference=reference), True
+            new.save(force_insert=True)
     except IntegrityError:
-        return queryset.get(account=account, reference=reference), False
+        return None
+    if document.parcels:
+        result.parcels_changed = _sync_lines(new, Parcel, document.parcels, created=True)
+    if document.products:
+        result.products_changed = _sync_lines(new, Product, document.products, created=True)
+    if new.state:
+        result.state_changed = True
+        _record_event(new, "", document, source, observed_at, receipt)
+    return result
+
+
+def _record_event(
+    order: Order,
+    from_state: str,
+    document: OrderDocument,
+    source: str,
+    observed_at: datetime,
+    receipt: CallbackReceipt | None,
+) -> None:
+    OrderEvent.objects.create(
+        order=order,
+        from_state=from_state,
+        to_state=order.state,
+        source=source,
+        occurred_at=document.state_time() or observed_at,
+        receipt=receipt,
+    )
+
+
+def _set_bookkeeping(order: Order, source: str, now: datetime) -> None:
+    order.last_synced_at = now
+    order.refresh_failures = 0
+    order.last_error = ""
+    order.next_refresh_at = policy.next_refresh_at(order, now=now, source=source)
+
+
+def _after_commit(result: SyncResult, source: str, from_state: str) -> None:
+    order = result.order
+    transaction.on_commit(lambda: _send_signals(result, source, from_state))
+    if not order.label and {"label_url", "courier_job_id"} & {*result.changed_fields}:
+        # Downloaded by a task after commit: no HTTP call while the row is locked.
+        transaction.on_commit(lambda: labels.schedule_label_download(order.pk))
 
 
 def _stale_reason(order: Order, document: OrderDocument, observed_at: datetime) -> str:
@@ -207,7 +255,11 @@ def normalize_json(value: Any) -> Any:
 
 
 def _sync_lines(
-    order: Order, model: type[Parcel] | type[Product], lines: Sequence[LineDocument], *, created: bool
+    order: Order,
+    model: type[Parcel] | type[Product],
+    lines: Sequence[LineDocument],
+    *,
+    created: bool,
 ) -> bool:
     """Make the order's parcels (or products) equal ``lines``; at most three queries."""
     wanted = [
@@ -238,10 +290,19 @@ def _line_key(row: Parcel | Product) -> tuple[Any, ...]:
 
 
 def _send_signals(result: SyncResult, source: str, from_state: str) -> None:
+    """Tell receivers; a failing receiver is logged and never undoes or fails the sync."""
     order = result.order
+    sent = []
     if result.changed:
-        signals.order_synced.send(sender=Order, order=order, result=result, source=source)
+        sent += signals.order_synced.send_robust(
+            sender=Order, order=order, result=result, source=source
+        )
     if result.state_changed:
-        signals.order_state_changed.send(
+        sent += signals.order_state_changed.send_robust(
             sender=Order, order=order, from_state=from_state, to_state=order.state, source=source
         )
+    for receiver, response in sent:
+        if isinstance(response, Exception):
+            logger.error(
+                "Signal receiver %r failed for %s: %s", receiver, order, response, exc_info=response
+            )
