@@ -3,11 +3,14 @@
 The provider processes a new order in 1 s to 20 min and says not to poll
 right away; after that nothing changes for hours until pickup, then the
 parcel moves for a day or two. So: wait out a grace period, poll while the
-provider processes with a growing (capped) interval, then poll rarely once
-the label and courier tracking number are known, a little faster around
-pickup and while the parcel is with the driver, and stop at a terminal state
-or after a maximum age. A callback is news: it moves the next poll. Every
-number is a setting under ``SHIPPING_ORDERS["REFRESH"]`` (see docs/refresh.md).
+provider processes at a growing interval capped at a few minutes (the cap
+bounds how late a label is noticed when its callback is lost), then poll
+rarely once the label and courier tracking number are known: just after
+``pickup_at`` (when a change is expected), every few hours while the parcel
+is with the driver, every half day in transit. Stop at a terminal state or
+after a maximum age. A callback is news: it moves the next poll, and while
+callbacks arrive the polls only back them up. Every number is a setting under
+``SHIPPING_ORDERS["REFRESH"]`` (see docs/refresh.md).
 """
 
 from __future__ import annotations
@@ -28,16 +31,23 @@ class PolicySettings:
     """The numbers of the refresh policy, in seconds (``SHIPPING_ORDERS["REFRESH"]``)."""
 
     #: No poll this soon after placing: the provider needs time and asks us to wait.
-    GRACE_PERIOD: float = 2 * MINUTE
-    #: While processing: first interval, doubled each time, up to the cap.
-    PROCESSING_INITIAL: float = 1 * MINUTE
+    GRACE_PERIOD: float = 4 * MINUTE
+    #: While processing: the first interval after the grace period; each next
+    #: interval is the time already waited, up to PROCESSING_MAX. The cap is
+    #: the longest a label can go unnoticed when its callback is lost.
+    PROCESSING_INITIAL: float = 3 * MINUTE
     PROCESSING_MAX: float = 5 * MINUTE
-    #: After a callback, the next poll is only a backstop for the next change.
+    #: Still processing this long after placing: something is wrong at the
+    #: provider; poll at PROCESSING_STUCK_INTERVAL instead.
+    PROCESSING_PATIENCE: float = 1 * HOUR
+    PROCESSING_STUCK_INTERVAL: float = 1 * HOUR
+    #: After a callback, the next poll only backs up the next callback: never sooner than this.
     AFTER_CALLBACK: float = 6 * HOUR
     #: Label known, waiting for pickup.
     LABELLED_INTERVAL: float = 12 * HOUR
-    #: Around pickup_at (from this long before to this long after) poll at PICKUP_INTERVAL.
-    PICKUP_WINDOW: float = 1 * HOUR
+    #: From pickup_at until PICKUP_WINDOW after it, poll every PICKUP_INTERVAL
+    #: (the first poll PICKUP_INTERVAL after pickup_at): the courier should collect now.
+    PICKUP_WINDOW: float = 2 * HOUR
     PICKUP_INTERVAL: float = 30 * MINUTE
     #: In transit, and with the driver (delivery is near).
     MOVING_INTERVAL: float = 12 * HOUR
@@ -47,6 +57,7 @@ class PolicySettings:
     #: Stop polling an order this old (since it was created here).
     MAX_AGE: float = 30 * 24 * HOUR
     #: After a failed refresh: first delay, doubled per consecutive failure, up to the cap.
+    #: 404 and 403 wait ERROR_MAX at once.
     ERROR_INITIAL: float = 5 * MINUTE
     ERROR_MAX: float = 6 * HOUR
     #: How long a claimed order stays leased to one worker before another may take it.
@@ -59,14 +70,16 @@ class PolicySettings:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ShippingOrdersConfigurationError(
-                f"SHIPPING_ORDERS['REFRESH'] has unknown key(s) {unknown}; known keys are {sorted(known)}."
+                f"SHIPPING_ORDERS['REFRESH'] has unknown key(s) {unknown}; "
+                f"known keys are {sorted(known)}."
             )
         values = {}
         for name, value in overrides.items():
             seconds = value.total_seconds() if isinstance(value, timedelta) else value
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
                 raise ShippingOrdersConfigurationError(
-                    f"SHIPPING_ORDERS['REFRESH'][{name!r}] must be a number of seconds >= 0, got {value!r}."
+                    f"SHIPPING_ORDERS['REFRESH'][{name!r}] must be a number of seconds >= 0, "
+                    f"got {value!r}."
                 )
             values[name] = float(seconds)
         return cls(**values)
@@ -101,7 +114,8 @@ def next_refresh_at(
 ) -> datetime | None:
     """When ``order`` should next be fetched, or ``None`` to stop polling it.
 
-    ``source`` is what just happened: ``"place"``, ``"refresh"`` or ``"callback"``.
+    ``source`` is what just happened: ``"place"``, ``"refresh"``, ``"callback"``
+    (or another :class:`~django_shipping_orders.models.Source`, read as a refresh).
     """
     policy = policy or current_policy()
     if states.is_terminal(order.state):
@@ -109,23 +123,10 @@ def next_refresh_at(
     created = order.created_at or now
     if now - created >= _seconds(policy.MAX_AGE):
         return None
+    if not is_allocated(order):
+        return _while_processing(order, now, created, source, policy)
 
     canonical = states.canonical_state(order.state)
-    allocated = bool(order.courier_job_id or order.label_url) or canonical not in states.PROCESSING_STATES
-    if not allocated:
-        if source == "callback":
-            # A callback while processing is the news we wait for; the next
-            # poll only backs it up.
-            return now + _seconds(policy.PROCESSING_MAX)
-        grace_end = created + _seconds(policy.GRACE_PERIOD)
-        if now < grace_end:
-            return grace_end
-        # Doubling from the initial interval: the interval is about the time
-        # already waited, so polls land at grace, +1, +2, +4 … minutes, capped.
-        waited = (now - grace_end).total_seconds()
-        interval = min(policy.PROCESSING_MAX, max(policy.PROCESSING_INITIAL, waited))
-        return now + _seconds(interval)
-
     if canonical == "with_driver":
         interval = policy.WITH_DRIVER_INTERVAL
     elif canonical in states.MOVING_STATES:
@@ -135,15 +136,41 @@ def next_refresh_at(
     else:
         interval = policy.LABELLED_INTERVAL
         pickup = order.pickup_at
-        if pickup is not None:
-            window = _seconds(policy.PICKUP_WINDOW)
-            if now < pickup - window:
-                # Sleep until the pickup window opens, unless that is later than usual.
-                return min(pickup - window, now + _seconds(interval))
-            if now <= pickup + window:
-                interval = policy.PICKUP_INTERVAL
+        if pickup is not None and now < pickup + _seconds(policy.PICKUP_WINDOW):
+            # The pickup is the next thing expected to happen: look just after it
+            # (a callback does not postpone that; it cannot tell of a future pickup).
+            if now < pickup:
+                return min(pickup + _seconds(policy.PICKUP_INTERVAL), now + _seconds(interval))
+            return now + _seconds(policy.PICKUP_INTERVAL)
     if source == "callback":
         interval = max(interval, policy.AFTER_CALLBACK)
+    return now + _seconds(interval)
+
+
+def is_allocated(order: OrderLike) -> bool:
+    """True once the label or courier tracking number is known, or the state is past processing."""
+    canonical = states.canonical_state(order.state)
+    return (
+        bool(order.courier_job_id or order.label_url) or canonical not in states.PROCESSING_STATES
+    )
+
+
+def _while_processing(
+    order: OrderLike, now: datetime, created: datetime, source: str, policy: PolicySettings
+) -> datetime:
+    if now - created >= _seconds(policy.PROCESSING_PATIENCE):
+        return now + _seconds(policy.PROCESSING_STUCK_INTERVAL)
+    if source == "callback":
+        # A callback while processing is news without the label: the next
+        # poll only backs up the callback that will bring it.
+        return now + _seconds(policy.PROCESSING_MAX)
+    grace_end = created + _seconds(policy.GRACE_PERIOD)
+    if now < grace_end:
+        return grace_end
+    # The interval is about the time already waited, so polls land at grace,
+    # +initial, then about doubling, capped at PROCESSING_MAX.
+    waited = (now - grace_end).total_seconds()
+    interval = min(policy.PROCESSING_MAX, max(policy.PROCESSING_INITIAL, waited))
     return now + _seconds(interval)
 
 

@@ -1,0 +1,255 @@
+"""Freshness and API calls of the real refresh policy and engine, against a naive poller.
+
+Three simulated days against the sandbox (in this process, its clock frozen
+and moved in steps of ``--step`` seconds, with ``time-machine`` moving the
+app's clock in step): ``--orders`` orders placed at random times over the
+first day through ``services.place_order``, processed by the sandbox in
+1 s to 20 min, then picked up 3 h later, 24 h in transit, 4 h with the driver.
+Every state change makes a callback; a seeded ``--drop`` share of them is
+lost, the rest are applied in-process through ``apply_document`` with source
+``"callback"`` (the body the sandbox would POST), at the step they fall due.
+Each step the engine runs ``refresh_due()`` (no waiting: what the budget
+allows) with the account limited to ``--rate`` requests per minute; the
+sandbox enforces the same limit and counts the busiest 60 s.
+
+Baseline, in the same run: a poller that fetches every open order every 5
+minutes, as many as the same limit allows (oldest poll first), replayed
+minute by minute over the same orders' timelines with the same callbacks
+delivered at the same times.
+
+Reported (one JSON object per line): API calls (Get Order) per order, the
+95th percentile delay from "processed at the provider" to "label and courier
+tracking number known here", and the 95th percentile staleness of in-transit
+states (in_transit, with_driver: from the provider's change to the mirror
+knowing it), for both, with the ratio of calls; and the sandbox's busiest
+60 s and 429 count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+API_KEY = "bench-freshness-key"
+DAY = 86400.0
+MOVING = ("in_transit", "with_driver")
+ORDER = {
+    "retailer_reference": "#FRESH",
+    "receiver_name": "Bench Receiver",
+    "delivery_address": "1 Bench Street",
+    "delivery_suburb": "Sydney",
+    "delivery_state": "NSW",
+    "delivery_postcode": "2000",
+    "parcel_attributes": [{"qty": 1, "weight": 1.0}],
+    "product_attributes": [{"sku": "B1", "title": "Bench item", "quantity": 1, "price": 9.99}],
+}
+
+
+def p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    values = sorted(values)
+    return values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--days", type=float, default=3.0)
+    parser.add_argument("--step", type=float, default=15.0, help="simulated seconds per step")
+    parser.add_argument("--rate", type=int, default=60, help="requests per minute per key")
+    parser.add_argument("--drop", type=float, default=0.2, help="share of callbacks lost")
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+
+    settings.Q_CLUSTER = {"name": "bench-freshness", "orm": "default", "sync": False}
+    django.setup()
+    import time_machine
+    from django.db import connection
+    from django.test.utils import override_settings
+
+    from django_shipping_orders import refresh, services, signals, states
+    from django_shipping_orders.models import Order, Source
+    from django_shipping_orders.providers import get_provider
+    from django_shipping_orders.sandbox import SandboxServer
+    from django_shipping_orders.sandbox.dialects import callback_body
+    from django_shipping_orders.sync import apply_document
+
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    if connection.vendor != "sqlite":
+        test_settings["NAME"] = f"bench_freshness_{os.getpid()}"
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+
+    sandbox = SandboxServer("127.0.0.1", 0, speed=0.0, seed=args.seed, cancel_share=0.1)
+    sandbox.start()
+    sandbox.dispatcher.stop()  # callbacks are delivered below, in step with the clocks
+    sandbox.add_account(API_KEY)
+    sandbox.set_faults(rate_limit=args.rate)
+    shipping = {
+        "ACCOUNTS": {
+            "default": {
+                "PROVIDER": "sandbox",
+                "API_KEY": API_KEY,
+                "BASE_URL": sandbox.shippit_url,
+                "RATE_LIMIT": f"{args.rate}/m",
+                "MAX_RETRIES": 0,
+            }
+        },
+        "REFRESH_WORKERS": 1,
+    }
+    rng = random.Random(args.seed)
+    start = sandbox.now()
+    placements = sorted(start + rng.uniform(0, DAY) for _ in range(args.orders))
+    label_known: dict[str, float] = {}
+    seen: dict[str, list[tuple[float, str]]] = {}
+    delivered: list[tuple[str, str, float]] = []
+
+    def on_synced(sender, order, **kwargs):
+        if order.courier_job_id and order.reference not in label_known:
+            label_known[order.reference] = django.utils.timezone.now().timestamp()
+
+    def on_state(sender, order, to_state, **kwargs):
+        seen.setdefault(order.reference, []).append(
+            (django.utils.timezone.now().timestamp(), to_state)
+        )
+
+    signals.order_synced.connect(on_synced, weak=False)
+    signals.order_state_changed.connect(on_state, weak=False)
+    started = time.perf_counter()
+    try:
+        with (
+            override_settings(SHIPPING_ORDERS=shipping),
+            time_machine.travel(start, tick=False) as traveller,
+        ):
+            provider = get_provider("default")
+            next_placement = 0
+            steps = int(args.days * DAY / args.step)
+            for _ in range(steps):
+                sandbox.advance(args.step)
+                now = sandbox.now()
+                traveller.move_to(now)
+                while next_placement < len(placements) and placements[next_placement] <= now:
+                    services.place_order("default", ORDER)
+                    next_placement += 1
+                for event in sandbox.world.pop_due(now):
+                    if rng.random() < args.drop:
+                        continue
+                    body = callback_body(event.order, event.state, event.at, sandbox.links)
+                    apply_document("default", provider.parse_document(body), Source.CALLBACK)
+                    delivered.append((event.order.ref, event.state, now))
+                refresh.refresh_due()
+            end = sandbox.now()
+        wall = time.perf_counter() - started
+        stats = sandbox.stats()
+        world = sandbox.world.orders
+        engine_calls = sum(
+            count
+            for order in world.values()
+            for route, count in order.calls.items()
+            if route.startswith("GET")
+        )
+        labelled = [o for o in world.values() if o.accepted]
+        engine_label = [label_known.get(o.ref, end) - o.processed_at for o in labelled]
+        engine_stale = []
+        for order in labelled:
+            changes = seen.get(order.ref, [])
+            for state in MOVING:
+                planned = order.planned(state)
+                if planned is None or planned > end:
+                    continue
+                rank = states.state_rank(state)
+                known = [t for t, s in changes if (states.state_rank(s) or 0) >= rank]
+                engine_stale.append((min(known) if known else end) - planned)
+        base = baseline(world, delivered, args.rate, end, MOVING, states)
+        result = {
+            "bench": "refresh_freshness",
+            "database": connection.vendor,
+            "orders": len(world),
+            "simulated_days": args.days,
+            "step_seconds": args.step,
+            "rate_limit_per_minute": args.rate,
+            "callbacks_dropped_share": args.drop,
+            "callbacks_delivered": len(delivered),
+            "wall_seconds": round(wall, 1),
+            "api_calls_per_order": round(engine_calls / len(world), 2),
+            "baseline_api_calls_per_order": round(base["calls"] / len(world), 2),
+            "calls_ratio": round(base["calls"] / max(1, engine_calls), 1),
+            "p95_label_delay_minutes": round(p95(engine_label) / 60, 2),
+            "baseline_p95_label_delay_minutes": round(p95(base["label"]) / 60, 2),
+            "p95_in_transit_staleness_hours": round(p95(engine_stale) / 3600, 2),
+            "baseline_p95_in_transit_staleness_hours": round(p95(base["stale"]) / 3600, 2),
+            "max_requests_per_60s": max(stats["max_requests_per_60s"].values(), default=0),
+            "throttled_429": stats["throttled"],
+            "place_order_calls": args.orders,
+            "orders_still_open": Order.objects.open().count(),
+        }
+        print(json.dumps(result), flush=True)
+    finally:
+        sandbox.stop()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+def baseline(world, delivered, rate, end, moving, states) -> dict:
+    """Replay a poller of every open order every 5 minutes under ``rate`` per minute."""
+    callbacks: dict[str, list[tuple[float, str]]] = {}
+    for ref, state, at in delivered:
+        callbacks.setdefault(ref, []).append((at, state))
+    known: dict[str, list[tuple[float, str]]] = {ref: list(cb) for ref, cb in callbacks.items()}
+    label_at: dict[str, float] = {}
+    for ref, items in callbacks.items():
+        order = world[ref]
+        for at, _ in items:
+            if order.allocated(at - 1e-6) or order.allocated(at):
+                label_at[ref] = min(label_at.get(ref, at), at)
+    heap = [(o.placed_at, ref) for ref, o in world.items()]
+    heapq.heapify(heap)
+    calls = 0
+    minute = min(o.placed_at for o in world.values())
+    while minute < end and heap:
+        budget = rate
+        while budget and heap and heap[0][0] <= minute:
+            _, ref = heapq.heappop(heap)
+            order = world[ref]
+            when = minute + (rate - budget) * 60.0 / rate
+            # Known to be final (by an earlier poll or a callback): no longer open.
+            if any(states.is_terminal(s) for t, s in known.get(ref, []) if t <= when):
+                continue
+            calls += 1
+            budget -= 1
+            state = order.state_at(when)
+            known.setdefault(ref, []).append((when, state))
+            if order.allocated(when) and ref not in label_at:
+                label_at[ref] = when
+            if not states.is_terminal(state):
+                heapq.heappush(heap, (when + 300.0, ref))
+        minute += 60.0
+    labels, stale = [], []
+    for ref, order in world.items():
+        if not order.accepted:
+            continue
+        labels.append(min(label_at.get(ref, end), end) - order.processed_at)
+        for state in moving:
+            planned = order.planned(state)
+            if planned is None or planned > end:
+                continue
+            rank = states.state_rank(state)
+            times = [t for t, s in known.get(ref, []) if (states.state_rank(s) or 0) >= rank]
+            stale.append((min(times) if times else end) - planned)
+    return {"calls": calls, "label": labels, "stale": stale}
+
+
+if __name__ == "__main__":
+    main()

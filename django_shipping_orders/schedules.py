@@ -1,0 +1,161 @@
+"""django-q2 schedules of the refresh engine, installed on demand and never at import.
+
+``install_schedules()`` (and the ``install_shipping_schedules`` command) create
+or update the schedules by name, so running it on every deploy never adds a
+second copy; copies left by hand are removed. Three guards keep a slow or a
+late run from doubling the work:
+
+- ``catch_up``: django-q2 1.11 has no per-schedule switch, only
+  ``Q_CLUSTER["catch_up"]``. Our schedules therefore pass their intended time
+  (``scheduled_for``) and the task drops a run that is more than one period
+  late, whatever ``catch_up`` says.
+- :func:`overlap_guard`: a lock in the shared cache, so a run that starts
+  while the previous one is still busy returns at once.
+- leases on the orders themselves (see :mod:`.refresh`): even two runs at once
+  never fetch one order twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from .conf import shipping_settings
+
+#: Every schedule this app owns has a name starting with this.
+NAME_PREFIX = "shipping_orders."
+REFRESH_DUE_NAME = "shipping_orders.refresh_due"
+REFRESH_DUE_FUNC = "django_shipping_orders.tasks.refresh_due_orders"
+#: The keyword argument through which django-q2 passes a run's intended time.
+INTENDED_KWARG = "scheduled_for"
+#: A run holding the overlap lock longer than this is presumed dead.
+GUARD_TIMEOUT = 15 * 60
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One schedule as it should be installed."""
+
+    name: str
+    func: str
+    minutes: int
+    kwargs: str = ""
+
+
+def wanted_schedules(*, minutes: int = 1, per_account: bool = False) -> list[ScheduleSpec]:
+    """The schedules to install: one for all accounts, or one per configured account."""
+    if minutes < 1:
+        raise ValueError("minutes must be 1 or more")
+    # The task is told the period, so that it can tell a late run from a normal one.
+    common = {"minutes": minutes} if minutes != 1 else {}
+    if not per_account:
+        return [ScheduleSpec(REFRESH_DUE_NAME, REFRESH_DUE_FUNC, minutes, _kwargs(common))]
+    return [
+        ScheduleSpec(
+            f"{REFRESH_DUE_NAME}.{alias}",
+            REFRESH_DUE_FUNC,
+            minutes,
+            _kwargs({"account": alias, **common}),
+        )
+        for alias in shipping_settings.account_aliases
+    ]
+
+
+def _kwargs(values: dict[str, object]) -> str:
+    # django-q2 reads a schedule's kwargs with ast.literal_eval: a dict literal.
+    return repr(values) if values else ""
+
+
+def install_schedules(*, minutes: int = 1, per_account: bool = False) -> list[tuple[str, str]]:
+    """Create or update the app's schedules; returns ``(name, what was done)`` pairs.
+
+    Idempotent: schedules are matched by name, duplicates of a name are
+    deleted, and schedules of ours that are no longer wanted are removed.
+    """
+    from django_q.models import Schedule
+
+    done: list[tuple[str, str]] = []
+    wanted = wanted_schedules(minutes=minutes, per_account=per_account)
+    for spec in wanted:
+        existing = list(Schedule.objects.filter(name=spec.name).order_by("pk"))
+        for extra in existing[1:]:
+            extra.delete()
+        values = {
+            "func": spec.func,
+            "kwargs": spec.kwargs or None,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": spec.minutes,
+            "repeats": -1,
+            "intended_date_kwarg": INTENDED_KWARG,
+        }
+        if not existing:
+            Schedule.objects.create(name=spec.name, next_run=timezone.now(), **values)
+            done.append((spec.name, "created"))
+            continue
+        schedule = existing[0]
+        changed = [key for key, value in values.items() if getattr(schedule, key) != value]
+        if changed:
+            for key in changed:
+                setattr(schedule, key, values[key])
+            schedule.save(update_fields=changed)
+            done.append((spec.name, f"updated ({', '.join(changed)})"))
+        else:
+            done.append((spec.name, "unchanged"))
+    names = {spec.name for spec in wanted}
+    for stale in Schedule.objects.filter(name__startswith=NAME_PREFIX).exclude(name__in=names):
+        stale.delete()
+        done.append((stale.name, "removed"))
+    return done
+
+
+def remove_schedules() -> list[str]:
+    """Delete every schedule of this app; returns their names."""
+    from django_q.models import Schedule
+
+    schedules = list(Schedule.objects.filter(name__startswith=NAME_PREFIX))
+    for schedule in schedules:
+        schedule.delete()
+    return [schedule.name for schedule in schedules]
+
+
+def catch_up_enabled() -> bool:
+    """Whether django-q2 replays missed runs (``Q_CLUSTER["catch_up"]``, on by default)."""
+    from django_q.conf import Conf
+
+    return bool(Conf.CATCH_UP)
+
+
+def is_late(scheduled_for: str | datetime | None, *, minutes: int = 1) -> bool:
+    """True when a run meant for ``scheduled_for`` comes more than one period late (a catch-up)."""
+    if not scheduled_for:
+        return False
+    if isinstance(scheduled_for, str):
+        try:
+            scheduled_for = datetime.fromisoformat(scheduled_for)
+        except ValueError:
+            return False
+    if timezone.is_naive(scheduled_for):
+        scheduled_for = timezone.make_aware(scheduled_for, timezone.utc)
+    # One period, plus a minute for a busy broker: a normal run is never dropped.
+    return timezone.now() - scheduled_for > timedelta(minutes=minutes + 1)
+
+
+@contextmanager
+def overlap_guard(name: str, *, timeout: int = GUARD_TIMEOUT) -> Iterator[bool]:
+    """Yield True if this run holds the lock ``name`` (shared cache), False if another does."""
+    from django.core.cache import caches
+
+    cache = caches[shipping_settings.rate_limit_cache]
+    key = f"shipping_orders:guard:{name}"
+    token = uuid.uuid4().hex
+    acquired = cache.add(key, token, timeout=timeout)
+    try:
+        yield acquired
+    finally:
+        if acquired and cache.get(key) == token:
+            cache.delete(key)

@@ -1,0 +1,50 @@
+"""django-q2 task functions: thin, taking ids and aliases only, calling what a person would.
+
+Schedule them with ``manage.py install_shipping_schedules``; enqueue
+``refresh_order`` with ``async_task("django_shipping_orders.tasks.refresh_order", order.pk)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import refresh, schedules
+from .models import Source
+
+logger = logging.getLogger("django_shipping_orders.tasks")
+
+#: Failures kept in a task's result (the rest are on the orders' ``last_error``).
+MAX_REPORTED_FAILURES = 20
+
+
+def refresh_due_orders(
+    account: str | None = None,
+    limit: int | None = None,
+    scheduled_for: str | None = None,
+    minutes: int = 1,
+) -> dict[str, Any]:
+    """Refresh what is due now within the rate budget; a late or overlapping run does nothing."""
+    if schedules.is_late(scheduled_for, minutes=minutes):
+        logger.info("Skipped a refresh run meant for %s: it comes too late", scheduled_for)
+        return {"skipped": f"late run (meant for {scheduled_for})"}
+    with schedules.overlap_guard(f"refresh_due:{account or '*'}") as acquired:
+        if not acquired:
+            logger.info("Skipped a refresh run: the previous one is still busy")
+            return {"skipped": "another run is in progress"}
+        summary = refresh.refresh_due(account=account, limit=limit)
+    if summary.fetched or summary.failed:
+        logger.info("Refreshed due shipping orders: %s", summary)
+    return _result(summary)
+
+
+def refresh_order(order_id: int) -> dict[str, Any]:
+    """Refresh one order now (whether due or not), within the rate budget."""
+    summary = refresh.refresh_orders([order_id], wait=True, workers=1, source=Source.REFRESH)
+    return _result(summary)
+
+
+def _result(summary: refresh.RefreshSummary) -> dict[str, Any]:
+    result = summary.as_dict()
+    result["failures"] = result["failures"][:MAX_REPORTED_FAILURES]
+    return result
