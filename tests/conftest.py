@@ -34,9 +34,13 @@ def shippit_webhook() -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _fresh_providers() -> Iterator[None]:
+    """Fresh adapters and an empty cache: no rate budget or lock leaks between tests."""
+    from django.core.cache import cache
+
     from django_shipping_orders.providers import reset_providers
 
     reset_providers()
+    cache.clear()
     yield
     reset_providers()
 

@@ -54,9 +54,13 @@ class Command(BaseCommand):
             ports = {urlsplit(a.base_url or "").port for a in _sandbox_settings()}
             if options["port"] == 8765 and len(ports) == 1 and None not in ports:
                 namespace.port = ports.pop()  # follow BASE_URL unless --port was given
+            secrets = [secret for a in _sandbox_settings() for secret in a.callback_secrets]
             for account in project_accounts:
+                shown = account.callback_url or ""
+                for secret in secrets:  # a URL token is a secret: never print it
+                    shown = shown.replace(secret, "<secret>")
                 self.stdout.write(
-                    f"Registered {account.dialect} key for callbacks to {account.callback_url}"
+                    f"Registered a {account.dialect} account; callbacks go to {shown}"
                 )
         status = run(namespace)
         if status:
