@@ -83,7 +83,7 @@ class Command(BaseCommand):
             summary = self._run(selection, options, limit, account)
         except ShippingOrdersConfigurationError as err:
             raise CommandError(str(err)) from None
-        self._report(summary)
+        self._report(summary, quiet=options["verbosity"] == 0)
         if options["fail_on_error"] and summary.failed:
             raise CommandError(f"{summary.failed} order(s) could not be refreshed.")
 
@@ -157,12 +157,14 @@ class Command(BaseCommand):
             if progress is not None:
                 progress.finish()
 
-    def _report(self, summary: refresh.RefreshSummary) -> None:
+    def _report(self, summary: refresh.RefreshSummary, *, quiet: bool = False) -> None:
         for failure in summary.failures:
             self.stderr.write(
                 f"FAILED {failure.account}:{failure.reference}: {failure.error}",
                 style_func=self.style.ERROR,
             )
+        if quiet and not summary.failed:
+            return  # --verbosity 0: failures only
         text = f"Selected {summary.selected}: {summary}."
         if summary.skipped_rate_limited:
             text += " Skipped orders stay due; run again later or use --wait."

@@ -22,10 +22,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count
+from django.test.utils import override_settings
 
-from django_shipping_orders import services
+from django_shipping_orders import refresh, services
 from django_shipping_orders.exceptions import ShippingOrdersError
-from django_shipping_orders.models import Order
+from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent
 from shop.demo_orders import demo_orders
 
 MANAGE = str(Path(__file__).resolve().parents[3] / "manage.py")
@@ -51,8 +53,12 @@ class Command(BaseCommand):
             raise CommandError("--speed must be above 0.")
         self.processes: list[subprocess.Popen[bytes]] = []
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        fast = override_settings(
+            SHIPPING_ORDERS={**settings.SHIPPING_ORDERS, "REFRESH": settings.DEMO_FAST_REFRESH}
+        )
         if once:
             env["DEMO_FAST"] = "1"
+            fast.enable()
         try:
             self._prepare(keep_db)
             self._start(
@@ -64,6 +70,9 @@ class Command(BaseCommand):
                     str(speed),
                     "--seed",
                     "7",
+                    # Some callbacks never arrive, as in real life: polling catches those up.
+                    "--drop-callbacks",
+                    "0.25",
                     "--app-url",
                     settings.DEMO_APP_URL,
                 ],
@@ -82,6 +91,8 @@ class Command(BaseCommand):
                 self._run_interactive()
         finally:
             self._stop_all()
+            if once:
+                fast.disable()
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -129,7 +140,9 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             # The cluster polls on its schedule too; this keeps the fast demo brisk.
-            call_command("refresh_shipping_orders", "--due", verbosity=0)
+            summary = refresh.refresh_due()
+            if summary.selected:
+                self.stdout.write(f"Refreshed from the provider: {summary}.")
             if all(_finished(order) for order in Order.objects.all()):
                 break
             time.sleep(1)
@@ -177,6 +190,16 @@ class Command(BaseCommand):
         return not failing
 
     def _print_table(self, orders: list[Order]) -> None:
+        receipts = CallbackReceipt.objects.count()
+        by_source = dict(
+            OrderEvent.objects.values_list("source").annotate(n=Count("id")).order_by()
+        )
+        self.stdout.write(
+            f"\nCallbacks received: {receipts}; state changes learned from callbacks: "
+            f"{by_source.get('callback', 0)}, from refreshes: "
+            f"{by_source.get('refresh', 0) + by_source.get('command', 0)}, "
+            f"from placing: {by_source.get('place', 0)}."
+        )
         header = f"{'account':<15} {'retailer':<7} {'reference':<16} {'state':<20} {'courier':<15} {'tracking no.':<16} label"
         self.stdout.write("\n" + header + "\n" + "-" * len(header))
         for o in orders:
@@ -223,4 +246,4 @@ class Command(BaseCommand):
 def _finished(order: Order) -> bool:
     if order.state == "cancelled" or order.placement == Order.Placement.REJECTED:
         return True
-    return bool(order.courier_job_id and (order.label or order.label_url))
+    return bool(order.courier_job_id and order.label)
