@@ -101,6 +101,7 @@ class Command(BaseCommand):
         call_command("createcachetable", verbosity=0)
         if not keep_db:
             Order.objects.all().delete()
+            CallbackReceipt.objects.all().delete()
         user_model = get_user_model()
         if not user_model.objects.filter(username=ADMIN_USER).exists():
             user_model.objects.create_superuser(ADMIN_USER, "admin@example.com", ADMIN_PASSWORD)
