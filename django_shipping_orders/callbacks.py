@@ -216,8 +216,135 @@ def process_receipt(receipt: CallbackReceipt) -> ProcessResult:
     return outcome
 
 
+#: Cache key set while a drain task is queued or running (coalesces many callbacks into one task).
+_DRAIN_QUEUED_KEY = "shipping_orders:callbacks:drain-queued"
+#: How long that key lives if its task is lost; the every-minute schedule covers the rest.
+_DRAIN_QUEUED_TIMEOUT = 60
+#: Receipts fetched per round of a drain.
+_DRAIN_BATCH = 200
+#: In inline mode, a receipt still ``received`` after this long was left behind by its request.
+_INLINE_LEFT_BEHIND = timedelta(minutes=1)
+
+
+def check_receipt(receipt: CallbackReceipt) -> ProcessResult | None:
+    """Deferred mode: fail at once a body that can never be processed.
+
+    Checks what makes a body unusable whatever the settings (not JSON, not an
+    object, no usable order reference) and leaves the full parse to the task,
+    so that a field a later ``FIELD_MAP`` fix could read is not refused here.
+    Returns the failure (already written on the receipt), or ``None``.
+    """
+    try:
+        _check_reference(bytes(receipt.body), get_provider(receipt.account))
+    except CallbackError as err:
+        return _finish(
+            receipt,
+            Status.FAILED,
+            str(err),
+            receipt.attempts + 1,
+            bad_input=True,
+            code=err.code,
+            error=err,
+        )
+    except Exception:
+        return None  # configuration trouble: processing records it on the receipt
+    return None
+
+
+def _check_reference(body: bytes, provider: Provider) -> None:
+    payload = _load_object(body)
+    renamed = provider.account.field_map
+    keys = [key for key, name in renamed.items() if name in provider.reference_keys]
+    keys += list(provider.reference_keys)
+    reference = next((payload[key] for key in keys if payload.get(key) not in (None, "")), None)
+    if not isinstance(reference, str | int):
+        raise CallbackError(
+            f"The order document has no reference ({' or '.join(provider.reference_keys)}).",
+            code="invalid_document",
+        )
+    _check_reference_text(str(reference).strip())
+
+
+def request_processing() -> None:
+    """Deferred mode: make sure a drain task is queued for the receipts stored so far.
+
+    One ``cache.add`` per callback; a task is queued only when none is
+    pending, so a burst of callbacks costs one task, not one each.
+    """
+    from django.core.cache import caches
+    from django_q.tasks import async_task
+
+    cache = caches[shipping_settings.rate_limit_cache]
+    if cache.add(_DRAIN_QUEUED_KEY, 1, timeout=_DRAIN_QUEUED_TIMEOUT):
+        async_task(
+            "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
+        )
+
+
+def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
+    """Process every receipt still ``received``, oldest first; returns counts by outcome.
+
+    Runs one at a time (a lock in the shared cache; a second drain waits
+    for the first, then finds little or nothing left). Before it stops it
+    clears the queued marker and looks once more, so a callback stored while
+    it was finishing is never left waiting for the next schedule.
+    """
+    import time
+
+    from django.core.cache import caches
+
+    from .schedules import overlap_guard
+
+    cache = caches[shipping_settings.rate_limit_cache]
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with overlap_guard("process_pending_callbacks") as acquired:
+            if acquired:
+                _drain(cache, counts)
+                return counts
+        if time.monotonic() > deadline:
+            return counts  # another drain is busy and will see what is waiting
+        time.sleep(0.2)
+
+
+def _drain(cache: Any, counts: dict[str, int]) -> None:
+    waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED)
+    if shipping_settings.callback_processing == "inline":
+        # The view is processing fresh ones itself: only take those it left behind.
+        waiting = waiting.filter(received_at__lte=timezone.now() - _INLINE_LEFT_BEHIND)
+    last_pk = 0
+    while True:
+        batch = list(waiting.filter(pk__gt=last_pk).order_by("pk")[:_DRAIN_BATCH])
+        if not batch:
+            cache.delete(_DRAIN_QUEUED_KEY)
+            # A receipt stored between the query and the delete saw the marker and
+            # queued nothing: look once more now that new ones will queue a task.
+            if not waiting.filter(pk__gt=last_pk).exists():
+                return
+            continue
+        for receipt in batch:
+            last_pk = receipt.pk
+            result = process_receipt(receipt)
+            counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+
+
 def _parse(body: bytes, provider: Provider) -> OrderDocument:
     """The order document in ``body``; raises ``CallbackError`` with a code and a readable reason."""
+    payload = _load_object(body)
+    try:
+        document = provider.parse_document(payload)
+    except DocumentError as err:
+        raise CallbackError(str(err), code="invalid_document") from None
+    except RecursionError:
+        raise CallbackError(
+            "The order document is nested too deeply.", code="invalid_document"
+        ) from None
+    _check_reference_text(document.reference)
+    return document
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
     try:
         payload: Any = loads(body)
     except RecursionError:
@@ -230,24 +357,19 @@ def _parse(body: bytes, provider: Provider) -> OrderDocument:
         raise CallbackError(
             f"The body must be a JSON object, got {_json_type(payload)}.", code="not_an_object"
         )
-    try:
-        document = provider.parse_document(payload)
-    except DocumentError as err:
-        raise CallbackError(str(err), code="invalid_document") from None
-    except RecursionError:
-        raise CallbackError(
-            "The order document is nested too deeply.", code="invalid_document"
-        ) from None
-    if any(ord(char) < 32 for char in document.reference):
+    return payload
+
+
+def _check_reference_text(reference: str) -> None:
+    if any(ord(char) < 32 for char in reference):
         raise CallbackError(
             "The order reference contains control characters.", code="invalid_document"
         )
-    if len(document.reference) > _MAX_REFERENCE_LENGTH:
+    if len(reference) > _MAX_REFERENCE_LENGTH:
         raise CallbackError(
             f"The order reference is longer than {_MAX_REFERENCE_LENGTH} characters.",
             code="invalid_document",
         )
-    return document
 
 
 def _json_type(value: Any) -> str:

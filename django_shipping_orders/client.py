@@ -194,7 +194,11 @@ class ApiClient:
             delay = random.uniform(0, ceiling)
         logger.info(
             "Retrying %s in %.2f s (%s, attempt %d, account %r)",
-            self._where(method, path), delay, why, attempt + 1, self.account.alias,
+            self._where(method, path),
+            delay,
+            why,
+            attempt + 1,
+            self.account.alias,
         )
         if delay > 0:
             self._sleep(delay)
@@ -240,8 +244,10 @@ class ApiClient:
         elif status >= 500:
             cls = ProviderUnavailable
         else:
-            cls = CODE_ERRORS.get(code) or self.error_map.get(status) or STATUS_ERRORS.get(
-                status, ProviderValidationError
+            cls = (
+                CODE_ERRORS.get(code)
+                or self.error_map.get(status)
+                or STATUS_ERRORS.get(status, ProviderValidationError)
             )
         message = f"{self._where(method, path)} answered HTTP {status}"
         if code:

@@ -83,6 +83,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "LABEL_MAX_BYTES": 10 * 1024 * 1024,
     # Largest callback body accepted, in bytes.
     "CALLBACK_MAX_BYTES": 1024 * 1024,
+    # "inline": apply a callback before answering it. "deferred": store it, answer
+    # 202 at once, and let a django-q2 task apply it (for high callback volumes).
+    "CALLBACK_PROCESSING": "inline",
     # Refresh policy: see docs/refresh.md. Every number is in seconds.
     "REFRESH": {},
     # Threads per process used by the refresh engine.
@@ -152,6 +155,7 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     ),
     "REFRESH_WORKERS": (lambda v: _is_number(v, 1) and isinstance(v, int), "a whole number >= 1"),
     "RATE_LIMIT_CACHE": (lambda v: isinstance(v, str) and bool(v), "a CACHES alias"),
+    "CALLBACK_PROCESSING": (lambda v: v in ("inline", "deferred"), "'inline' or 'deferred'"),
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of dotted paths",
@@ -339,6 +343,11 @@ class ShippingSettings:
     @property
     def refresh_workers(self) -> int:
         return max(1, int(self._get("REFRESH_WORKERS")))
+
+    @property
+    def callback_processing(self) -> str:
+        """``"inline"`` or ``"deferred"`` (see docs/callbacks.md)."""
+        return str(self._get("CALLBACK_PROCESSING"))
 
     @property
     def rate_limit_cache(self) -> str:

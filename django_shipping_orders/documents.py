@@ -34,7 +34,7 @@ def loads(body: bytes | str) -> Any:
 def _text(value: Any, name: str) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool) or isinstance(value, dict | list):
+    if isinstance(value, bool | dict | list):
         raise DocumentError(f"Field {name!r} must be text, got {type(value).__name__}.", field=name)
     return str(value)
 
@@ -48,7 +48,9 @@ def _decimal(value: Any, name: str) -> Decimal | None:
         # str() first: a float that slipped through keeps its shortest exact spelling.
         result = Decimal(str(value))
     except InvalidOperation:
-        raise DocumentError(f"Field {name!r} must be a number, got {value!r}.", field=name) from None
+        raise DocumentError(
+            f"Field {name!r} must be a number, got {value!r}.", field=name
+        ) from None
     if not result.is_finite():
         raise DocumentError(f"Field {name!r} must be a finite number, got {value!r}.", field=name)
     return result
@@ -248,7 +250,9 @@ def _lines(items: Any, name: str, parsers: Mapping[str, Parser]) -> tuple[LineDo
         where = f"{name}[{index}]"
         if not isinstance(item, dict):
             raise DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
-        values = {key: parse(item[key], f"{where}.{key}") for key, parse in parsers.items() if key in item}
+        values = {
+            key: parse(item[key], f"{where}.{key}") for key, parse in parsers.items() if key in item
+        }
         result.append(LineDocument(values=values, raw=item))
     return tuple(result)
 
@@ -314,7 +318,9 @@ def parse_order_document(
                 state_key = key
                 break
     if len(state) > 64:
-        raise DocumentError(f"Field {state_key!r} is too long to be a state.", field=state_key or "")
+        raise DocumentError(
+            f"Field {state_key!r} is too long to be a state.", field=state_key or ""
+        )
 
     fields: dict[str, Any] = {}
     for key, (model_field, parse) in ORDER_FIELDS.items():

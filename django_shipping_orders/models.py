@@ -61,8 +61,10 @@ class Order(models.Model):
     # The provider's order reference (Shippit tracking_number, Sender.lv order_reference).
     # NULL while an order we are placing has no answer yet: NULLs never collide in
     # the unique constraint below, on every supported database.
-    reference = models.CharField(_("reference"), max_length=64, null=True, blank=True)
-    submission_id = models.UUIDField(_("submission id"), default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(_("reference"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    submission_id = models.UUIDField(
+        _("submission id"), default=uuid.uuid4, unique=True, editable=False
+    )
     placement = models.CharField(
         _("placement"), max_length=16, choices=Placement.choices, default=Placement.REMOTE
     )
@@ -70,7 +72,9 @@ class Order(models.Model):
     # -- mirrored from the Get Order document (the provider's names) ------------------------
     state = models.CharField(_("state"), max_length=64, blank=True, db_index=True)
     authority_to_leave = models.CharField(max_length=32, blank=True)
-    cash_on_delivery_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    cash_on_delivery_amount = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True
+    )
     courier_type = models.CharField(max_length=64, blank=True)
     courier_allocation = models.CharField(max_length=128, blank=True, db_index=True)
     receiver_contact_number = models.CharField(max_length=64, blank=True)
@@ -85,7 +89,9 @@ class Order(models.Model):
     description = models.TextField(blank=True)
     duties = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     tax_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    customs_clearance_attributes = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
+    customs_clearance_attributes = models.JSONField(
+        default=dict, blank=True, encoder=PayloadEncoder
+    )
     is_return = models.BooleanField(_("return"), default=False)
     pickup_at = models.DateTimeField(null=True, blank=True, db_index=True)
     pickup_deadline_at = models.DateTimeField(null=True, blank=True)
@@ -105,7 +111,9 @@ class Order(models.Model):
     user_mobile = models.CharField(max_length=64, blank=True)
 
     # -- mirrored from the label endpoint and the webhook ---------------------------------
-    courier_job_id = models.CharField(_("courier tracking number"), max_length=128, blank=True, db_index=True)
+    courier_job_id = models.CharField(
+        _("courier tracking number"), max_length=128, blank=True, db_index=True
+    )
     courier_name = models.CharField(max_length=128, blank=True)
     tracking_url = models.URLField(max_length=500, blank=True)
     label_url = models.URLField(max_length=2000, blank=True)
@@ -115,12 +123,18 @@ class Order(models.Model):
     # -- what we know about the data ------------------------------------------------------
     raw = models.JSONField(_("last full payload"), default=dict, blank=True, encoder=PayloadEncoder)
     remote_updated_at = models.DateTimeField(
-        _("provider time of the data"), null=True, blank=True,
+        _("provider time of the data"),
+        null=True,
+        blank=True,
         help_text=_("Newest time the provider gave for this data (status history), if any."),
     )
     observed_at = models.DateTimeField(
-        _("data observed at"), null=True, blank=True,
-        help_text=_("When the applied data left the provider: request time of a poll, receipt time of a callback."),
+        _("data observed at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the applied data left the provider: request time of a poll, receipt time of a callback."
+        ),
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -148,7 +162,9 @@ class Order(models.Model):
         verbose_name_plural = _("shipping orders")
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "reference"], name="shipping_order_unique_reference"),
+            models.UniqueConstraint(
+                fields=["account", "reference"], name="shipping_order_unique_reference"
+            ),
         ]
         indexes = [models.Index(fields=["account", "state"], name="shipping_order_account_state")]
         permissions = [
@@ -184,7 +200,9 @@ class Parcel(models.Model):
     class Meta:
         ordering = ["order", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "position"], name="shipping_parcel_unique_position"),
+            models.UniqueConstraint(
+                fields=["order", "position"], name="shipping_parcel_unique_position"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -211,7 +229,9 @@ class Product(models.Model):
     class Meta:
         ordering = ["order", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["order", "position"], name="shipping_product_unique_position"),
+            models.UniqueConstraint(
+                fields=["order", "position"], name="shipping_product_unique_position"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -268,7 +288,9 @@ class CallbackReceipt(models.Model):
     content_type = models.CharField(max_length=255, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     headers = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
+    )
     dedupe_key = models.CharField(max_length=64, blank=True, db_index=True)
     reference = models.CharField(max_length=64, blank=True, db_index=True)
     order = models.ForeignKey(

@@ -31,6 +31,8 @@ from .conf import shipping_settings
 NAME_PREFIX = "shipping_orders."
 REFRESH_DUE_NAME = "shipping_orders.refresh_due"
 REFRESH_DUE_FUNC = "django_shipping_orders.tasks.refresh_due_orders"
+PENDING_CALLBACKS_NAME = "shipping_orders.process_pending_callbacks"
+PENDING_CALLBACKS_FUNC = "django_shipping_orders.tasks.process_pending_callbacks"
 #: The keyword argument through which django-q2 passes a run's intended time.
 INTENDED_KWARG = "scheduled_for"
 #: A run holding the overlap lock longer than this is presumed dead.
@@ -53,16 +55,24 @@ def wanted_schedules(*, minutes: int = 1, per_account: bool = False) -> list[Sch
         raise ValueError("minutes must be 1 or more")
     # The task is told the period, so that it can tell a late run from a normal one.
     common = {"minutes": minutes} if minutes != 1 else {}
+    # Callbacks left unprocessed (deferred mode, or a worker that died mid-way).
+    callbacks = ScheduleSpec(PENDING_CALLBACKS_NAME, PENDING_CALLBACKS_FUNC, 1)
     if not per_account:
-        return [ScheduleSpec(REFRESH_DUE_NAME, REFRESH_DUE_FUNC, minutes, _kwargs(common))]
+        return [
+            ScheduleSpec(REFRESH_DUE_NAME, REFRESH_DUE_FUNC, minutes, _kwargs(common)),
+            callbacks,
+        ]
     return [
-        ScheduleSpec(
-            f"{REFRESH_DUE_NAME}.{alias}",
-            REFRESH_DUE_FUNC,
-            minutes,
-            _kwargs({"account": alias, **common}),
-        )
-        for alias in shipping_settings.account_aliases
+        callbacks,
+        *[
+            ScheduleSpec(
+                f"{REFRESH_DUE_NAME}.{alias}",
+                REFRESH_DUE_FUNC,
+                minutes,
+                _kwargs({"account": alias, **common}),
+            )
+            for alias in shipping_settings.account_aliases
+        ],
     ]
 
 

@@ -72,7 +72,9 @@ def record_refresh_failure(order: Order, error: Exception) -> None:
             locked.next_refresh_at = now + timedelta(seconds=settings.ERROR_MAX)
         else:
             locked.next_refresh_at = policy.next_retry_after_error(locked, now=now, policy=settings)
-        locked.save(update_fields=["refresh_failures", "last_error", "next_refresh_at", "updated_at"])
+        locked.save(
+            update_fields=["refresh_failures", "last_error", "next_refresh_at", "updated_at"]
+        )
     order.refresh_failures, order.last_error = locked.refresh_failures, locked.last_error
     order.next_refresh_at = locked.next_refresh_at
 
@@ -110,7 +112,11 @@ def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order
     except ShippingOrdersError as err:
         _mark_placement(local, Order.Placement.REJECTED, err)
         raise
-    if Order.objects.filter(account=account, reference=document.reference).exclude(pk=local.pk).exists():
+    if (
+        Order.objects.filter(account=account, reference=document.reference)
+        .exclude(pk=local.pk)
+        .exists()
+    ):
         # A callback for the new order beat us here and created its own row:
         # keep that one (it has the newer data) and drop ours.
         local.delete()

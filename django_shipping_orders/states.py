@@ -30,7 +30,9 @@ STATE_RANK: dict[str, int] = {
     "invalidated": 100,
 }
 
-TERMINAL_STATES: frozenset[str] = frozenset({"completed", "cancelled", "untrackable", "invalidated"})
+TERMINAL_STATES: frozenset[str] = frozenset(
+    {"completed", "cancelled", "untrackable", "invalidated"}
+)
 
 #: States in which the provider is still processing the order (no label yet).
 PROCESSING_STATES: frozenset[str] = frozenset({"", "processing"})

@@ -44,6 +44,17 @@ def refresh_order(order_id: int) -> dict[str, Any]:
     return _result(summary)
 
 
+def process_pending_callbacks(scheduled_for: str | None = None) -> dict[str, Any]:
+    """Apply stored callbacks still waiting (deferred mode, or left by a dead worker).
+
+    A late run is harmless (it only drains what is waiting), so ``scheduled_for``
+    is accepted from the schedule and not checked.
+    """
+    from .callbacks import process_pending
+
+    return process_pending()
+
+
 def _result(summary: refresh.RefreshSummary) -> dict[str, Any]:
     result = summary.as_dict()
     result["failures"] = result["failures"][:MAX_REPORTED_FAILURES]

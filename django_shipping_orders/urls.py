@@ -12,6 +12,10 @@ urlpatterns = [
     path("callbacks/<str:account>/<str:token>/", CallbackView.as_view(), name="callback-token"),
     path("labels/<int:pk>/", label_views.label_view, name="label"),
     path("api/orders/", api.OrderViewSet.as_view({"get": "list"}), name="api-order-list"),
-    path("api/orders/<int:pk>/", api.OrderViewSet.as_view({"get": "retrieve"}), name="api-order-detail"),
+    path(
+        "api/orders/<int:pk>/",
+        api.OrderViewSet.as_view({"get": "retrieve"}),
+        name="api-order-detail",
+    ),
     path("api/tracking/", api.TrackingView.as_view(), name="api-tracking"),
 ]

@@ -39,9 +39,11 @@ from . import signals
 from .callbacks import (
     TRUNCATED_KEEP_BYTES,
     TRUNCATED_PREFIX,
+    check_receipt,
     dedupe_key,
     process_receipt,
     redact_headers,
+    request_processing,
     scrub,
 )
 from .conf import AccountSettings, shipping_settings
@@ -162,6 +164,9 @@ class CallbackView(View):
             )
             return _error(400, problem[0], problem[1], receipt=receipt.pk)
 
+        if shipping_settings.callback_processing == "deferred":
+            return _defer(receipt, config)
+
         try:
             result = process_receipt(receipt)
         except Exception as err:  # the body is stored: the provider must not send it again
@@ -176,6 +181,23 @@ class CallbackView(View):
         if result.bad_input:
             return _error(400, result.code, result.reason, receipt=receipt.pk)
         return JsonResponse({"status": str(result.status), "receipt": receipt.pk})
+
+
+def _defer(receipt: CallbackReceipt, config: AccountSettings) -> HttpResponse:
+    """Deferred mode: answer 202 now; a django-q2 task applies the receipt."""
+    failure = check_receipt(receipt)
+    if failure is not None:
+        return _error(400, failure.code, failure.reason, receipt=receipt.pk)
+    try:
+        request_processing()
+    except Exception as err:  # the broker is down: the every-minute schedule picks it up
+        logger.warning(
+            "Callback receipt %s (%s) is stored; queueing its processing failed: %s",
+            receipt.pk,
+            config.alias,
+            scrub(str(err), config),
+        )
+    return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk}, status=202)
 
 
 def authenticate(

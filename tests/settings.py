@@ -25,9 +25,15 @@ def _database(url: str) -> dict:
             options["transaction_mode"] = "IMMEDIATE"
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(Path(tempfile.gettempdir()) / f"shipping-orders-tests-{os.getpid()}.sqlite3"),
+            "NAME": str(
+                Path(tempfile.gettempdir()) / f"shipping-orders-tests-{os.getpid()}.sqlite3"
+            ),
             "OPTIONS": options,
-            "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"shipping-orders-test-{os.getpid()}.sqlite3")},
+            "TEST": {
+                "NAME": str(
+                    Path(tempfile.gettempdir()) / f"shipping-orders-test-{os.getpid()}.sqlite3"
+                )
+            },
         }
     parts = urlsplit(url)
     engine = {
@@ -90,7 +96,14 @@ MEDIA_ROOT = str(Path(tempfile.gettempdir()) / "shipping-orders-test-media")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-Q_CLUSTER = {"name": "shipping-tests", "orm": "default", "sync": True, "catch_up": False, "timeout": 60, "retry": 120}
+Q_CLUSTER = {
+    "name": "shipping-tests",
+    "orm": "default",
+    "sync": True,
+    "catch_up": False,
+    "timeout": 60,
+    "retry": 120,
+}
 
 SHIPPING_ORDERS = {
     "ACCOUNTS": {

@@ -125,9 +125,7 @@ class Provider:
             StatusEntry(status=known(entry.status), time=entry.time)
             for entry in document.status_history
         )
-        return replace(
-            document, state=known(document.state), fields=fields, status_history=history
-        )
+        return replace(document, state=known(document.state), fields=fields, status_history=history)
 
     def _document_from_response(self, body: Any, what: str) -> OrderDocument:
         try:

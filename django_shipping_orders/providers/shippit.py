@@ -28,12 +28,18 @@ class ShippitProvider(Provider):
 
     def get_label(self, reference: str) -> LabelInfo:
         try:
-            body = self.client.get(f"orders/{quote_reference(reference)}/label", reference=reference)
+            body = self.client.get(
+                f"orders/{quote_reference(reference)}/label", reference=reference
+            )
         except ProviderValidationError as err:
             if err.status_code == 422 and not isinstance(err, LabelNotReady):
                 raise LabelNotReady(
-                    str(err), status_code=422, code=err.code, description=err.description,
-                    account=err.account, reference=reference,
+                    str(err),
+                    status_code=422,
+                    code=err.code,
+                    description=err.description,
+                    account=err.account,
+                    reference=reference,
                 ) from err
             raise
         payload = require_dict(self.unwrap(body), "GET label", self.account.alias)
@@ -41,7 +47,8 @@ class ShippitProvider(Provider):
         if not isinstance(url, str) or not url:
             raise InvalidProviderResponse(
                 f"GET /orders/{reference}/label answered without a qualified_url.",
-                account=self.account.alias, reference=reference,
+                account=self.account.alias,
+                reference=reference,
             )
         order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
         parcels = order.get("parcels") if isinstance(order.get("parcels"), list) else []
@@ -61,7 +68,9 @@ class ShippitProvider(Provider):
             raise ValueError("Shippit books between 1 and 1000 orders at a time.")
         body = self.client.post("book", json={"orders": refs}, retry=False)
         payload = require_dict(self.unwrap(body), "POST /book", self.account.alias)
-        manifest = payload.get("manifest_pdf") or payload.get("manifest_url") or payload.get("manifest")
+        manifest = (
+            payload.get("manifest_pdf") or payload.get("manifest_url") or payload.get("manifest")
+        )
         booked = payload.get("orders") if isinstance(payload.get("orders"), list) else refs
         return BookingResult(
             manifest_url=str(manifest or ""),

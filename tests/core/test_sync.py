@@ -419,7 +419,9 @@ def test_over_long_text_from_the_provider_is_cut_to_the_column_not_a_database_er
 
 def test_a_document_with_a_null_state_keeps_the_stored_state():
     apply_document("default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0)
-    result = apply_document("default", _doc(state=None), Source.REFRESH, observed_at=T0 + timedelta(1))
+    result = apply_document(
+        "default", _doc(state=None), Source.REFRESH, observed_at=T0 + timedelta(1)
+    )
     assert not result.state_changed
     assert Order.objects.get().state == "in_transit"
     assert OrderEvent.objects.count() == 1

@@ -24,12 +24,24 @@ def install(*args: str) -> tuple[str, str]:
     return out.getvalue(), err.getvalue()
 
 
-def test_installing_twice_leaves_one_schedule():
+REFRESH = "shipping_orders.refresh_due"
+CALLBACKS = "shipping_orders.process_pending_callbacks"
+
+
+def refresh_schedules():
+    return Schedule.objects.filter(name__startswith=REFRESH)
+
+
+def test_installing_twice_leaves_one_schedule_of_each():
     first, _ = install()
     second, _ = install()
-    assert "shipping_orders.refresh_due: created" in first
-    assert "shipping_orders.refresh_due: unchanged" in second
-    (schedule,) = Schedule.objects.all()
+    assert f"{REFRESH}: created" in first and f"{CALLBACKS}: created" in first
+    assert f"{REFRESH}: unchanged" in second and f"{CALLBACKS}: unchanged" in second
+    assert sorted(Schedule.objects.values_list("name", flat=True)) == [CALLBACKS, REFRESH]
+    pending = Schedule.objects.get(name=CALLBACKS)
+    assert pending.func == "django_shipping_orders.tasks.process_pending_callbacks"
+    assert (pending.schedule_type, pending.minutes, pending.repeats) == (Schedule.MINUTES, 1, -1)
+    (schedule,) = refresh_schedules()
     assert schedule.func == "django_shipping_orders.tasks.refresh_due_orders"
     assert (schedule.schedule_type, schedule.minutes, schedule.repeats) == (Schedule.MINUTES, 1, -1)
     assert schedule.intended_date_kwarg == "scheduled_for"
@@ -39,7 +51,7 @@ def test_a_copy_made_by_hand_is_removed_and_a_change_is_applied():
     install()
     Schedule.objects.create(name="shipping_orders.refresh_due", func="x.y", minutes=9)
     out, _ = install("--minutes", "5")
-    (schedule,) = Schedule.objects.all()
+    (schedule,) = refresh_schedules()
     assert schedule.minutes == 5 and schedule.kwargs == "{'minutes': 5}"
     assert "updated" in out
 
@@ -47,8 +59,9 @@ def test_a_copy_made_by_hand_is_removed_and_a_change_is_applied():
 def test_per_account_schedules_replace_the_shared_one(sandbox_settings):
     install()
     out, _ = install("--per-account")
-    assert [s.name for s in Schedule.objects.all()] == ["shipping_orders.refresh_due.default"]
-    assert Schedule.objects.get().kwargs == "{'account': 'default'}"
+    assert [s.name for s in refresh_schedules()] == ["shipping_orders.refresh_due.default"]
+    assert refresh_schedules().get().kwargs == "{'account': 'default'}"
+    assert Schedule.objects.filter(name=CALLBACKS).count() == 1
     assert "shipping_orders.refresh_due: removed" in out
 
 
@@ -56,7 +69,7 @@ def test_remove_deletes_only_our_schedules():
     install()
     Schedule.objects.create(name="shop.nightly", func="shop.tasks.nightly", minutes=1)
     out, _ = install("--remove")
-    assert "shipping_orders.refresh_due: removed" in out
+    assert f"{REFRESH}: removed" in out and f"{CALLBACKS}: removed" in out
     assert [s.name for s in Schedule.objects.all()] == ["shop.nightly"]
 
 

@@ -1,0 +1,136 @@
+"""CALLBACK_PROCESSING = "deferred": store, answer 202 at once, apply in a django-q2 task."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from django_shipping_orders import callbacks
+from django_shipping_orders.models import CallbackReceipt, Order
+
+from .conftest import post, webhook
+
+pytestmark = pytest.mark.django_db
+
+Status = CallbackReceipt.Status
+
+
+@pytest.fixture
+def deferred(settings: Any) -> None:
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "deferred"}
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Tasks queued instead of run: a cluster that has not picked them up yet."""
+    calls: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kw: calls.append(args))
+    return calls
+
+
+def test_deferred_callback_is_answered_202_and_stored_unprocessed(client, deferred, queued):
+    response = post(client, webhook())
+
+    assert response.status_code == 202
+    receipt = CallbackReceipt.objects.get()
+    assert response.json() == {"status": "received", "receipt": receipt.pk}
+    assert receipt.status == Status.RECEIVED
+    assert not Order.objects.exists()
+    assert queued == [("django_shipping_orders.tasks.process_pending_callbacks",)]
+
+
+def test_the_queued_task_applies_what_was_stored(client, deferred, queued):
+    post(client, webhook())
+
+    assert callbacks.process_pending() == {"processed": 1}
+    assert CallbackReceipt.objects.get().status == Status.PROCESSED
+    assert Order.objects.get(reference="PPYvZCTod5bkD").state == "completed"
+
+
+def test_a_burst_of_callbacks_queues_one_task(client, deferred, queued):
+    for index in range(5):
+        post(client, webhook(tracking_number=f"PPBURST{index}"))
+
+    assert len(queued) == 1
+    assert callbacks.process_pending() == {"processed": 5}
+    assert Order.objects.count() == 5
+
+
+def test_after_a_drain_the_next_callback_queues_a_new_task(client, deferred, queued):
+    post(client, webhook(tracking_number="PPFIRST"))
+    callbacks.process_pending()
+    post(client, webhook(tracking_number="PPSECOND"))
+
+    assert len(queued) == 2
+
+
+def test_with_a_synchronous_cluster_the_order_is_applied_before_the_answer(client, deferred):
+    # tests.settings runs django-q2 synchronously: the queued task runs at once.
+    response = post(client, webhook())
+
+    assert response.status_code == 202
+    assert Order.objects.get(reference="PPYvZCTod5bkD").state == "completed"
+    assert CallbackReceipt.objects.get().status == Status.PROCESSED
+
+
+def test_a_body_that_can_never_be_processed_is_refused_at_once(client, deferred, queued):
+    response = post(client, b"{not json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_json"
+    assert CallbackReceipt.objects.get().status == Status.FAILED
+    assert queued == []
+
+
+def test_a_callback_stored_while_the_drain_finishes_is_not_left_behind(client, deferred, queued):
+    post(client, webhook(tracking_number="PPEARLY"))
+    original = callbacks.process_receipt
+
+    def process_and_receive_another(receipt: CallbackReceipt) -> Any:
+        result = original(receipt)
+        if receipt.reference == "PPEARLY":
+            # Arrives while the marker is still set: its request queues nothing.
+            post(client, webhook(tracking_number="PPLATE"))
+        return result
+
+    callbacks.process_receipt = process_and_receive_another
+    try:
+        counts = callbacks.process_pending()
+    finally:
+        callbacks.process_receipt = original
+
+    assert counts == {"processed": 2}
+    assert set(Order.objects.values_list("reference", flat=True)) == {"PPEARLY", "PPLATE"}
+
+
+def test_inline_mode_drain_takes_only_receipts_left_behind(client):
+    post(client, webhook(tracking_number="PPDONE"))
+    fresh = CallbackReceipt.objects.create(
+        account="default", body=b"{}", dedupe_key="fresh", status=Status.RECEIVED
+    )
+    stuck = CallbackReceipt.objects.create(
+        account="default",
+        body=CallbackReceipt.objects.get(reference="PPDONE").body.replace(b"PPDONE", b"PPSTUCK"),
+        dedupe_key="stuck",
+        status=Status.RECEIVED,
+    )
+    CallbackReceipt.objects.filter(pk=stuck.pk).update(
+        received_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    assert callbacks.process_pending() == {"processed": 1}
+    assert CallbackReceipt.objects.get(pk=stuck.pk).status == Status.PROCESSED
+    assert CallbackReceipt.objects.get(pk=fresh.pk).status == Status.RECEIVED
+    assert Order.objects.filter(reference="PPSTUCK").exists()
+
+
+def test_callback_processing_setting_is_checked(settings):
+    from django_shipping_orders.conf import shipping_settings
+    from django_shipping_orders.exceptions import ShippingOrdersConfigurationError
+
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "later"}
+    with pytest.raises(ShippingOrdersConfigurationError, match="CALLBACK_PROCESSING"):
+        shipping_settings.callback_processing
