@@ -80,7 +80,50 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         except ShippingOrdersConfigurationError as err:
             messages.append(Error(str(err), hint="See docs/refresh.md.", id="shipping_orders.E008"))
+    messages.extend(_check_rate_limit_cache(raw))
     return messages
+
+
+#: Cache backends that cannot share a rate budget between processes.
+_PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
+_NO_CACHES = ("django.core.cache.backends.dummy.DummyCache",)
+
+
+def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
+    """The rate budget must live in a cache every worker shares (W002, W003)."""
+    alias = raw.get("RATE_LIMIT_CACHE", GLOBAL_DEFAULTS["RATE_LIMIT_CACHE"])
+    caches = getattr(settings, "CACHES", {}) or {}
+    if not isinstance(alias, str):
+        return []  # E007 reports the wrong type
+    if alias not in caches:
+        return [
+            Error(
+                f"{SETTING_NAME}['RATE_LIMIT_CACHE'] names {alias!r}, which is not in CACHES.",
+                hint="Name a cache alias of settings.CACHES (Redis or Memcached in production).",
+                id="shipping_orders.E009",
+            )
+        ]
+    backend = str(caches[alias].get("BACKEND", ""))
+    if backend in _NO_CACHES:
+        return [
+            Warning(
+                f"The rate limit cache {alias!r} is a DummyCache: no request budget is kept, "
+                "so polling can exceed the providers' rate limits.",
+                hint="Point RATE_LIMIT_CACHE at a real cache (Redis in production). See docs/scaling.md.",
+                id="shipping_orders.W002",
+            )
+        ]
+    if backend in _PER_PROCESS_CACHES and not settings.DEBUG:
+        return [
+            Warning(
+                f"The rate limit cache {alias!r} is local memory: each process keeps its own "
+                "budget, so several workers together can exceed the providers' rate limits.",
+                hint="With more than one worker process, use Redis or Memcached for RATE_LIMIT_CACHE. "
+                "See docs/scaling.md.",
+                id="shipping_orders.W003",
+            )
+        ]
+    return []
 
 
 def _check_account(alias: str, given: Any) -> list[CheckMessage]:

@@ -15,9 +15,12 @@ from django_shipping_orders.checks import check_settings
 GOOD = {"PROVIDER": "shippit", "API_KEY": "k", "CALLBACK_SECRETS": ["s"]}
 
 
-def run(setting, *, debug=False):
-    """The check's messages for ``setting`` (absent when ``setting`` is ...)."""
-    with override_settings(DEBUG=debug, SHIPPING_ORDERS=setting):
+SHARED_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+
+
+def run(setting, *, debug=False, caches=SHARED_CACHE):
+    """The check's messages for ``setting``, with a cache all workers share by default."""
+    with override_settings(DEBUG=debug, SHIPPING_ORDERS=setting, CACHES=caches):
         # No django_db mark: pytest-django makes any query fail this test.
         messages = check_settings()
     for message in messages:
@@ -31,6 +34,24 @@ def ids(messages):
 
 def test_a_good_configuration_passes_every_check():
     assert run({"ACCOUNTS": {"default": GOOD}}) == []
+
+
+def test_w002_dummy_rate_limit_cache_keeps_no_budget():
+    dummy = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    messages = run({"ACCOUNTS": {"default": GOOD}}, caches=dummy)
+    assert ids(messages) == ["shipping_orders.W002"]
+
+
+def test_w003_local_memory_rate_limit_cache_is_per_process_in_production():
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=local)) == ["shipping_orders.W003"]
+    assert run({"ACCOUNTS": {"default": GOOD}}, caches=local, debug=True) == []
+
+
+def test_e009_rate_limit_cache_must_be_a_configured_cache():
+    messages = run({"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "ratelimit"})
+    assert ids(messages) == ["shipping_orders.E009"]
+    assert "'ratelimit'" in messages[0].msg
 
 
 def test_check_is_registered_with_django():
