@@ -54,8 +54,9 @@ class Command(BaseCommand):
             done = schedules.install_schedules(minutes=minutes, per_account=options["per_account"])
         except ShippingOrdersConfigurationError as err:
             raise CommandError(str(err)) from None
-        for name, what in done:
-            self.stdout.write(f"{name}: {what}")
+        if options["verbosity"] > 0:
+            for name, what in done:
+                self.stdout.write(f"{name}: {what}")
         if schedules.catch_up_enabled():
             self.stderr.write(
                 self.style.WARNING(

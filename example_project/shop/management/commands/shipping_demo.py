@@ -59,6 +59,10 @@ class Command(BaseCommand):
         if once:
             env["DEMO_FAST"] = "1"
             fast.enable()
+        # Ctrl-C, a closed terminal or a plain `kill` all end the same way: every
+        # process this command started is stopped before it exits.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         try:
             self._prepare(keep_db)
             self._start(
@@ -242,6 +246,10 @@ class Command(BaseCommand):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _finished(order: Order) -> bool:
