@@ -99,6 +99,8 @@ from django.http import HttpRequest, JsonResponse  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
+from tests.states import SHIPPIT_HAPPY_PATH  # noqa: E402
+
 
 @csrf_exempt
 def baseline_view(request: HttpRequest) -> JsonResponse:
@@ -114,14 +116,7 @@ urlpatterns = [
     path("baseline/", baseline_view),
 ]
 
-STATES = [
-    "order_placed",
-    "despatch_in_progress",
-    "ready_for_pickup",
-    "in_transit",
-    "with_driver",
-    "completed",
-]
+STATES = SHIPPIT_HAPPY_PATH
 START = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
 
 

@@ -4,274 +4,52 @@ Everything here is read-only: the mirror is the provider's data, and it
 changes only through provider calls (the actions) and ``sync.apply_document``.
 The changelist shows only columns of the order row, so it runs the same
 queries for ten orders as for ten thousand.
+
+Filters, inlines, display helpers and actions live in the ``admin_*`` modules
+beside this one; ``admin_callbacks`` registers the callback receipt admin.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
-from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.urls import URLPattern, path
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from . import admin_callbacks, states  # noqa: F401  (admin_callbacks registers CallbackReceipt)
+from . import admin_callbacks  # noqa: F401  (registers CallbackReceipt)
 from .admin_actions import ORDER_ACTIONS, refresh_from_provider
-from .models import Order, OrderEvent, Parcel, Product
+from .admin_display import (
+    DOC_ICON,
+    admin_link,
+    label_url,
+    local_time,
+    pretty_json,
+    state_badge,
+)
+from .admin_filters import CourierFilter, LabelAvailableFilter, PickupFilter, StateFilter
+from .admin_inlines import OrderEventInline, ParcelInline, ProductInline
+from .models import Order
 from .serializers import safe_web_url
 
-#: Badge tone of each known state; unknown states get the neutral tone.
-STATE_TONES: dict[str, str] = {
-    "processing": "pending",
-    "order_placed": "placed",
-    "accepted": "placed",
-    "despatch_in_progress": "placed",
-    "ready_for_pickup": "ready",
-    "awaiting_collection": "ready",
-    "in_transit": "moving",
-    "with_customs": "moving",
-    "with_driver": "moving",
-    "completed": "done",
-    "pickup_failed": "problem",
-    "delivery_attempted": "problem",
-    "insufficient_address": "problem",
-    "cancelled": "stopped",
-    "invalidated": "stopped",
-    "untrackable": "stopped",
-}
 
-_DOC_ICON = SafeString(
-    '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path fill="currentColor" '
-    'd="M4 1h5.5L13 4.5V14a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V2a1 1 0 0 1 1-1zm5 1v3h3zM5 8h6v1H5zm0 '
-    '2h6v1H5zm0 2h4v1H5z"/></svg>'
-)
+def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
+    """A detail field showing the order's ``field`` in the receiver's time zone."""
 
+    @admin.display(description=description)
+    def show(model_admin: Any, order: Order) -> str:
+        return local_time(getattr(order, field), order.delivery_timezone) or "—"
 
-def state_badge(state: str) -> str:
-    """The state as a coloured badge (the raw state string stays in the title)."""
-    canonical = states.canonical_state(state)
-    tone = STATE_TONES.get(canonical, "unknown")
-    text = _humanize(state)
-    return format_html(
-        '<span class="so-badge so-badge--{}" title="{}">{}</span>', tone, state, text
-    )
-
-
-def _humanize(state: str) -> str:
-    return (state or "unknown").replace("_", " ").capitalize()
-
-
-def _zone(name: str) -> Any:
-    try:
-        return ZoneInfo(name) if name else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def local_time(value: datetime | None, zone_name: str, fmt: str = "D j M, H:i T") -> str:
-    """``value`` in the receiver's time zone (the site's when unknown), as text."""
-    if value is None:
-        return ""
-    zone = _zone(zone_name) or timezone.get_current_timezone()
-    return dateformat.format(value.astimezone(zone), fmt)
-
-
-def _admin_link(viewname: str, pk: Any) -> str:
-    try:
-        return reverse(viewname, args=[pk])
-    except NoReverseMatch:
-        return ""
-
-
-def _label_url(order: Order, download: bool = False) -> str:
-    try:
-        url = reverse("shipping_orders:label", args=[order.pk])
-    except NoReverseMatch:
-        return ""
-    return f"{url}?download=1" if download else url
-
-
-class LabelAvailableFilter(admin.SimpleListFilter):
-    title = _("label")
-    parameter_name = "label"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("yes", _("Stored")), ("no", _("Not yet"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        if self.value() == "yes":
-            return queryset.exclude(label="")
-        if self.value() == "no":
-            return queryset.filter(label="")
-        return queryset
-
-
-class StateFilter(admin.SimpleListFilter):
-    """States as people read them; every state present is offered, unknown ones included."""
-
-    title = _("state")
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        queryset = model_admin.get_queryset(request).order_by()
-        present = queryset.values_list("state", flat=True).distinct()
-        ranked = sorted(
-            set(present), key=lambda s: (states.state_rank(s) is None, states.state_rank(s) or 0, s)
-        )
-        return [(state, _humanize(state)) for state in ranked]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        value = self.value()
-        return queryset.filter(state=value) if value is not None else queryset
-
-
-class CourierFilter(admin.AllValuesFieldListFilter):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.title = _("courier")
-
-
-class PickupFilter(admin.SimpleListFilter):
-    """When the courier comes, by the site's calendar (today's pickups first)."""
-
-    title = _("pickup")
-    parameter_name = "pickup"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [
-            ("today", _("Today")),
-            ("tomorrow", _("Tomorrow")),
-            ("week", _("Next 7 days")),
-            ("past", _("Before today")),
-            ("none", _("No pickup time")),
-        ]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
-        value = self.value()
-        if value == "none":
-            return queryset.filter(pickup_at__isnull=True)
-        today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
-        ranges = {
-            "today": (today, today + timedelta(days=1)),
-            "tomorrow": (today + timedelta(days=1), today + timedelta(days=2)),
-            "week": (today, today + timedelta(days=7)),
-        }
-        if value in ranges:
-            start, end = ranges[value]
-            return queryset.filter(pickup_at__gte=start, pickup_at__lt=end)
-        if value == "past":
-            return queryset.filter(pickup_at__lt=today)
-        return queryset
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    """Lines of the mirror: shown to whoever may view the order, never edited here."""
-
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm("shipping_orders.view_order")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-def _number(value: Decimal | None) -> str:
-    """A stored measure without the padding zeros of its column (0.3000 -> 0.3)."""
-    if value is None:
-        return "—"
-    return format(value.normalize(), "f")
-
-
-class ParcelInline(_ReadOnlyInline):
-    model = Parcel
-    fields = readonly_fields = [
-        "label_number",
-        "qty",
-        "length_m",
-        "width_m",
-        "depth_m",
-        "weight_kg",
-    ]
-    verbose_name_plural = _("parcels")
-
-    @admin.display(description=_("length (m)"))
-    def length_m(self, parcel: Parcel) -> str:
-        return _number(parcel.length)
-
-    @admin.display(description=_("width (m)"))
-    def width_m(self, parcel: Parcel) -> str:
-        return _number(parcel.width)
-
-    @admin.display(description=_("depth (m)"))
-    def depth_m(self, parcel: Parcel) -> str:
-        return _number(parcel.depth)
-
-    @admin.display(description=_("weight (kg)"))
-    def weight_kg(self, parcel: Parcel) -> str:
-        return _number(parcel.weight)
-
-
-class ProductInline(_ReadOnlyInline):
-    model = Product
-    fields = readonly_fields = [
-        "title",
-        "sku",
-        "quantity",
-        "unit_price",
-        "tariff_code",
-        "origin_country_code",
-    ]
-    verbose_name_plural = _("products")
-
-    @admin.display(description=_("price"))
-    def unit_price(self, product: Product) -> str:
-        if product.price is None:
-            return "—"
-        cents = product.price.quantize(Decimal("0.01"))
-        text = str(cents) if cents == product.price else _number(product.price)
-        return f"{text} {product.order.product_currency}".strip()
-
-
-class OrderEventInline(_ReadOnlyInline):
-    model = OrderEvent
-    fields = readonly_fields = ["occurred_at", "change", "source", "receipt_link"]
-    verbose_name = _("state change")
-    verbose_name_plural = _("state history")
-
-    @admin.display(description=_("change"))
-    def change(self, event: OrderEvent) -> str:
-        before = state_badge(event.from_state) if event.from_state else "—"
-        return format_html(
-            "{} <span class='so-arrow'>→</span> {}", before, state_badge(event.to_state)
-        )
-
-    @admin.display(description=_("callback"))
-    def receipt_link(self, event: OrderEvent) -> str:
-        if not event.receipt_id:
-            return "—"
-        url = _admin_link("admin:shipping_orders_callbackreceipt_change", event.receipt_id)
-        text = _("receipt %s") % event.receipt_id
-        return format_html('<a href="{}">{}</a>', url, text) if url else text
+    return show
 
 
 @admin.register(Order)
@@ -382,7 +160,7 @@ class OrderAdmin(admin.ModelAdmin):
     # -- read-only -------------------------------------------------------------------
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [name for fieldset in self.fieldsets for name in _flatten(fieldset[1]["fields"])]
+        return flatten_fieldsets(self.fieldsets)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -508,13 +286,13 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("label"), ordering="label")
     def label_link(self, order: Order) -> str:
-        url = _label_url(order) if order.label else ""
+        url = label_url(order) if order.label else ""
         if url:
             return format_html(
                 '<a class="so-label" href="{}" target="_blank" title="{}">{} PDF</a>',
                 url,
                 _("Open the label"),
-                _DOC_ICON,
+                DOC_ICON,
             )
         if order.label_url or order.courier_job_id:
             return format_html('<span class="so-muted" title="{}">…</span>', _("Being downloaded"))
@@ -553,21 +331,10 @@ class OrderAdmin(admin.ModelAdmin):
 
     # -- detail fields -----------------------------------------------------------------
 
-    @admin.display(description=_("expected delivery"))
-    def expected_delivery(self, order: Order) -> str:
-        return local_time(order.expected_delivery_at, order.delivery_timezone) or "—"
-
-    @admin.display(description=_("pickup deadline"))
-    def pickup_deadline(self, order: Order) -> str:
-        return local_time(order.pickup_deadline_at, order.delivery_timezone) or "—"
-
-    @admin.display(description=_("drop-off"))
-    def dropoff(self, order: Order) -> str:
-        return local_time(order.dropoff_at, order.delivery_timezone) or "—"
-
-    @admin.display(description=_("drop-off deadline"))
-    def dropoff_deadline(self, order: Order) -> str:
-        return local_time(order.dropoff_deadline_at, order.delivery_timezone) or "—"
+    expected_delivery = _receiver_time("expected_delivery_at", _("expected delivery"))
+    pickup_deadline = _receiver_time("pickup_deadline_at", _("pickup deadline"))
+    dropoff = _receiver_time("dropoff_at", _("drop-off"))
+    dropoff_deadline = _receiver_time("dropoff_deadline_at", _("drop-off deadline"))
 
     @admin.display(description=_("delivery address"))
     def address(self, order: Order) -> str:
@@ -587,7 +354,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("label"))
     def label_preview(self, order: Order) -> str:
-        url = _label_url(order) if order.label else ""
+        url = label_url(order) if order.label else ""
         if url:
             return format_html(
                 '<div class="so-label-box">'
@@ -596,7 +363,7 @@ class OrderAdmin(admin.ModelAdmin):
                 '<a href="{}" target="_blank">{}</a></p></div>',
                 url,
                 _("Label"),
-                _label_url(order, download=True),
+                label_url(order, download=True),
                 _("Download the label"),
                 url,
                 _("Open in a new tab"),
@@ -608,7 +375,7 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description=_("customs"))
     def customs(self, order: Order) -> str:
         return (
-            _pretty(order.customs_clearance_attributes)
+            pretty_json(order.customs_clearance_attributes)
             if order.customs_clearance_attributes
             else "—"
         )
@@ -620,7 +387,7 @@ class OrderAdmin(admin.ModelAdmin):
             return "—"
         rows = []
         for receipt in receipts:
-            url = _admin_link("admin:shipping_orders_callbackreceipt_change", receipt.pk)
+            url = admin_link("admin:shipping_orders_callbackreceipt_change", receipt.pk)
             when = dateformat.format(timezone.localtime(receipt.received_at), "Y-m-d H:i:s")
             rows.append((url or "#", when, receipt.get_status_display()))
         return format_html(
@@ -630,16 +397,4 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("last payload from the provider"))
     def raw_json(self, order: Order) -> str:
-        return _pretty(order.raw)
-
-
-def _pretty(value: Any) -> str:
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    return format_html('<pre class="so-json">{}</pre>', text)
-
-
-def _flatten(fields: list[Any]) -> list[str]:
-    names: list[str] = []
-    for item in fields:
-        names.extend(item if isinstance(item, tuple | list) else [item])
-    return names
+        return pretty_json(order.raw)

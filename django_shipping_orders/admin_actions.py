@@ -9,6 +9,7 @@ went well, one line per order (or per account batch) that failed.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
@@ -42,6 +43,29 @@ def _name(order: Order) -> str:
     return order.reference or f"#{order.pk} (not submitted)"
 
 
+def _for_each(
+    modeladmin: ModelAdmin,
+    request: HttpRequest,
+    orders: Iterable[Order],
+    act: Callable[[Order], bool],
+    done: Callable[[int], str],
+) -> None:
+    """Run ``act`` on each order: one error line per failure, one success line for the rest.
+
+    ``act`` returns False for an order it skipped (and reported) itself.
+    """
+    count = 0
+    for order in orders:
+        try:
+            acted = act(order)
+        except ACTION_ERRORS as err:
+            modeladmin.message_user(request, f"{_name(order)}: {err}", messages.ERROR)
+        else:
+            count += int(acted)
+    if count:
+        modeladmin.message_user(request, done(count), messages.SUCCESS)
+
+
 @admin.action(description=gettext_lazy("Refresh from the provider now"), permissions=["refresh"])
 def refresh_from_provider(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
@@ -55,20 +79,18 @@ def refresh_from_provider(
             messages.ERROR,
         )
         return
-    refreshed = 0
-    for order in orders:
-        try:
-            services.refresh_order(order, source="admin")
-        except ACTION_ERRORS as err:
-            modeladmin.message_user(request, f"{_name(order)}: {err}", messages.ERROR)
-        else:
-            refreshed += 1
-    if refreshed:
-        modeladmin.message_user(
-            request,
-            ngettext("Refreshed %d order.", "Refreshed %d orders.", refreshed) % refreshed,
-            messages.SUCCESS,
-        )
+
+    def refresh(order: Order) -> bool:
+        services.refresh_order(order, source="admin")
+        return True
+
+    _for_each(
+        modeladmin,
+        request,
+        orders,
+        refresh,
+        lambda n: ngettext("Refreshed %d order.", "Refreshed %d orders.", n) % n,
+    )
 
 
 @admin.action(description=gettext_lazy("Print labels (one PDF)"), permissions=["print_label"])
@@ -125,8 +147,8 @@ def cancel_at_provider(
         return TemplateResponse(
             request, "admin/shipping_orders/order/cancel_confirmation.html", context
         )
-    cancelled = 0
-    for order in orders:
+
+    def cancel(order: Order) -> bool:
         if order.is_terminal:
             modeladmin.message_user(
                 request,
@@ -134,7 +156,7 @@ def cancel_at_provider(
                 % {"order": _name(order), "state": order.state},
                 messages.WARNING,
             )
-            continue
+            return False
         try:
             services.cancel_order(order)
         except OrderCannotBeCancelled as err:
@@ -146,16 +168,16 @@ def cancel_at_provider(
                 % {"order": _name(order), "reason": reason, "where": where},
                 messages.ERROR,
             )
-        except ACTION_ERRORS as err:
-            modeladmin.message_user(request, f"{_name(order)}: {err}", messages.ERROR)
-        else:
-            cancelled += 1
-    if cancelled:
-        modeladmin.message_user(
-            request,
-            ngettext("Cancelled %d order.", "Cancelled %d orders.", cancelled) % cancelled,
-            messages.SUCCESS,
-        )
+            return False
+        return True
+
+    _for_each(
+        modeladmin,
+        request,
+        orders,
+        cancel,
+        lambda n: ngettext("Cancelled %d order.", "Cancelled %d orders.", n) % n,
+    )
     return None
 
 

@@ -8,17 +8,17 @@ process failed ones again once the cause is fixed. Reprocessing needs the
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from .admin_display import admin_link, badge, preformatted, pretty_json
 from .callbacks import process_receipt, scrub
 from .models import CallbackReceipt
 
@@ -71,21 +71,7 @@ class CallbackReceiptAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    readonly_fields = [
-        "account",
-        "status_display",
-        "reference_link",
-        "received_at",
-        "processed_at",
-        "attempts",
-        "error",
-        "traceback_display",
-        "remote_addr",
-        "content_type",
-        "dedupe_key",
-        "headers_display",
-        "body_display",
-    ]
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     class Media:
         css = {"all": ["shipping_orders/admin.css"]}
@@ -114,38 +100,29 @@ class CallbackReceiptAdmin(admin.ModelAdmin):
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, receipt: CallbackReceipt) -> str:
         tone = _STATUS_TONES.get(receipt.status, "unknown")
-        return format_html(
-            '<span class="so-badge so-badge--{}" title="{}">{}</span>',
-            tone,
-            receipt.get_status_display(),
-            receipt.status,
-        )
+        return badge(tone, receipt.get_status_display(), receipt.status)
 
     @admin.display(description=_("order"), ordering="reference")
     def reference_link(self, receipt: CallbackReceipt) -> str:
         text = receipt.reference or "—"
         if not receipt.order_id:
             return text
-        try:
-            url = reverse("admin:shipping_orders_order_change", args=[receipt.order_id])
-        except NoReverseMatch:
-            return text
-        return format_html('<a href="{}">{}</a>', url, text)
+        url = admin_link("admin:shipping_orders_order_change", receipt.order_id)
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     @admin.display(description=_("body"))
     def body_display(self, receipt: CallbackReceipt) -> str:
-        return format_html('<pre class="so-json">{}</pre>', receipt.pretty_body())
+        return preformatted(receipt.pretty_body())
 
     @admin.display(description=_("headers (secrets redacted)"))
     def headers_display(self, receipt: CallbackReceipt) -> str:
-        text = json.dumps(receipt.headers, indent=2, ensure_ascii=False, sort_keys=True)
-        return format_html('<pre class="so-json">{}</pre>', text)
+        return pretty_json(receipt.headers)
 
     @admin.display(description=_("traceback"))
     def traceback_display(self, receipt: CallbackReceipt) -> str:
         if not receipt.traceback:
             return "—"
-        return format_html('<pre class="so-json">{}</pre>', receipt.traceback)
+        return preformatted(receipt.traceback)
 
     # -- actions -----------------------------------------------------------------------
 

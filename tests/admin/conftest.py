@@ -117,4 +117,14 @@ def clerk(db: None) -> User:
 
 
 SYDNEY_PICKUP = datetime(2025, 12, 29, 21, 59, 59, tzinfo=dt_timezone.utc)  # 08:59 AEDT next day
+
+#: An order waiting for its courier, with a tracking link and a pickup time: every
+#: column of the list and every tracking field of the API has something to show.
+READY_FOR_PICKUP: dict[str, Any] = {
+    "state": "ready_for_pickup",
+    "courier_allocation": "CouriersPlease",
+    "courier_job_id": "CPX123",
+    "tracking_url": "https://track.example/CPX123",
+    "pickup_at": SYDNEY_PICKUP,
+}
 AN_HOUR_AGO = timedelta(hours=1)

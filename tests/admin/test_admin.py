@@ -15,7 +15,7 @@ from django_shipping_orders import services
 from django_shipping_orders.exceptions import OrderCannotBeCancelled, ProviderUnavailable
 from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent, Parcel, Product
 
-from .conftest import SYDNEY_PICKUP, make_pdf, pdf_page_texts
+from .conftest import READY_FOR_PICKUP, make_pdf, pdf_page_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -37,11 +37,7 @@ def test_changelist_shows_badge_tracking_link_pickup_in_receivers_time_and_label
     client, viewer, make_order
 ):
     order = make_order(
-        state="ready_for_pickup",
-        courier_allocation="CouriersPlease",
-        courier_job_id="CPX123",
-        tracking_url="https://track.example/CPX123",
-        pickup_at=SYDNEY_PICKUP,
+        **READY_FOR_PICKUP,
         label=make_pdf("label"),
         last_synced_at=timezone.now() - timedelta(minutes=5),
     )

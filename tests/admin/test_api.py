@@ -8,7 +8,7 @@ from django.urls import reverse
 from django_shipping_orders.api import tracking_token
 from django_shipping_orders.models import Parcel, Product
 
-from .conftest import SYDNEY_PICKUP, make_pdf
+from .conftest import READY_FOR_PICKUP, SYDNEY_PICKUP, make_pdf
 
 pytestmark = pytest.mark.django_db
 
@@ -39,11 +39,7 @@ def test_orders_api_lists_with_parcels_products_tracking_and_label_link(
     client, admin_user, make_order
 ):
     order = make_order(
-        state="ready_for_pickup",
-        courier_allocation="CouriersPlease",
-        courier_job_id="CPX123",
-        tracking_url="https://track.example/CPX123",
-        pickup_at=SYDNEY_PICKUP,
+        **READY_FOR_PICKUP,
         cash_on_delivery_amount="12.3400",
         label=make_pdf("label"),
     )

@@ -14,6 +14,7 @@ from django.test import Client
 from django_shipping_orders import views
 from django_shipping_orders.models import CallbackReceipt, Order, Parcel
 from django_shipping_orders.states import state_rank
+from tests.states import SHIPPIT_HAPPY_PATH
 
 from .conftest import order_document, post, webhook
 
@@ -82,15 +83,7 @@ def test_receipt_survives_a_crash_after_storing_under_atomic_requests(atomic_req
 @pytest.mark.skipif(not ON_POSTGRES, reason="needs PostgreSQL: run with DATABASE_URL=postgres://…")
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_for_one_order_leave_one_consistent_order():
-    states = [
-        "order_placed",
-        "despatch_in_progress",
-        "ready_for_pickup",
-        "in_transit",
-        "with_driver",
-        "completed",
-    ]
-    bodies = [webhook("PPRACE", upto=state) for state in states] * 3
+    bodies = [webhook("PPRACE", upto=state) for state in SHIPPIT_HAPPY_PATH] * 3
     bodies += [order_document("PPRACE", parcels=5, state="order_placed")] * 3
     bodies += [order_document("PPRACE", parcels=7, state="despatch_in_progress")] * 2
     barrier = threading.Barrier(len(bodies))

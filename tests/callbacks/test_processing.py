@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django_shipping_orders import sync
 from django_shipping_orders.callbacks import process_receipt
 from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent
+from tests.states import SHIPPIT_HAPPY_PATH
 
 from .conftest import order_document, post, set_account, webhook
 
@@ -78,14 +79,7 @@ def test_older_webhook_arriving_late_never_regresses_the_order(client):
 
 
 def test_webhooks_in_any_order_end_at_the_newest_state(client):
-    states = [
-        "order_placed",
-        "despatch_in_progress",
-        "ready_for_pickup",
-        "in_transit",
-        "with_driver",
-        "completed",
-    ]
+    states = SHIPPIT_HAPPY_PATH
     for state in [states[2], states[5], states[0], states[4], states[1], states[3]]:
         assert post(client, webhook(upto=state)).status_code == 200
 

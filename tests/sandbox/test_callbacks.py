@@ -9,6 +9,7 @@ import requests
 
 from django_shipping_orders.sandbox import pytest_plugin
 from django_shipping_orders.sandbox.receiver import CallbackReceiver
+from tests.states import SHIPPIT_HAPPY_PATH
 
 shipping_sandbox = pytest_plugin.shipping_sandbox
 
@@ -19,14 +20,6 @@ ORDER = {
     "parcel_attributes": [{"qty": 1, "weight": 1}],
     "product_attributes": [{"sku": "S1", "title": "Mug", "quantity": 1, "price": 5}],
 }
-SHIPPIT_ACCEPTED = [
-    "order_placed",
-    "despatch_in_progress",
-    "ready_for_pickup",
-    "in_transit",
-    "with_driver",
-    "completed",
-]
 
 
 @pytest.fixture
@@ -94,7 +87,7 @@ def test_shippit_webhook_on_every_state_change_with_secret_header(shipping_sandb
     assert len(received) == 6
     assert all(r.headers["X-Shippit-Secret"] == "hush" for r in received)
     bodies = [r.json() for r in received]
-    assert [b["current_state"] for b in bodies] == SHIPPIT_ACCEPTED
+    assert [b["current_state"] for b in bodies] == SHIPPIT_HAPPY_PATH
     last = bodies[-1]
     assert last["tracking_number"] == tn and last["retailer_reference"] == "#OD7"
     assert last["retailer_order_number"] == "WEB-7" and last["courier_job_id"]
@@ -103,7 +96,7 @@ def test_shippit_webhook_on_every_state_change_with_secret_header(shipping_sandb
         {"quantity": 1, "sku": "S1", "title": "Mug", "product_line_id": None}
     ]
     history = [h["status"] for h in last["status_history"]]
-    assert history[:6] == list(reversed(SHIPPIT_ACCEPTED))
+    assert history[:6] == list(reversed(SHIPPIT_HAPPY_PATH))
     assert last["status_history"][0]["time"] >= last["status_history"][1]["time"]
 
 
@@ -150,5 +143,5 @@ def test_reorder_callbacks_lets_later_states_arrive_first(shipping_sandbox, rece
     arrival = {
         ref: [b["current_state"] for b in bodies if b["tracking_number"] == ref] for ref in refs
     }
-    assert all(sorted(states) == sorted(SHIPPIT_ACCEPTED) for states in arrival.values())
-    assert any(states != SHIPPIT_ACCEPTED for states in arrival.values())
+    assert all(sorted(states) == sorted(SHIPPIT_HAPPY_PATH) for states in arrival.values())
+    assert any(states != SHIPPIT_HAPPY_PATH for states in arrival.values())

@@ -1,0 +1,116 @@
+"""How the admin pages show things: state badges, local times, links, numbers, JSON.
+
+Small functions returning safe HTML (or plain text), shared by the order admin,
+its inlines and filters, and the callback receipt admin, so a badge or a time
+looks the same on every page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.urls import NoReverseMatch, reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from . import states
+from .models import Order
+
+#: Badge tone of each known state; unknown states get the neutral tone.
+STATE_TONES: dict[str, str] = {
+    "processing": "pending",
+    "order_placed": "placed",
+    "accepted": "placed",
+    "despatch_in_progress": "placed",
+    "ready_for_pickup": "ready",
+    "awaiting_collection": "ready",
+    "in_transit": "moving",
+    "with_customs": "moving",
+    "with_driver": "moving",
+    "completed": "done",
+    "pickup_failed": "problem",
+    "delivery_attempted": "problem",
+    "insufficient_address": "problem",
+    "cancelled": "stopped",
+    "invalidated": "stopped",
+    "untrackable": "stopped",
+}
+
+#: A document icon for label links (inline, so the admin needs no extra static file).
+DOC_ICON = SafeString(
+    '<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true"><path fill="currentColor" '
+    'd="M4 1h5.5L13 4.5V14a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V2a1 1 0 0 1 1-1zm5 1v3h3zM5 8h6v1H5zm0 '
+    '2h6v1H5zm0 2h4v1H5z"/></svg>'
+)
+
+
+def badge(tone: str, title: str, text: str) -> str:
+    """A coloured badge in one of the tones of ``shipping_orders/admin.css``."""
+    return format_html(
+        '<span class="so-badge so-badge--{}" title="{}">{}</span>', tone, title, text
+    )
+
+
+def state_badge(state: str) -> str:
+    """The state as a coloured badge (the raw state string stays in the title)."""
+    tone = STATE_TONES.get(states.canonical_state(state), "unknown")
+    return badge(tone, state, humanize_state(state))
+
+
+def humanize_state(state: str) -> str:
+    """A state as people read it: ``ready_for_pickup`` -> ``Ready for pickup``."""
+    return (state or "unknown").replace("_", " ").capitalize()
+
+
+def _zone(name: str) -> Any:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_time(value: datetime | None, zone_name: str, fmt: str = "D j M, H:i T") -> str:
+    """``value`` in the receiver's time zone (the site's when unknown), as text."""
+    if value is None:
+        return ""
+    zone = _zone(zone_name) or timezone.get_current_timezone()
+    return dateformat.format(value.astimezone(zone), fmt)
+
+
+def admin_link(viewname: str, pk: Any) -> str:
+    """The URL of an admin page, or "" when that admin is not installed."""
+    try:
+        return reverse(viewname, args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+def label_url(order: Order, download: bool = False) -> str:
+    """The URL of the order's stored label, or "" when the app's URLs are not installed."""
+    try:
+        url = reverse("shipping_orders:label", args=[order.pk])
+    except NoReverseMatch:
+        return ""
+    return f"{url}?download=1" if download else url
+
+
+def number(value: Decimal | None) -> str:
+    """A stored measure without the padding zeros of its column (0.3000 -> 0.3)."""
+    if value is None:
+        return "—"
+    return format(value.normalize(), "f")
+
+
+def preformatted(text: str) -> str:
+    """``text`` in a monospaced block, escaped."""
+    return format_html('<pre class="so-json">{}</pre>', text)
+
+
+def pretty_json(value: Any) -> str:
+    """``value`` as indented JSON, keys sorted, in a monospaced block."""
+    return preformatted(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))

@@ -1,0 +1,89 @@
+"""The order changelist's filters: label, state, courier and pickup day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import states
+from .admin_display import humanize_state
+from .models import Order
+
+
+class LabelAvailableFilter(admin.SimpleListFilter):
+    title = _("label")
+    parameter_name = "label"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Stored")), ("no", _("Not yet"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() == "yes":
+            return queryset.exclude(label="")
+        if self.value() == "no":
+            return queryset.filter(label="")
+        return queryset
+
+
+class StateFilter(admin.SimpleListFilter):
+    """States as people read them; every state present is offered, unknown ones included."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        queryset = model_admin.get_queryset(request).order_by()
+        present = queryset.values_list("state", flat=True).distinct()
+        ranked = sorted(
+            set(present), key=lambda s: (states.state_rank(s) is None, states.state_rank(s) or 0, s)
+        )
+        return [(state, humanize_state(state)) for state in ranked]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        return queryset.filter(state=value) if value is not None else queryset
+
+
+class CourierFilter(admin.AllValuesFieldListFilter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("courier")
+
+
+class PickupFilter(admin.SimpleListFilter):
+    """When the courier comes, by the site's calendar (today's pickups first)."""
+
+    title = _("pickup")
+    parameter_name = "pickup"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("today", _("Today")),
+            ("tomorrow", _("Tomorrow")),
+            ("week", _("Next 7 days")),
+            ("past", _("Before today")),
+            ("none", _("No pickup time")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(pickup_at__isnull=True)
+        today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        ranges = {
+            "today": (today, today + timedelta(days=1)),
+            "tomorrow": (today + timedelta(days=1), today + timedelta(days=2)),
+            "week": (today, today + timedelta(days=7)),
+        }
+        if value in ranges:
+            start, end = ranges[value]
+            return queryset.filter(pickup_at__gte=start, pickup_at__lt=end)
+        if value == "past":
+            return queryset.filter(pickup_at__lt=today)
+        return queryset
