@@ -20,9 +20,17 @@ and in the summary; they never stop a batch.
 Most polls find nothing new. When the provider's answer is exactly the
 payload stored on the order, ``apply_document`` would change nothing and
 only write the bookkeeping (last sync, next poll); the engine writes that
-bookkeeping itself, for many orders in one transaction, and only if the row
-has not been touched since it was claimed (``updated_at``). Anything else
-goes through ``apply_document``, the one write path of mirrored data.
+bookkeeping itself, and only if the row has not been touched since it was
+claimed (``updated_at``). Anything else goes through ``apply_document``, the
+one write path of mirrored data.
+
+The worker threads only fetch and compare; the thread that claims also
+writes the bookkeeping of every unchanged order fetched since its last
+chunk and gives their leases back, in one short transaction: one SELECT that
+locks the rows and one UPDATE sent for all of them at once (``executemany``).
+One writer instead of one per thread: on SQLite concurrent writers queue for
+the database lock, and on every database an ORM statement per order costs
+more CPU than the request it records.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, connections, transaction
@@ -45,8 +54,8 @@ from . import policy, ratelimit, services, states
 from .conf import AccountSettings, shipping_settings
 from .documents import OrderDocument
 from .exceptions import ShippingOrdersConfigurationError, ShippingOrdersError
-from .models import Order, Source
-from .providers import get_provider
+from .models import Order, PayloadEncoder, Source
+from .providers import Provider, get_provider
 from .sync import apply_document, normalize_json
 
 logger = logging.getLogger("django_shipping_orders.refresh")
@@ -67,10 +76,8 @@ _CLAIM_FIELDS = (
     "courier_job_id",
     "label_url",
 )
-#: Unchanged orders whose bookkeeping one worker writes in one transaction.
-_FLUSH_SIZE = 25
-
 ProgressCallback = Callable[[int, int], None]
+_ENCODER = PayloadEncoder()
 
 
 @dataclass
@@ -150,7 +157,9 @@ def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Ord
         if not ids:
             return []
         Order.objects.filter(pk__in=ids).filter(_free(now)).update(lease_expires_at=token)
-    claimed = Order.objects.filter(pk__in=ids, lease_expires_at=token).only(*_CLAIM_FIELDS)
+    claimed = (
+        Order.objects.filter(pk__in=ids, lease_expires_at=token).only(*_CLAIM_FIELDS).order_by()
+    )
     return sorted(claimed, key=lambda order: ids.index(order.pk))
 
 
@@ -247,7 +256,33 @@ def _unchanged(order: Order, document: OrderDocument) -> bool:
     Every mirrored field, parcel and product is read from that payload, so
     ``apply_document`` would change nothing: only the bookkeeping moves.
     """
-    return document.is_full and bool(order.raw) and normalize_json(document.raw) == order.raw
+    return document.is_full and bool(order.raw) and _same_json(document.raw, order.raw)
+
+
+def _same_json(received: Any, stored: Any) -> bool:
+    """``normalize_json(received) == stored``, without the JSON round trip of ``received``.
+
+    ``received`` is parsed JSON (exact ``Decimal`` numbers), ``stored`` is what
+    the ``JSONField`` read back; a ``Decimal`` compares as the number that
+    ``PayloadEncoder`` would store for it, everything else as ``==`` would.
+    """
+    kind = type(received)
+    if kind is dict:
+        if type(stored) is not dict or len(received) != len(stored):
+            return stored == normalize_json(received)  # not the common case: the exact rule
+        for key, value in received.items():
+            if key not in stored or not _same_json(value, stored[key]):
+                return False
+        return True
+    if kind is list:
+        if type(stored) is not list or len(received) != len(stored):
+            return stored == normalize_json(received)
+        return all(_same_json(a, b) for a, b in zip(received, stored, strict=True))
+    if kind is Decimal:
+        return _ENCODER.default(received) == stored  # the int or float it is stored as
+    if kind is str or kind is bool or kind is int or received is None:
+        return received == stored
+    return normalize_json(received) == stored
 
 
 class _Engine:
@@ -269,18 +304,27 @@ class _Engine:
         self.summary = RefreshSummary()
         self.exhausted: set[str] = set()
         self._accounts: dict[str, AccountSettings | Exception] = {}
+        # Read once per run: settings are parsed on every access.
+        self._policy = policy.current_policy()
+        self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self._done: list[Order] = []
+        #: Unchanged orders fetched, whose bookkeeping the claiming thread writes.
+        self._unchanged: list[tuple[Order, OrderDocument, datetime]] = []
         self._count = 0
-        self._local = threading.local()
 
     def run(self, next_chunk: Callable[[int], list[Order]]) -> None:
         # Claim a little ahead of the workers, never far: a claimed order's
-        # lease runs while it waits in the queue.
-        size = min(100, max(25, self.workers * 8))
-        pool = _Pool(self.workers, self._refresh_one, self.flush) if self.workers > 1 else None
+        # lease runs while it waits in the queue. With ``wait`` a whole chunk is
+        # admitted (slept for) before it is fetched, so chunks stay small; without
+        # it they are larger, which spreads the cost of claiming and of writing
+        # the bookkeeping over more orders.
+        per_worker = 8 if self.wait else 25
+        size = min(100, max(25, self.workers * per_worker))
+        pool = _Pool(self.workers, self._refresh_one) if self.workers > 1 else None
         try:
             while True:
+                self._write_unchanged()
                 self._release_done()
                 chunk = next_chunk(size)
                 if not chunk:
@@ -294,13 +338,10 @@ class _Engine:
                         self._refresh_one(order)
                     else:
                         pool.put(order)
-                if pool is None:
-                    self.flush()
         finally:
             if pool is not None:
                 pool.close()
-            else:
-                self.flush()
+            self._write_unchanged()
             self._release_done()
 
     def _account(self, alias: str) -> AccountSettings | Exception:
@@ -339,14 +380,23 @@ class _Engine:
             admitted.extend(orders[:granted])
         return admitted
 
+    def _provider(self, alias: str) -> Provider:
+        # Once per run: get_provider reads and compares the account's settings on every call.
+        provider = self._providers.get(alias)
+        if provider is None:
+            provider = self._providers[alias] = get_provider(alias)
+        return provider
+
     def _refresh_one(self, order: Order) -> None:
         try:
+            provider = self._provider(order.account)
             with ratelimit.prepaid(order.account):
                 started = timezone.now()
-                document = get_provider(order.account).get_order(order.reference)
+                document = provider.get_order(order.reference)
             if _unchanged(order, document):
-                self._queue_unchanged(order, document, started)
-                return  # counted and released when the batch of bookkeeping is written
+                with self._lock:
+                    self._unchanged.append((order, document, started))
+                return  # counted and released when the bookkeeping is written
             result = apply_document(order.account, document, self.source, observed_at=started)
         except ShippingOrdersError as err:
             self._record_failure(order, err)
@@ -376,60 +426,62 @@ class _Engine:
             else:
                 self.summary.unchanged += count
 
-    def _finish(self, orders: list[Order]) -> None:
+    def _finish(self, orders: list[Order], *, released: bool = False) -> None:
         with self._lock:
-            self._done.extend(orders)
+            if not released:
+                self._done.extend(orders)
             self._count += len(orders)
             count = self._count
         if self.progress is not None:
             self.progress(count, self.summary.selected)
 
-    def _queue_unchanged(self, order: Order, document: OrderDocument, started: datetime) -> None:
-        pending = self._pending()
-        pending.append((order, document, started))
-        if len(pending) >= _FLUSH_SIZE:
-            self.flush()
+    def _write_unchanged(self) -> None:
+        """Write the bookkeeping of the unchanged orders fetched so far, and give back their leases.
 
-    def _pending(self) -> list[tuple[Order, OrderDocument, datetime]]:
-        if not hasattr(self._local, "pending"):
-            self._local.pending = []
-        return self._local.pending
-
-    def flush(self) -> None:
-        """Write the bookkeeping of this thread's unchanged orders, in one transaction."""
-        pending, self._local.pending = self._pending(), []
+        One transaction: the rows are locked and checked against the
+        ``updated_at`` read at claim time, and the untouched ones are written
+        by :func:`_write_bookkeeping`. A row changed since it was claimed (a
+        callback, an admin action) goes through ``apply_document`` instead,
+        which decides what is newer.
+        """
+        with self._lock:
+            pending, self._unchanged = self._unchanged, []
         if not pending:
             return
         now = timezone.now()
-        settings = policy.current_policy()
-        touched = []
+        entries = {order.pk: (order, document, started) for order, document, started in pending}
+        written: list[tuple[Order, datetime | None]] = []
         try:
             with transaction.atomic():
-                for order, document, started in pending:
+                rows = (
+                    Order.objects.select_for_update()
+                    .filter(pk__in=entries)
+                    .values_list("pk", "updated_at")
+                )
+                for pk, updated_at in rows:
+                    order = entries[pk][0]
+                    if updated_at != order.updated_at:
+                        continue
                     order.refresh_failures = 0
                     next_at = policy.next_refresh_at(
-                        order, now=now, source=self.source, policy=settings
+                        order, now=now, source=self.source, policy=self._policy
                     )
-                    written = Order.objects.filter(pk=order.pk, updated_at=order.updated_at).update(
-                        last_synced_at=now,
-                        next_refresh_at=next_at,
-                        refresh_failures=0,
-                        last_error="",
-                        updated_at=now,
-                    )
-                    if not written:
-                        touched.append((order, document, started))
+                    written.append((order, next_at))
+                if written:
+                    _write_bookkeeping(written, now)
         except Exception as err:
             logger.exception("Could not write the refresh bookkeeping of %d orders", len(pending))
             for order, _, _ in pending:
                 self._fail(order, err, f"{type(err).__name__}: {err}")
             self._finish([order for order, _, _ in pending])
             return
-        self._count_fetched(False, len(pending) - len(touched))
-        self._finish([order for order, _, _ in pending if all(order is not t[0] for t in touched)])
-        for order, document, started in touched:
-            # Changed since it was claimed (a callback, an admin action): the
-            # full path decides what is newer.
+        self._count_fetched(False, len(written))
+        self._finish([order for order, _ in written], released=True)
+        done = {order.pk for order, _ in written}
+        for order, document, started in pending:
+            if order.pk in done:
+                continue
+            # Changed since it was claimed: the full path decides what is newer.
             try:
                 result = apply_document(order.account, document, self.source, observed_at=started)
             except Exception as err:
@@ -461,11 +513,8 @@ class _Engine:
 class _Pool:
     """Threads fed through a short queue; each closes its database connection when done."""
 
-    def __init__(
-        self, workers: int, work: Callable[[Order], None], finish: Callable[[], None]
-    ) -> None:
+    def __init__(self, workers: int, work: Callable[[Order], None]) -> None:
         self._work = work
-        self._finish = finish
         self._queue: queue.Queue[Order | None] = queue.Queue(maxsize=workers * 2)
         self._threads = [
             threading.Thread(target=self._loop, name=f"shipping-refresh-{i}", daemon=True)
@@ -491,7 +540,44 @@ class _Pool:
                 except Exception:  # the work records its own faults; this is a last guard
                     logger.exception("Refresh worker error on %s", order)
         finally:
-            try:
-                self._finish()
-            finally:
-                connections.close_all()
+            connections.close_all()
+
+
+def _write_bookkeeping(rows: list[tuple[Order, datetime | None]], now: datetime) -> None:
+    """The bookkeeping of unchanged fetches: ``rows`` pairs each locked order with its next poll.
+
+    One statement sent with ``executemany``: the next poll differs per order
+    (pickup times), and an ORM ``CASE`` over many ids costs more to build than
+    the requests it records. Still guarded by ``updated_at``, and each lease
+    is given back only if it is still the one this run took.
+    """
+    meta = Order._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only quoted names of the model's own table and columns are spliced in; values are parameters.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column('last_synced_at')} = %s, "  # noqa: S608
+        f"{column('next_refresh_at')} = %s, {column('refresh_failures')} = 0, "
+        f"{column('last_error')} = '', {column('updated_at')} = %s, "
+        f"{column('lease_expires_at')} = CASE WHEN {column('lease_expires_at')} = %s "
+        f"THEN NULL ELSE {column('lease_expires_at')} END "
+        f"WHERE {quote(meta.pk.column)} = %s AND {column('updated_at')} = %s"
+    )
+    prepare = meta.get_field("updated_at").get_db_prep_save  # every datetime column alike
+    stamp = prepare(now, connection)
+    params = [
+        (
+            stamp,
+            prepare(next_at, connection),
+            stamp,
+            prepare(order.lease_expires_at, connection),
+            order.pk,
+            prepare(order.updated_at, connection),
+        )
+        for order, next_at in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
