@@ -41,6 +41,7 @@ import random
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -138,6 +139,24 @@ def due_orders(account: str | None = None, *, now: datetime | None = None) -> An
     )
 
 
+_SQLITE_WRITE_LOCK = threading.RLock()
+
+
+def _writes() -> Any:
+    """A lock the engine's threads take around database writes, on SQLite only.
+
+    Without ``"transaction_mode": "IMMEDIATE"`` (Django 5.1+) SQLite fails a
+    second writer at once ("database is locked") instead of waiting for the
+    first, so there the threads take turns; everywhere else this is a no-op.
+    """
+    if (
+        connection.vendor == "sqlite"
+        and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+    ):
+        return _SQLITE_WRITE_LOCK
+    return nullcontext()
+
+
 def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Order]:
     """Lease up to ``limit`` orders of ``queryset`` to this worker; returns the ones it got.
 
@@ -149,7 +168,7 @@ def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Ord
     # A distinct stamp per claim, so the worker can tell its rows from another's.
     token = now + timedelta(seconds=lease, microseconds=random.randrange(1, 1_000_000))
     ordering = queryset.query.order_by or ("next_refresh_at", "pk")
-    with transaction.atomic():
+    with _writes(), transaction.atomic():
         candidates = queryset.filter(_free(now)).order_by(*ordering)
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
@@ -170,7 +189,8 @@ def release(orders: Iterable[Order]) -> None:
         if order.lease_expires_at is not None:
             by_token[order.lease_expires_at].append(order.pk)
     for token, ids in by_token.items():
-        Order.objects.filter(pk__in=ids, lease_expires_at=token).update(lease_expires_at=None)
+        with _writes():
+            Order.objects.filter(pk__in=ids, lease_expires_at=token).update(lease_expires_at=None)
 
 
 # -- running a batch -------------------------------------------------------------------------
@@ -397,7 +417,8 @@ class _Engine:
                 with self._lock:
                     self._unchanged.append((order, document, started))
                 return  # counted and released when the bookkeeping is written
-            result = apply_document(order.account, document, self.source, observed_at=started)
+            with _writes():
+                result = apply_document(order.account, document, self.source, observed_at=started)
         except ShippingOrdersError as err:
             self._record_failure(order, err)
             self._fail(order, err)
@@ -414,7 +435,8 @@ class _Engine:
 
     def _record_failure(self, order: Order, error: Exception) -> None:
         try:
-            services.record_refresh_failure(order, error)
+            with _writes():
+                services.record_refresh_failure(order, error)
         except Exception:
             logger.exception("Could not record the failure of %s", order)
 
@@ -452,7 +474,7 @@ class _Engine:
         entries = {order.pk: (order, document, started) for order, document, started in pending}
         written: list[tuple[Order, datetime | None]] = []
         try:
-            with transaction.atomic():
+            with _writes(), transaction.atomic():
                 rows = (
                     Order.objects.select_for_update()
                     .filter(pk__in=entries)
@@ -483,7 +505,10 @@ class _Engine:
                 continue
             # Changed since it was claimed: the full path decides what is newer.
             try:
-                result = apply_document(order.account, document, self.source, observed_at=started)
+                with _writes():
+                    result = apply_document(
+                        order.account, document, self.source, observed_at=started
+                    )
             except Exception as err:
                 logger.exception("Applying %s failed", order)
                 self._fail(order, err, f"{type(err).__name__}: {err}")
