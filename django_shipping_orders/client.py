@@ -133,7 +133,7 @@ class ApiClient:
             last = attempt == attempts - 1
             try:
                 response = self._send(method, url, json)
-            except requests.Timeout as err:
+            except requests.Timeout:
                 error: ShippingOrdersError = ProviderTimeout(
                     f"{self._where(method, path)} timed out after {self.account.timeout:g} s"
                     f"{self._tries(attempt)}.",
@@ -141,17 +141,20 @@ class ApiClient:
                     reference=reference,
                 )
                 if last:
-                    raise error from err
+                    # Not chained: the transport's frames hold the request headers
+                    # (the API key) in their locals, which Django's error reports
+                    # would print. The message names the transport error instead.
+                    raise error from None
                 self._backoff(attempt, None, method, path, "timeout")
                 continue
             except requests.RequestException as err:
                 error = ProviderUnavailable(
-                    f"{self._where(method, path)} failed: {type(err).__name__}{self._tries(attempt)}.",
+                    f"{self._where(method, path)} failed: {_transport_error(err)}{self._tries(attempt)}.",
                     account=self.account.alias,
                     reference=reference,
                 )
                 if last:
-                    raise error from err
+                    raise error from None  # unchained, as above
                 self._backoff(attempt, None, method, path, type(err).__name__)
                 continue
 
@@ -270,6 +273,16 @@ class ApiClient:
             retry_after=_retry_after(response),
             **kwargs,
         )
+
+
+def _transport_error(err: requests.RequestException) -> str:
+    """The kind of transport failure, without URLs or headers (they may carry secrets)."""
+    cause: object = err.args[0] if err.args else None
+    while getattr(cause, "reason", None) is not None:  # urllib3 wraps the socket error
+        cause = cause.reason  # type: ignore[attr-defined]
+    if isinstance(cause, Exception) and type(cause).__name__ != type(err).__name__:
+        return f"{type(err).__name__} ({type(cause).__name__})"
+    return type(err).__name__
 
 
 def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:

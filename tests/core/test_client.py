@@ -534,3 +534,26 @@ def test_documented_payload_helper_is_decimal():
     from decimal import Decimal
 
     assert type(documented_payload()["cash_on_delivery_amount"]) is Decimal
+
+
+def test_transport_errors_are_not_chained_to_frames_holding_the_api_key(silent_server):
+    # Django's error reports print the locals of every chained frame, and the
+    # HTTP library's frames hold the request headers: the error stands alone.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with (
+        account(f"http://127.0.0.1:{port}", MAX_RETRIES=0),
+        pytest.raises(ProviderUnavailable) as refused,
+    ):
+        get_provider("default").get_order("PPDOC0001")
+    with (
+        account(silent_server, TIMEOUT=0.2, MAX_RETRIES=0),
+        pytest.raises(ProviderTimeout) as timed_out,
+    ):
+        get_provider("default").get_order("PPDOC0001")
+    for error in (refused.value, timed_out.value):
+        assert error.__cause__ is None
+        assert error.__suppress_context__
+    assert "ConnectionError (NewConnectionError)" in str(refused.value)
