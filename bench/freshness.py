@@ -41,21 +41,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
+from _common import BENCH_ORDER  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 API_KEY = "bench-freshness-key"
 DAY = 86400.0
 MOVING = ("in_transit", "with_driver")
-ORDER = {
-    "retailer_reference": "#FRESH",
-    "receiver_name": "Bench Receiver",
-    "delivery_address": "1 Bench Street",
-    "delivery_suburb": "Sydney",
-    "delivery_state": "NSW",
-    "delivery_postcode": "2000",
-    "parcel_attributes": [{"qty": 1, "weight": 1.0}],
-    "product_attributes": [{"sku": "B1", "title": "Bench item", "quantity": 1, "price": 9.99}],
-}
+ORDER = {**BENCH_ORDER, "retailer_reference": "#FRESH"}
 
 
 def p95(values: list[float]) -> float:
@@ -75,7 +67,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
 
-    settings.Q_CLUSTER = {"name": "bench-freshness", "orm": "default", "sync": False}
+    settings.Q_CLUSTER = {
+        "name": "bench-freshness",
+        "orm": "default",
+        "sync": False,
+        "timeout": 60,
+        "retry": 120,
+    }
     django.setup()
     import time_machine
     from django.db import connection

@@ -43,39 +43,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 import django  # noqa: E402
 import requests  # noqa: E402
+from _common import BENCH_ORDER, start_server, stop_server  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 API_KEY = "bench-refresh-key"
-ORDER = {
-    "retailer_reference": "#BENCH",
-    "receiver_name": "Bench Receiver",
-    "delivery_address": "1 Bench Street",
-    "delivery_suburb": "Sydney",
-    "delivery_state": "NSW",
-    "delivery_postcode": "2000",
-    "parcel_attributes": [{"qty": 1, "weight": 1.0}],
-    "product_attributes": [{"sku": "B1", "title": "Bench item", "quantity": 1, "price": 9.99}],
-}
+ORDER = {**BENCH_ORDER}
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["-m", "django_shipping_orders.sandbox", "--port", "0", "--speed", "0", "--seed", "1"]
-    args += ["--cancel-share", "0", "--account", f"{API_KEY}=shippit"]
-    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"the sandbox did not start: {line!r}")
-    return proc, line.split()[-1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(2)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return start_server([*args, "--cancel-share", "0", "--account", f"{API_KEY}=shippit"])
 
 
 def plain_gets(urls: list[str], headers: dict[str, str], workers: int) -> float:
@@ -108,7 +85,13 @@ def main() -> None:
 
     # Label downloads are queued for a cluster (ORM broker), as in production,
     # not run inline as in the test settings.
-    settings.Q_CLUSTER = {"name": "bench-refresh", "orm": "default", "sync": False}
+    settings.Q_CLUSTER = {
+        "name": "bench-refresh",
+        "orm": "default",
+        "sync": False,
+        "timeout": 60,
+        "retry": 120,
+    }
     django.setup()
     from django.db import connection
     from django.test.utils import override_settings
@@ -179,7 +162,7 @@ def main() -> None:
             )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
-        stop(proc)
+        stop_server(proc)
 
 
 def report(connection, args, name, rate, baseline, summary) -> None:

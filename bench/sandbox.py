@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
@@ -26,18 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
+from _common import BENCH_ORDER, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
-ORDER = {
-    "retailer_reference": "#BENCH",
-    "receiver_name": "Bench Receiver",
-    "delivery_address": "1 Bench Street",
-    "delivery_suburb": "Sydney",
-    "delivery_state": "NSW",
-    "delivery_postcode": "2000",
-    "parcel_attributes": [{"qty": 1, "weight": 1.0}],
-    "product_attributes": [{"sku": "B1", "title": "Bench item", "quantity": 1, "price": 9.99}],
-}
+ORDER = BENCH_ORDER
 
 
 def serve_baseline(body_size: int) -> None:
@@ -66,28 +55,6 @@ def serve_baseline(body_size: int) -> None:
     print(f"Baseline listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-
-
-def start(args: list[str]) -> tuple[subprocess.Popen, str]:
-    """Start a server subprocess and read its URL from the first line it prints."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, *args], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    )
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"server did not start: {line!r}")
-    return proc, line.split()[-1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Ctrl-C the server and wait for it."""
-    proc.send_signal(2)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def drive(urls: list[str], headers: dict[str, str], threads: int, duration: float) -> float:
@@ -142,7 +109,7 @@ def main() -> None:
         serve_baseline(args.serve_baseline)
         return
 
-    proc, url = start(
+    proc, url = start_server(
         [
             "-m",
             "django_shipping_orders.sandbox",
@@ -172,13 +139,13 @@ def main() -> None:
         urls = [f"{url}/api/3/orders/{ref}" for ref in refs]
         sandbox_rps = drive(urls, headers, args.threads, args.duration)
     finally:
-        stop(proc)
+        stop_server(proc)
 
-    proc, url = start([str(Path(__file__).resolve()), "--serve-baseline", str(size)])
+    proc, url = start_server([str(Path(__file__).resolve()), "--serve-baseline", str(size)])
     try:
         baseline_rps = drive([f"{url}/fixed"], {}, args.threads, args.duration)
     finally:
-        stop(proc)
+        stop_server(proc)
 
     print(
         json.dumps(
