@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: help venv test test-postgres lint format migrations-check demo bench build clean
+.PHONY: help venv test test-postgres test-mariadb lint format migrations-check demo bench build clean
 
 help:
 	@echo "make demo        run the example shop against the sandbox provider (Ctrl-C stops it)"
@@ -28,6 +28,9 @@ test: venv
 
 test-postgres: venv
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-mariadb: venv
+	DATABASE_URL=$${DATABASE_URL:-mysql://root@127.0.0.1:3306/test} $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

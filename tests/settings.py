@@ -36,6 +36,14 @@ def _database(url: str) -> dict:
             },
         }
     parts = urlsplit(url)
+    if parts.scheme in ("mysql", "mariadb"):
+        try:
+            import MySQLdb  # noqa: F401  (mysqlclient, when it could be built)
+        except ImportError:
+            # PyMySQL stands in where mysqlclient has no headers to build against.
+            import pymysql
+
+            pymysql.install_as_MySQLdb()
     engine = {
         "postgres": "django.db.backends.postgresql",
         "postgresql": "django.db.backends.postgresql",
