@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -226,7 +226,47 @@ _DRAIN_BATCH = 200
 _INLINE_LEFT_BEHIND = timedelta(minutes=1)
 
 
-def check_receipt(receipt: CallbackReceipt) -> ProcessResult | None:
+def store_receipt(receipt: CallbackReceipt) -> None:
+    """Save a new receipt in one INSERT, as ``receipt.save()`` would, only cheaper.
+
+    Storing the body is the part of every callback the provider waits on, and
+    most of its cost was the ORM compiling the same INSERT each time. The
+    statement is built once per database from the model's own fields; values
+    still go through each field's ``pre_save`` / ``get_db_prep_save``.
+    """
+    connection = connections[router.db_for_write(CallbackReceipt)]
+    if not connection.features.can_return_columns_from_insert:
+        receipt.save()
+        return
+    params = [
+        field.get_db_prep_save(field.pre_save(receipt, True), connection)
+        for field in _RECEIPT_FIELDS
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_receipt_insert_sql(connection), params)
+        receipt.pk = cursor.fetchone()[0]
+    receipt._state.adding = False
+    receipt._state.db = connection.alias
+
+
+_RECEIPT_FIELDS = [f for f in CallbackReceipt._meta.concrete_fields if not f.primary_key]
+_INSERT_SQL: dict[str, str] = {}
+
+
+def _receipt_insert_sql(connection: Any) -> str:
+    if connection.alias not in _INSERT_SQL:
+        quote = connection.ops.quote_name
+        meta = CallbackReceipt._meta
+        columns = ", ".join(quote(field.column) for field in _RECEIPT_FIELDS)
+        values = ", ".join(["%s"] * len(_RECEIPT_FIELDS))
+        _INSERT_SQL[connection.alias] = (
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
+            f"RETURNING {quote(meta.pk.column)}"
+        )
+    return _INSERT_SQL[connection.alias]
+
+
+def check_receipt(receipt: CallbackReceipt, account: AccountSettings) -> ProcessResult | None:
     """Deferred mode: fail at once a body that can never be processed.
 
     Checks what makes a body unusable whatever the settings (not JSON, not an
@@ -235,7 +275,7 @@ def check_receipt(receipt: CallbackReceipt) -> ProcessResult | None:
     Returns the failure (already written on the receipt), or ``None``.
     """
     try:
-        _check_reference(bytes(receipt.body), get_provider(receipt.account))
+        _check_reference(bytes(receipt.body), account)
     except CallbackError as err:
         return _finish(
             receipt,
@@ -251,15 +291,16 @@ def check_receipt(receipt: CallbackReceipt) -> ProcessResult | None:
     return None
 
 
-def _check_reference(body: bytes, provider: Provider) -> None:
+def _check_reference(body: bytes, account: AccountSettings) -> None:
     payload = _load_object(body)
-    renamed = provider.account.field_map
-    keys = [key for key, name in renamed.items() if name in provider.reference_keys]
-    keys += list(provider.reference_keys)
+    # The adapter's class says where references live; no adapter is built here.
+    reference_keys: tuple[str, ...] = account.provider_class.reference_keys
+    keys = [key for key, name in account.field_map.items() if name in reference_keys]
+    keys += list(reference_keys)
     reference = next((payload[key] for key in keys if payload.get(key) not in (None, "")), None)
     if not isinstance(reference, str | int):
         raise CallbackError(
-            f"The order document has no reference ({' or '.join(provider.reference_keys)}).",
+            f"The order document has no reference ({' or '.join(reference_keys)}).",
             code="invalid_document",
         )
     _check_reference_text(str(reference).strip())

@@ -45,6 +45,7 @@ from .callbacks import (
     redact_headers,
     request_processing,
     scrub,
+    store_receipt,
 )
 from .conf import AccountSettings, shipping_settings
 from .exceptions import UnknownAccount
@@ -144,7 +145,7 @@ class CallbackView(View):
             receipt.status = Status.IGNORED
 
         try:
-            receipt.save()  # autocommit: durable once this returns
+            store_receipt(receipt)  # autocommit: durable once this returns
         except DatabaseError as err:
             logger.error(
                 "Could not store a callback for account %r: %s",
@@ -185,7 +186,7 @@ class CallbackView(View):
 
 def _defer(receipt: CallbackReceipt, config: AccountSettings) -> HttpResponse:
     """Deferred mode: answer 202 now; a django-q2 task applies the receipt."""
-    failure = check_receipt(receipt)
+    failure = check_receipt(receipt, config)
     if failure is not None:
         return _error(400, failure.code, failure.reason, receipt=receipt.pk)
     try:

@@ -134,3 +134,27 @@ def test_callback_processing_setting_is_checked(settings):
     settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "later"}
     with pytest.raises(ShippingOrdersConfigurationError, match="CALLBACK_PROCESSING"):
         shipping_settings.callback_processing
+
+
+def test_store_receipt_writes_the_row_save_would_write():
+    before = timezone.now()
+    receipt = CallbackReceipt(
+        account="default",
+        body=b'{"tracking_number": "PPSTORE"}',
+        content_type="application/json",
+        remote_addr="203.0.113.9",
+        headers={"Content-Type": "application/json", "X-Shipping-Callback-Secret": "[redacted]"},
+        dedupe_key="d" * 64,
+    )
+    callbacks.store_receipt(receipt)
+
+    stored = CallbackReceipt.objects.get(pk=receipt.pk)
+    assert bytes(stored.body) == b'{"tracking_number": "PPSTORE"}'
+    assert stored.headers == receipt.headers
+    assert (stored.remote_addr, stored.content_type) == ("203.0.113.9", "application/json")
+    assert (stored.status, stored.attempts, stored.dedupe_key) == (Status.RECEIVED, 0, "d" * 64)
+    assert before <= stored.received_at <= timezone.now()
+    # The instance is a saved row now: saving it again updates, never inserts.
+    receipt.status = Status.PROCESSED
+    receipt.save()
+    assert CallbackReceipt.objects.get().status == Status.PROCESSED
