@@ -1,7 +1,10 @@
 """The ``SHIPPING_ORDERS`` setting, read lazily on every access.
 
 Nothing here reads ``settings`` at import time, so ``override_settings`` in
-tests and settings changed between requests are always seen. Every key has a
+tests and settings changed between requests are always seen. Validating and
+building the typed values is done once per setting object: assign a new
+dict to change the setting (as ``override_settings`` does); a dict mutated in
+place keeps the values already built from it. Every key has a
 default below; a key that is not listed here is an error that names it (a
 typo such as ``API_KEYS`` must not silently fall back to a default).
 
@@ -266,6 +269,15 @@ def _unknown_keys(given: dict[str, Any], known: dict[str, Any]) -> list[str]:
     return sorted(str(key) for key in given if key not in known)
 
 
+class _Snapshot:
+    """Values validated from one ``SHIPPING_ORDERS`` object (kept alive, so never confused)."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.values: dict[str, Any] = {}
+        self.accounts: dict[str, AccountSettings] = {}
+
+
 class ShippingSettings:
     """Typed, lazy view of ``settings.SHIPPING_ORDERS``."""
 
@@ -279,19 +291,36 @@ class ShippingSettings:
             )
         return value
 
+    def __init__(self) -> None:
+        # What was validated and built from one setting object. Settings are read
+        # on every access; the work is redone only when the setting is a new
+        # object (override_settings, a settings change), never for each read
+        # on a hot path such as the callback view.
+        self._snapshot: _Snapshot | None = None
+
+    def _current(self) -> _Snapshot:
+        raw = self.raw
+        snapshot = self._snapshot
+        if snapshot is None or snapshot.raw is not raw:
+            unknown = _unknown_keys(raw, GLOBAL_DEFAULTS)
+            if unknown:
+                raise ShippingOrdersConfigurationError(
+                    f"{SETTING_NAME} has unknown key(s) {unknown}; "
+                    f"known keys are {sorted(GLOBAL_DEFAULTS)}."
+                )
+            snapshot = self._snapshot = _Snapshot(raw)
+        return snapshot
+
     def _get(self, key: str) -> Any:
-        unknown = _unknown_keys(self.raw, GLOBAL_DEFAULTS)
-        if unknown:
-            raise ShippingOrdersConfigurationError(
-                f"{SETTING_NAME} has unknown key(s) {unknown}; "
-                f"known keys are {sorted(GLOBAL_DEFAULTS)}."
-            )
-        value = self.raw.get(key, GLOBAL_DEFAULTS[key])
-        if key in _GLOBAL_TYPES and key in self.raw:
-            errors = _type_errors({key: value}, _GLOBAL_TYPES, SETTING_NAME)
-            if errors:
-                raise ShippingOrdersConfigurationError(errors[0])
-        return value
+        snapshot = self._current()
+        if key not in snapshot.values:
+            value = snapshot.raw.get(key, GLOBAL_DEFAULTS[key])
+            if key in _GLOBAL_TYPES and key in snapshot.raw:
+                errors = _type_errors({key: value}, _GLOBAL_TYPES, SETTING_NAME)
+                if errors:
+                    raise ShippingOrdersConfigurationError(errors[0])
+            snapshot.values[key] = value
+        return snapshot.values[key]
 
     @property
     def account_aliases(self) -> list[str]:
@@ -306,11 +335,16 @@ class ShippingSettings:
     def account(self, alias: str) -> AccountSettings:
         """The settings of account ``alias``; raises ``UnknownAccount`` naming the known ones."""
         accounts = self._get("ACCOUNTS")
+        snapshot = self._current()
+        built = snapshot.accounts.get(alias)
+        if built is not None:
+            return built
         if alias not in accounts:
             raise UnknownAccount(
                 f"No shipping account {alias!r}; configured accounts: {sorted(accounts) or 'none'}."
             )
-        return build_account(alias, accounts[alias])
+        built = snapshot.accounts[alias] = build_account(alias, accounts[alias])
+        return built
 
     def accounts(self) -> list[AccountSettings]:
         """Every configured account."""

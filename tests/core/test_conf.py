@@ -247,3 +247,16 @@ def test_api_key_and_callback_secrets_are_not_in_the_account_repr():
         )
     assert "sk-live-123" not in text
     assert "cb-456" not in text
+
+
+def test_a_new_setting_object_is_read_again_and_the_same_one_is_not_rebuilt(settings):
+    from django_shipping_orders.conf import shipping_settings
+
+    settings.SHIPPING_ORDERS = {"ACCOUNTS": {"a": {"PROVIDER": "shippit", "API_KEY": "k1"}}}
+    first = shipping_settings.account("a")
+    assert shipping_settings.account("a") is first  # same object: built once
+    settings.SHIPPING_ORDERS = {"ACCOUNTS": {"a": {"PROVIDER": "shippit", "API_KEY": "k2"}}}
+    assert shipping_settings.account("a").api_key == "k2"
+    settings.SHIPPING_ORDERS = {"ACCOUNTS": {"a": {"PROVIDER": "shippit"}}, "TYPO": 1}
+    with pytest.raises(ShippingOrdersConfigurationError, match="TYPO"):
+        shipping_settings.account("a")
