@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import time
 import traceback
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import caches
 from django.db import connections, router, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -34,6 +36,7 @@ from .documents import OrderDocument, loads
 from .exceptions import CallbackError, DocumentError, OrderNotFound
 from .models import CallbackReceipt, Source
 from .providers import Provider, get_provider
+from .schedules import overlap_guard
 
 logger = logging.getLogger("django_shipping_orders.callbacks")
 
@@ -312,11 +315,9 @@ def request_processing() -> None:
     One ``cache.add`` per callback; a task is queued only when none is
     pending, so a burst of callbacks costs one task, not one each.
     """
-    from django.core.cache import caches
     from django_q.tasks import async_task
 
-    cache = caches[shipping_settings.rate_limit_cache]
-    if cache.add(_DRAIN_QUEUED_KEY, 1, timeout=_DRAIN_QUEUED_TIMEOUT):
+    if _marker_cache().add(_DRAIN_QUEUED_KEY, 1, timeout=_DRAIN_QUEUED_TIMEOUT):
         async_task(
             "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
         )
@@ -330,13 +331,7 @@ def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
     clears the queued marker and looks once more, so a callback stored while
     it was finishing is never left waiting for the next schedule.
     """
-    import time
-
-    from django.core.cache import caches
-
-    from .schedules import overlap_guard
-
-    cache = caches[shipping_settings.rate_limit_cache]
+    cache = _marker_cache()
     counts: dict[str, int] = {}
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -347,6 +342,11 @@ def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
         if time.monotonic() > deadline:
             return counts  # another drain is busy and will see what is waiting
         time.sleep(0.2)
+
+
+def _marker_cache() -> Any:
+    """The cache every process shares (the rate limit's), where the drain marker lives."""
+    return caches[shipping_settings.rate_limit_cache]
 
 
 def _drain(cache: Any, counts: dict[str, int]) -> None:

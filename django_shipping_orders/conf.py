@@ -312,7 +312,9 @@ class ShippingSettings:
         return snapshot
 
     def _get(self, key: str) -> Any:
-        snapshot = self._current()
+        return self._value(self._current(), key)
+
+    def _value(self, snapshot: _Snapshot, key: str) -> Any:
         if key not in snapshot.values:
             value = snapshot.raw.get(key, GLOBAL_DEFAULTS[key])
             if key in _GLOBAL_TYPES and key in snapshot.raw:
@@ -334,16 +336,18 @@ class ShippingSettings:
 
     def account(self, alias: str) -> AccountSettings:
         """The settings of account ``alias``; raises ``UnknownAccount`` naming the known ones."""
-        accounts = self._get("ACCOUNTS")
+        # One snapshot throughout: a setting swapped meanwhile (another thread's
+        # override) never gets an account built from the old one.
         snapshot = self._current()
         built = snapshot.accounts.get(alias)
-        if built is not None:
-            return built
-        if alias not in accounts:
-            raise UnknownAccount(
-                f"No shipping account {alias!r}; configured accounts: {sorted(accounts) or 'none'}."
-            )
-        built = snapshot.accounts[alias] = build_account(alias, accounts[alias])
+        if built is None:
+            accounts = self._value(snapshot, "ACCOUNTS")
+            if alias not in accounts:
+                raise UnknownAccount(
+                    f"No shipping account {alias!r}; "
+                    f"configured accounts: {sorted(accounts) or 'none'}."
+                )
+            built = snapshot.accounts[alias] = build_account(alias, accounts[alias])
         return built
 
     def accounts(self) -> list[AccountSettings]:
