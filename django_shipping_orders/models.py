@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import states
+from .conf import shipping_settings
 
 
 class PayloadEncoder(DjangoJSONEncoder):
@@ -46,6 +51,17 @@ class OrderQuerySet(models.QuerySet["Order"]):
 
     def for_account(self, alias: str) -> OrderQuerySet:
         return self.filter(account=alias)
+
+    def due(self, account: str | None = None, *, now: datetime | None = None) -> OrderQuerySet:
+        """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
+        now = now or timezone.now()
+        aliases = [account] if account else shipping_settings.account_aliases
+        return (
+            self.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
+            .exclude(state__in=states.TERMINAL_STATES)
+            .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
+            .order_by("next_refresh_at", "pk")
+        )
 
 
 class Order(models.Model):
@@ -277,6 +293,52 @@ class OrderEvent(models.Model):
         return f"{self.from_state or '∅'} → {self.to_state}"
 
 
+#: A receipt left ``received`` this long is taken as stuck (its worker died mid-way).
+STUCK_AFTER = timedelta(minutes=10)
+
+
+class CallbackReceiptQuerySet(models.QuerySet["CallbackReceipt"]):
+    def reprocessable(
+        self,
+        *,
+        failed: bool = False,
+        ids: Iterable[int] | None = None,
+        since: datetime | None = None,
+        account: str | None = None,
+        now: datetime | None = None,
+    ) -> CallbackReceiptQuerySet:
+        """Receipts matching every given filter, oldest first; rejected ones are never included.
+
+        ``failed`` means failed receipts and receipts stuck in ``received``
+        (their worker died before recording an outcome).
+        """
+        Status = CallbackReceipt.Status
+        queryset = self.exclude(status=Status.REJECTED)
+        if failed:
+            stuck_before = (now or timezone.now()) - STUCK_AFTER
+            queryset = queryset.filter(
+                Q(status=Status.FAILED) | Q(status=Status.RECEIVED, received_at__lt=stuck_before)
+            )
+        if ids is not None:
+            queryset = queryset.filter(pk__in=list(ids))
+        if since is not None:
+            queryset = queryset.filter(received_at__gte=since)
+        if account:
+            queryset = queryset.filter(account=account)
+        return queryset.order_by("received_at", "pk")
+
+    def prunable(
+        self, older_than: datetime, *, include_failed: bool = False
+    ) -> CallbackReceiptQuerySet:
+        """Receipts received before ``older_than``; failed and unprocessed ones only when asked."""
+        queryset = self.filter(received_at__lt=older_than)
+        if not include_failed:
+            queryset = queryset.exclude(
+                status__in=[CallbackReceipt.Status.FAILED, CallbackReceipt.Status.RECEIVED]
+            )
+        return queryset
+
+
 class CallbackReceipt(models.Model):
     """A callback request as it arrived, saved before anything else is done with it."""
 
@@ -305,6 +367,10 @@ class CallbackReceipt(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     traceback = models.TextField(blank=True)
+    #: The body was larger than ``CALLBACK_MAX_BYTES``: only its start is kept.
+    truncated = models.BooleanField(default=False)
+
+    objects = CallbackReceiptQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-pk"]

@@ -17,11 +17,9 @@ late run from doubling the work:
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.utils import timezone
 
@@ -35,8 +33,6 @@ PENDING_CALLBACKS_NAME = "shipping_orders.process_pending_callbacks"
 PENDING_CALLBACKS_FUNC = "django_shipping_orders.tasks.process_pending_callbacks"
 #: The keyword argument through which django-q2 passes a run's intended time.
 INTENDED_KWARG = "scheduled_for"
-#: A run holding the overlap lock longer than this is presumed dead.
-GUARD_TIMEOUT = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -150,22 +146,6 @@ def is_late(scheduled_for: str | datetime | None, *, minutes: int = 1) -> bool:
         except ValueError:
             return False
     if timezone.is_naive(scheduled_for):
-        scheduled_for = timezone.make_aware(scheduled_for, timezone.utc)
+        scheduled_for = timezone.make_aware(scheduled_for, dt_timezone.utc)
     # One period, plus a minute for a busy broker: a normal run is never dropped.
     return timezone.now() - scheduled_for > timedelta(minutes=minutes + 1)
-
-
-@contextmanager
-def overlap_guard(name: str, *, timeout: int = GUARD_TIMEOUT) -> Iterator[bool]:
-    """Yield True if this run holds the lock ``name`` (shared cache), False if another does."""
-    from django.core.cache import caches
-
-    cache = caches[shipping_settings.rate_limit_cache]
-    key = f"shipping_orders:guard:{name}"
-    token = uuid.uuid4().hex
-    acquired = cache.add(key, token, timeout=timeout)
-    try:
-        yield acquired
-    finally:
-        if acquired and cache.get(key) == token:
-            cache.delete(key)

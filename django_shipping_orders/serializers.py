@@ -13,12 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from rest_framework import serializers
 
 from .models import Order, Parcel, Product
-
-
-def safe_web_url(url: str) -> str:
-    """``url`` if it is an http(s) link, else "" (never a ``javascript:`` link from a provider)."""
-    text = (url or "").strip()
-    return text if text.lower().startswith(("https://", "http://")) else ""
+from .utils import safe_web_url
 
 
 class ParcelSerializer(serializers.ModelSerializer):

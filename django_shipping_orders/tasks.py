@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import refresh, schedules
+from . import locks, refresh, schedules
 from .models import Source
 
 logger = logging.getLogger("django_shipping_orders.tasks")
@@ -28,7 +28,7 @@ def refresh_due_orders(
     if schedules.is_late(scheduled_for, minutes=minutes):
         logger.info("Skipped a refresh run meant for %s: it comes too late", scheduled_for)
         return {"skipped": f"late run (meant for {scheduled_for})"}
-    with schedules.overlap_guard(f"refresh_due:{account or '*'}") as acquired:
+    with locks.overlap_guard(f"refresh_due:{account or '*'}") as acquired:
         if not acquired:
             logger.info("Skipped a refresh run: the previous one is still busy")
             return {"skipped": "another run is in progress"}

@@ -2,15 +2,15 @@
 
 from django.urls import path
 
-from . import api, label_views
-from .views import CallbackView
+from . import api, views
+from .callbacks.views import CallbackView
 
 app_name = "shipping_orders"
 
 urlpatterns = [
     path("callbacks/<str:account>/", CallbackView.as_view(), name="callback"),
     path("callbacks/<str:account>/<str:token>/", CallbackView.as_view(), name="callback-token"),
-    path("labels/<int:pk>/", label_views.label_view, name="label"),
+    path("labels/<int:pk>/", views.label_view, name="label"),
     path("api/orders/", api.OrderViewSet.as_view({"get": "list"}), name="api-order-list"),
     path(
         "api/orders/<int:pk>/",

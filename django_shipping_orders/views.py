@@ -1,339 +1,71 @@
-"""The callback endpoint: authenticate, store the body, then process it.
+"""Label pages: serve stored label PDFs to staff who may view shipping orders.
 
-``CallbackView`` answers ``POST <prefix>/callbacks/<account>/`` (secret in a
-header) and ``POST <prefix>/callbacks/<account>/<token>/`` (secret in the URL).
-What each answer means to the provider:
-
-- 200: the body is stored in a ``CallbackReceipt`` and was processed, ignored
-  as a duplicate or stale, or failed to process (the failure is recorded on the
-  receipt for staff; the body is safe, so the provider need not send it again);
-- 400 with ``{"error", "detail"}``: the body itself is unusable (not JSON, not
-  an object, no order reference, too large, not JSON by content type); it is
-  still stored, marked failed or ignored;
-- 401 / 403: not authenticated (missing secret / wrong secret, address not
-  allowed, or no secret configured while DEBUG is off); orders are untouched
-  and the request is recorded only at a bounded rate;
-- 404: no such account; 405: not a POST; 503: the receipt could not be stored
-  (the provider should try again).
-
-A 500 is never the answer to anything a caller sends.
+Labels carry names and addresses, so they never sit behind a public media
+URL: this view checks the user on every request. It answers ``inline`` so the
+admin can embed the label, and may be framed by pages of the same site only.
 """
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-import logging
-import time
-from typing import Any
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.urls import NoReverseMatch, reverse
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_safe
 
-from django.conf import settings
-from django.core.cache import cache
-from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
+from .models import Order
 
-from . import signals
-from .callbacks import (
-    TRUNCATED_KEEP_BYTES,
-    TRUNCATED_PREFIX,
-    check_receipt,
-    dedupe_key,
-    process_receipt,
-    redact_headers,
-    request_processing,
-    scrub,
-    store_receipt,
-)
-from .conf import AccountSettings, shipping_settings
-from .exceptions import UnknownAccount
-from .models import CallbackReceipt
-
-logger = logging.getLogger("django_shipping_orders.callbacks")
-
-Status = CallbackReceipt.Status
-
-#: Unauthenticated requests recorded per account and minute; the rest are only answered.
-REJECTED_RECEIPTS_PER_MINUTE = 10
-#: How much of an unauthenticated body is kept (enough to recognise a misconfigured provider).
-REJECTED_KEEP_BYTES = 1024
-
-_JSON_TYPES = frozenset({"application/json", "text/json"})
+VIEW_PERMISSION = "shipping_orders.view_order"
 
 
-class CallbackView(View):
-    """Receives a provider's callback for one account; see the module docstring for the answers."""
-
-    http_method_names = ["post"]
-
-    @classmethod
-    def as_view(cls, **initkwargs: Any) -> Any:
-        view = super().as_view(**initkwargs)
-        # The provider cannot send a CSRF token; the shared secret authenticates instead.
-        view = csrf_exempt(view)
-        # ATOMIC_REQUESTS must not wrap this view: a receipt rolled back together with a
-        # failed processing would be a callback we answered and then lost.
-        return transaction.non_atomic_requests(view)
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = super().dispatch(request, *args, **kwargs)
-        # Django logs every 4xx with the request path, and the path may hold the URL
-        # token: this view logs its own refusals without it.
-        response._has_been_logged = True  # type: ignore[attr-defined]
-        return response
-
-    def http_method_not_allowed(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        response = _error(405, "method_not_allowed", "Callbacks are sent with POST.")
-        response["Allow"] = "POST"
-        return response
-
-    def post(self, request: HttpRequest, account: str, token: str | None = None) -> HttpResponse:
-        try:
-            config = shipping_settings.account(account)
-        except UnknownAccount:
-            return _error(404, "unknown_account", f"No shipping account {account[:64]!r}.")
-        except ImproperlyConfigured as err:
-            logger.error(
-                "Callback for account %r refused: the setting is broken: %s", account[:64], err
-            )
-            return _error(
-                503, "misconfigured", "This account's settings are broken; see the server log."
-            )
-
-        refusal = authenticate(request, config, token)
-        if refusal is not None:
-            status, code, detail = refusal
-            _record_rejection(request, config, detail)
-            return _error(status, code, detail)
-
-        limit = shipping_settings.callback_max_bytes
-        try:
-            body, size = _read_body(request, limit)
-        except UnreadablePostError:
-            return _error(400, "unreadable_body", "The request body could not be read.")
-        receipt = CallbackReceipt(
-            account=config.alias,
-            body=body,
-            content_type=request.META.get("CONTENT_TYPE", "")[:255],
-            remote_addr=_remote_addr(request),
-            headers=redact_headers(request.headers, config),
-            dedupe_key=dedupe_key(body),
-        )
-        problem = None
-        if size > limit:
-            receipt.body = body[:TRUNCATED_KEEP_BYTES]
-            receipt.dedupe_key = ""
-            problem = (
-                "too_large",
-                f"The body has {size} bytes or more; the limit is {limit} (CALLBACK_MAX_BYTES).",
-            )
-            receipt.error = (
-                f"{TRUNCATED_PREFIX}: {problem[1]} Only the first {len(receipt.body)} bytes are "
-                "kept (truncated)."
-            )
-        elif not _is_json(request.content_type):
-            problem = (
-                "unsupported_content_type",
-                f"Send the body as application/json, not {request.content_type or 'no content type'!r}.",
-            )
-            receipt.error = f"{problem[0]}: {problem[1]}"
-        if problem is not None:
-            receipt.status = Status.IGNORED
-
-        try:
-            store_receipt(receipt)  # autocommit: durable once this returns
-        except DatabaseError as err:
-            logger.error(
-                "Could not store a callback for account %r: %s",
-                config.alias,
-                scrub(str(err), config),
-            )
-            return _error(
-                503, "unavailable", "The callback could not be stored; please send it again."
-            )
-        transaction.on_commit(
-            lambda: signals.callback_received.send(sender=CallbackReceipt, receipt=receipt),
-            robust=True,
-        )
-        if problem is not None:
-            logger.warning(
-                "Callback receipt %s (%s) ignored: %s", receipt.pk, config.alias, problem[1]
-            )
-            return _error(400, problem[0], problem[1], receipt=receipt.pk)
-
-        if shipping_settings.callback_processing == "deferred":
-            return _defer(receipt, config)
-
-        try:
-            result = process_receipt(receipt)
-        except Exception as err:  # the body is stored: the provider must not send it again
-            logger.error(
-                "Callback receipt %s (%s) is stored but could not be processed: %s: %s",
-                receipt.pk,
-                config.alias,
-                type(err).__name__,
-                scrub(str(err), config),
-            )
-            return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk})
-        if result.bad_input:
-            return _error(400, result.code, result.reason, receipt=receipt.pk)
-        return JsonResponse({"status": str(result.status), "receipt": receipt.pk})
-
-
-def _defer(receipt: CallbackReceipt, config: AccountSettings) -> HttpResponse:
-    """Deferred mode: answer 202 now; a django-q2 task applies the receipt."""
-    failure = check_receipt(receipt, config)
-    if failure is not None:
-        return _error(400, failure.code, failure.reason, receipt=receipt.pk)
-    try:
-        request_processing()
-    except Exception as err:  # the broker is down: the every-minute schedule picks it up
-        logger.warning(
-            "Callback receipt %s (%s) is stored; queueing its processing failed: %s",
-            receipt.pk,
-            config.alias,
-            scrub(str(err), config),
-        )
-    return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk}, status=202)
-
-
-def authenticate(
-    request: HttpRequest, account: AccountSettings, token: str | None = None
-) -> tuple[int, str, str] | None:
-    """``None`` when the request may be stored, else (HTTP status, error code, reason).
-
-    Secrets are compared in constant time against every configured secret
-    (a list, so a new one can be added before the old one is removed).
-    """
-    if account.callback_allowed_ips and not _address_allowed(request, account):
-        return 403, "forbidden_address", "This address may not send callbacks to this account."
-    if not account.callback_secrets:
-        if settings.DEBUG:
-            return None  # development: accepted without a secret (check W001 says so)
-        return (
-            403,
-            "callbacks_not_configured",
-            "This account has no CALLBACK_SECRETS; callbacks are refused while DEBUG is off.",
-        )
-    presented = [
-        value for value in (request.headers.get(account.callback_secret_header), token) if value
-    ]
-    if not presented:
-        return (
-            401,
-            "missing_secret",
-            f"Send the callback secret in the {account.callback_secret_header} header or in the URL.",
-        )
-    matched = False
-    for candidate in presented:
-        for secret in account.callback_secrets:
-            # No short cut: every comparison runs, so the timing says nothing.
-            matched |= hmac.compare_digest(candidate.encode(), secret.encode())
-    if not matched:
-        return 403, "wrong_secret", "The callback secret does not match."
-    return None
-
-
-def _address_allowed(request: HttpRequest, account: AccountSettings) -> bool:
-    """True when REMOTE_ADDR is in ``CALLBACK_ALLOWED_IPS`` (addresses or networks).
-
-    Only REMOTE_ADDR counts: X-Forwarded-For is whatever the caller wants it to
-    be. Behind a proxy, the project must set REMOTE_ADDR to the client address.
-    """
-    address = _remote_addr(request)
-    if address is None:
-        return False
-    ip = ipaddress.ip_address(address)
-    for entry in account.callback_allowed_ips:
-        try:
-            network = ipaddress.ip_network(entry.strip(), strict=False)
-        except ValueError:
-            logger.warning(
-                "CALLBACK_ALLOWED_IPS of account %r: %r is not an address or network; ignored.",
-                account.alias,
-                entry,
-            )
-            continue
-        if ip.version == network.version and ip in network:
-            return True
-    return False
-
-
-def _remote_addr(request: HttpRequest) -> str | None:
-    value = (request.META.get("REMOTE_ADDR") or "").strip()
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return None
-
-
-def _read_body(request: HttpRequest, limit: int) -> tuple[bytes, int]:
-    """Up to ``limit + 1`` bytes of the body and the size known so far.
-
-    The stream is read directly (not ``request.body``), so a body larger than
-    DATA_UPLOAD_MAX_MEMORY_SIZE is answered with our own 400, not Django's, and
-    a huge body is never read into memory whole.
-    """
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    already = getattr(request, "_body", None)  # read by a middleware before us
-    if already is not None:
-        return already[: limit + 1], max(len(already), declared)
-    if declared > limit:
-        return request.read(TRUNCATED_KEEP_BYTES), declared
-    body = request.read(limit + 1)
-    return body, max(len(body), declared)
-
-
-def _is_json(content_type: str | None) -> bool:
-    content_type = (content_type or "").lower()
-    return content_type in _JSON_TYPES or (
-        content_type.startswith("application/") and content_type.endswith("+json")
+def can_view_labels(user: object) -> bool:
+    """True for active staff with the view permission on shipping orders."""
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and user.has_perm(VIEW_PERMISSION)  # type: ignore[attr-defined]
     )
 
 
-def _record_rejection(request: HttpRequest, account: AccountSettings, reason: str) -> None:
-    """Log a refused request and keep a receipt of it, at most a few per account and minute."""
-    address = _remote_addr(request)
-    logger.warning("Refused a callback for account %r from %s: %s", account.alias, address, reason)
-    if not _rejection_allowed(account.alias):
-        return
+@require_safe
+@xframe_options_sameorigin
+def label_view(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The stored label of order ``pk``; ``?download=1`` asks the browser to save it."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), _login_url())
+    if not can_view_labels(request.user):
+        raise PermissionDenied("You may not view shipping labels.")
+    order = get_object_or_404(Order, pk=pk)
+    if not order.label:
+        raise Http404("This order has no stored label.")
     try:
-        body = request.read(REJECTED_KEEP_BYTES)
-    except (UnreadablePostError, OSError):
-        body = b""
+        handle = order.label.open("rb")
+    except FileNotFoundError:
+        raise Http404("The stored label file is missing.") from None
+    response = FileResponse(
+        handle,
+        content_type="application/pdf",
+        as_attachment=request.GET.get("download") == "1",
+        filename=f"label-{order.reference or order.pk}.pdf",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _login_url() -> str | None:
     try:
-        CallbackReceipt.objects.create(
-            account=account.alias,
-            body=body,
-            content_type=request.META.get("CONTENT_TYPE", "")[:255],
-            remote_addr=address,
-            headers=redact_headers(request.headers, account),
-            status=Status.REJECTED,
-            error=f"{reason} (first {len(body)} bytes of the body kept)",
-        )
-    except DatabaseError as err:
-        logger.error("Could not record a refused callback: %s", scrub(str(err), account))
+        return reverse("admin:login")
+    except NoReverseMatch:
+        return None  # settings.LOGIN_URL
 
 
-def _rejection_allowed(alias: str) -> bool:
-    """A per-minute counter in the shared cache; on cache trouble, record nothing."""
-    key = f"shipping_orders:callback-rejected:{alias}:{int(time.time() // 60)}"
-    try:
-        cache.add(key, 0, timeout=120)
-        count = cache.incr(key)
-    except ValueError:  # the key expired between add and incr
-        count = 1
-    except Exception:  # the cache is down: answering matters more than recording
-        return False
-    return count <= REJECTED_RECEIPTS_PER_MINUTE
+def __getattr__(name: str) -> object:
+    # The callback endpoint lived here before it moved to ``callbacks.views``.
+    if name == "CallbackView":
+        from .callbacks.views import CallbackView
 
-
-def _error(status: int, code: str, detail: str, **extra: Any) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail, **extra}, status=status)
+        return CallbackView
+    raise AttributeError(name)

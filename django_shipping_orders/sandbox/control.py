@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .api import Response, json_response
 from .clock import iso
 from .dialects import error, receiver_lines
 from .pdf import label_pdf, manifest_pdf
+from .routes import Response, json_response
 
 if TYPE_CHECKING:
     from .server import SandboxServer

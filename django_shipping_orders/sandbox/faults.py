@@ -131,7 +131,7 @@ class FaultInjector:
             return [0.0] * copies
 
 
-class RateLimiter:
+class RequestQuota:
     """Per-key sliding window over simulated time, like a provider's 60 s budget."""
 
     WINDOW = 60.0

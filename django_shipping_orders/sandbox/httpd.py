@@ -17,7 +17,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from .api import Response
+from .routes import Response
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _BUG = Response(500, b'{"error":"sandbox_error","error_description":"The sandbox failed."}')

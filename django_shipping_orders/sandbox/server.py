@@ -16,14 +16,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .api import Response, handle_api
-from .callbacks import CallbackDispatcher
 from .clock import Clock, iso
 from .control import handle_other
 from .dialects import Links
-from .faults import FaultInjector, Faults, RateLimiter
+from .faults import FaultInjector, Faults, RequestQuota
 from .httpd import SandboxHTTPServer
+from .routes import Response, handle_api
 from .stats import Stats
+from .webhooks import CallbackDispatcher
 from .world import Order, SandboxAccount, Schedule, World
 
 
@@ -74,7 +74,7 @@ class SandboxServer:
         self._faults = faults or Faults()
         fault_seed = self._faults.seed if self._faults.seed is not None else seed
         self.injector = FaultInjector(fault_seed)
-        self.limiter = RateLimiter()
+        self.limiter = RequestQuota()
         self.counters = Stats()
         self.stopping = threading.Event()
         if saved is not None:

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from django_shipping_orders import views
+from django_shipping_orders.callbacks import views
 from django_shipping_orders.models import CallbackReceipt, Order
 
 from .conftest import API_KEY, OLD_SECRET, SECRET, callback_url, post, set_account, webhook

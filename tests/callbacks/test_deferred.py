@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from django_shipping_orders import callbacks
+from django_shipping_orders.callbacks import queue
 from django_shipping_orders.models import CallbackReceipt, Order
 
 from .conftest import post, webhook
@@ -87,7 +88,7 @@ def test_a_body_that_can_never_be_processed_is_refused_at_once(client, deferred,
 
 def test_a_callback_stored_while_the_drain_finishes_is_not_left_behind(client, deferred, queued):
     post(client, webhook(tracking_number="PPEARLY"))
-    original = callbacks.process_receipt
+    original = queue.process_receipt
 
     def process_and_receive_another(receipt: CallbackReceipt) -> Any:
         result = original(receipt)
@@ -96,11 +97,11 @@ def test_a_callback_stored_while_the_drain_finishes_is_not_left_behind(client, d
             post(client, webhook(tracking_number="PPLATE"))
         return result
 
-    callbacks.process_receipt = process_and_receive_another
+    queue.process_receipt = process_and_receive_another
     try:
         counts = callbacks.process_pending()
     finally:
-        callbacks.process_receipt = original
+        queue.process_receipt = original
 
     assert counts == {"processed": 2}
     assert set(Order.objects.values_list("reference", flat=True)) == {"PPEARLY", "PPLATE"}

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
-from django_shipping_orders import views
+from django_shipping_orders.callbacks import views
 from django_shipping_orders.models import CallbackReceipt, Order, Parcel
 from django_shipping_orders.states import state_rank
 from tests.states import SHIPPIT_HAPPY_PATH

@@ -133,7 +133,7 @@ def test_crash_in_processing_answers_200_keeps_receipt_failed_and_reprocess_appl
 
 def test_crash_after_the_order_was_written_rolls_the_order_back(client, monkeypatch):
     """The apply and the receipt's outcome commit together or not at all."""
-    import django_shipping_orders.callbacks as callbacks
+    import django_shipping_orders.callbacks.processing as callbacks
 
     real_finish = callbacks._finish
 
@@ -259,7 +259,7 @@ def test_receipt_stuck_in_received_is_picked_up_by_failed(client):
 
 
 def test_crash_outside_processing_still_answers_200_and_keeps_the_body(client, monkeypatch):
-    from django_shipping_orders import views
+    from django_shipping_orders.callbacks import views
 
     def broken(receipt):
         raise MemoryError("worker is dying")

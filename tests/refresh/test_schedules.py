@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task, result
 
-from django_shipping_orders import schedules, tasks
+from django_shipping_orders import locks, tasks
 
 from .test_engine import get_calls, make_due, place
 
@@ -106,7 +106,7 @@ def test_a_run_that_comes_late_does_nothing(sandbox, sandbox_settings):
 def test_a_run_while_the_previous_one_is_busy_does_nothing(sandbox, sandbox_settings):
     orders = place(2)
     make_due(*orders)
-    with schedules.overlap_guard("refresh_due:*") as acquired:
+    with locks.overlap_guard("refresh_due:*") as acquired:
         assert acquired
         assert tasks.refresh_due_orders() == {"skipped": "another run is in progress"}
     assert sum(get_calls(sandbox, o.reference) for o in orders) == 0

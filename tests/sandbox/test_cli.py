@@ -9,7 +9,7 @@ import sys
 
 import requests
 
-from django_shipping_orders.sandbox.__main__ import parse_account
+from django_shipping_orders.sandbox.cli import parse_account
 
 FLAGS = [
     "--host",

@@ -21,8 +21,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from django_shipping_orders.callbacks import parse_age, receipts_to_prune
 from django_shipping_orders.models import CallbackReceipt
+
+from ._args import parse_age
 
 BATCH_SIZE = 1000
 
@@ -54,7 +55,9 @@ class Command(BaseCommand):
         if not age:
             raise CommandError("--older-than: the age must be more than zero.")
         cutoff = timezone.now() - age
-        queryset = receipts_to_prune(cutoff, include_failed=options["include_failed"])
+        queryset = CallbackReceipt.objects.prunable(
+            cutoff, include_failed=options["include_failed"]
+        )
         kept = (
             0
             if options["include_failed"]

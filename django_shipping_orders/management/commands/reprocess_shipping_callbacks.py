@@ -23,14 +23,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_shipping_orders.callbacks import (
-    parse_since,
-    process_receipt,
-    receipts_to_reprocess,
-    scrub,
-)
+from django_shipping_orders.callbacks import reprocess
 from django_shipping_orders.conf import shipping_settings
 from django_shipping_orders.models import CallbackReceipt
+
+from ._args import parse_since
 
 Status = CallbackReceipt.Status
 
@@ -94,42 +91,27 @@ class Command(BaseCommand):
                     "they are never processed."
                 )
 
-        selected = list(
-            receipts_to_reprocess(failed=failed, ids=ids, since=since, account=account).values_list(
-                "pk", flat=True
+        selected = CallbackReceipt.objects.reprocessable(
+            failed=failed, ids=ids, since=since, account=account
+        ).values_list("pk", flat=True)
+        report = reprocess(selected)
+        for receipt, reason in report.failed:
+            self.stderr.write(
+                f"Receipt {receipt.pk} ({receipt.account}, {receipt.reference or 'no reference'}) "
+                f"failed: {reason}"
             )
-        )
-        counts = {Status.PROCESSED: 0, Status.IGNORED: 0, Status.FAILED: 0}
-        for pk in selected:
-            # One at a time: bodies can be large, and each receipt commits on its own.
-            receipt = CallbackReceipt.objects.get(pk=pk)
-            try:
-                result = process_receipt(receipt)
-                status = Status(result.status) if result.status in counts else Status.IGNORED
-                reason = result.reason
-            except Exception as err:  # keep going: every receipt gets its chance
-                status, reason = (
-                    Status.FAILED,
-                    scrub(f"{type(err).__name__}: {err}", receipt.account),
-                )
-            counts[status] += 1
-            if status == Status.FAILED:
-                self.stderr.write(
-                    f"Receipt {pk} ({receipt.account}, {receipt.reference or 'no reference'}) failed: "
-                    f"{reason}"
-                )
-            elif options["verbosity"] >= 2:
-                detail = f": {reason}" if reason else ""
-                self.stdout.write(f"Receipt {pk}: {status.value}{detail}")
-
-        total = len(selected)
+        if options["verbosity"] >= 2:
+            for pk, status, reason in report.outcomes:
+                if status != Status.FAILED:
+                    self.stdout.write(f"Receipt {pk}: {status}" + (f": {reason}" if reason else ""))
+        total = report.total
         self.stdout.write(
             f"Reprocessed {total} callback receipt{'s' if total != 1 else ''}: "
-            f"{counts[Status.PROCESSED]} processed, {counts[Status.IGNORED]} ignored, "
-            f"{counts[Status.FAILED]} failed."
+            f"{report.processed} processed, {report.ignored} ignored, "
+            f"{len(report.failed)} failed."
         )
-        if counts[Status.FAILED]:
+        if report.failed:
             raise CommandError(
-                f"{counts[Status.FAILED]} of {total} callback receipts failed; their errors are "
+                f"{len(report.failed)} of {total} callback receipts failed; their errors are "
                 "shown above and on the receipts in the admin."
             )

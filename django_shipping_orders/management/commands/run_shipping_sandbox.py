@@ -21,7 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from ...conf import shipping_settings
 from ...exceptions import ShippingOrdersConfigurationError
 from ...providers.sandbox import SandboxProvider, SandboxSenderLvProvider
-from ...sandbox.__main__ import build_parser, run
+from ...sandbox.cli import build_parser, run
 from ...sandbox.world import SandboxAccount
 
 

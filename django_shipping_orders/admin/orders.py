@@ -5,8 +5,8 @@ changes only through provider calls (the actions) and ``sync.apply_document``.
 The changelist shows only columns of the order row, so it runs the same
 queries for ten orders as for ten thousand.
 
-Filters, inlines, display helpers and actions live in the ``admin_*`` modules
-beside this one; ``admin_callbacks`` registers the callback receipt admin.
+Filters, inlines, display helpers and actions live in the modules
+beside this one; ``receipts`` registers the callback receipt admin.
 """
 
 from __future__ import annotations
@@ -26,20 +26,20 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from . import admin_callbacks  # noqa: F401  (registers CallbackReceipt)
-from .admin_actions import ORDER_ACTIONS, refresh_from_provider
-from .admin_display import (
+from ..models import Order
+from ..utils import safe_web_url
+from .actions import ORDER_ACTIONS, refresh_from_provider
+from .display import (
     DOC_ICON,
+    ReadOnlyAdminMixin,
     admin_link,
     label_url,
     local_time,
     pretty_json,
     state_badge,
 )
-from .admin_filters import CourierFilter, LabelAvailableFilter, PickupFilter, StateFilter
-from .admin_inlines import OrderEventInline, ParcelInline, ProductInline
-from .models import Order
-from .serializers import safe_web_url
+from .filters import CourierFilter, LabelAvailableFilter, PickupFilter, StateFilter
+from .inlines import OrderEventInline, ParcelInline, ProductInline
 
 
 def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
@@ -53,7 +53,7 @@ def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference_display",
         "receiver",
@@ -161,15 +161,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return flatten_fieldsets(self.fieldsets)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     # -- action permissions ------------------------------------------------------------
 

@@ -10,11 +10,11 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .admin_display import admin_link, number, state_badge
-from .models import OrderEvent, Parcel, Product
+from ..models import OrderEvent, Parcel, Product
+from .display import ReadOnlyAdminMixin, admin_link, number, state_badge
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     """Lines of the mirror: shown to whoever may view the order, never edited here."""
 
     extra = 0
@@ -23,15 +23,6 @@ class ReadOnlyInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("shipping_orders.view_order")
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ParcelInline(ReadOnlyInline):

@@ -13,13 +13,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from . import states
-from .models import Order
+from .. import states
+from ..models import Order
 
 #: Badge tone of each known state; unknown states get the neutral tone.
 STATE_TONES: dict[str, str] = {
@@ -114,3 +115,24 @@ def preformatted(text: str) -> str:
 def pretty_json(value: Any) -> str:
     """``value`` as indented JSON, keys sorted, in a monospaced block."""
     return preformatted(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+class ReadOnlyAdminMixin:
+    """The mirror is the provider's data: nobody adds or edits it in the admin.
+
+    Deleting is refused too unless the admin sets ``allow_delete`` (the
+    callback log may be pruned by hand).
+    """
+
+    allow_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if not self.allow_delete:
+            return False
+        return super().has_delete_permission(request, obj)  # type: ignore[misc]

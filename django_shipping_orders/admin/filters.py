@@ -11,9 +11,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import states
-from .admin_display import humanize_state
-from .models import Order
+from .. import states
+from ..models import Order
+from .display import humanize_state
 
 
 class LabelAvailableFilter(admin.SimpleListFilter):

@@ -8,8 +8,6 @@ process failed ones again once the cause is fixed. Reprocessing needs the
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
@@ -18,9 +16,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .admin_display import admin_link, badge, preformatted, pretty_json
-from .callbacks import process_receipt, scrub
-from .models import CallbackReceipt
+from ..callbacks.processing import reprocess
+from ..models import CallbackReceipt
+from .display import ReadOnlyAdminMixin, admin_link, badge, preformatted, pretty_json
 
 Status = CallbackReceipt.Status
 
@@ -34,7 +32,8 @@ _STATUS_TONES = {
 }
 
 
-class CallbackReceiptAdmin(admin.ModelAdmin):
+class CallbackReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    allow_delete = True
     list_display = ["id", "account", "received_at", "status_display", "reference_link", "attempts"]
     list_display_links = ["id"]
     list_filter = ["status", "account", "received_at"]
@@ -85,12 +84,6 @@ class CallbackReceiptAdmin(admin.ModelAdmin):
 
     # -- read-only ---------------------------------------------------------------------
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
@@ -128,31 +121,20 @@ class CallbackReceiptAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Process the selected callbacks again"), permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[CallbackReceipt]) -> None:
-        counts = {Status.PROCESSED: 0, Status.IGNORED: 0, Status.FAILED: 0}
-        skipped = 0
-        for pk in queryset.order_by("received_at", "pk").values_list("pk", flat=True):
-            receipt = CallbackReceipt.objects.get(pk=pk)
-            if receipt.status == Status.REJECTED:
-                skipped += 1
-                continue
-            try:
-                result = process_receipt(receipt)
-                status = Status(result.status) if result.status in counts else Status.IGNORED
-                reason = result.reason
-            except Exception as err:  # keep going: every selected receipt gets its chance
-                status, reason = (
-                    Status.FAILED,
-                    scrub(f"{type(err).__name__}: {err}", receipt.account),
-                )
-            counts[status] += 1
-            if status == Status.FAILED:
-                self.message_user(
-                    request,
-                    _("Receipt %(pk)s (%(reference)s) failed again: %(error)s")
-                    % {"pk": pk, "reference": receipt.reference or "no reference", "error": reason},
-                    messages.ERROR,
-                )
-        done = counts[Status.PROCESSED] + counts[Status.IGNORED]
+        report = reprocess(queryset.values_list("pk", flat=True))
+        for receipt, reason in report.failed:
+            self.message_user(
+                request,
+                _("Receipt %(pk)s (%(reference)s) failed again: %(error)s")
+                % {
+                    "pk": receipt.pk,
+                    "reference": receipt.reference or "no reference",
+                    "error": reason,
+                },
+                messages.ERROR,
+            )
+        skipped = len(report.skipped)
+        done = report.processed + report.ignored
         if done:
             self.message_user(
                 request,
@@ -163,8 +145,8 @@ class CallbackReceiptAdmin(admin.ModelAdmin):
                 )
                 % {
                     "count": done,
-                    "processed": counts[Status.PROCESSED],
-                    "ignored": counts[Status.IGNORED],
+                    "processed": report.processed,
+                    "ignored": report.ignored,
                 },
                 messages.SUCCESS,
             )

@@ -23,12 +23,12 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from . import services
-from .exceptions import LabelError, OrderCannotBeCancelled, ShippingOrdersError
-from .labels import merge_labels
-from .models import Order
-from .providers import get_provider
-from .serializers import safe_web_url
+from .. import services
+from ..exceptions import LabelError, OrderCannotBeCancelled, ShippingOrdersError
+from ..labels import merge_labels
+from ..models import Order
+from ..providers import get_provider
+from ..utils import safe_web_url
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

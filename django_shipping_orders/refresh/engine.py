@@ -1,14 +1,6 @@
-"""The refresh engine: claim orders, fetch them inside the rate limit, apply what the provider says.
+"""The refresh engine: fetch claimed orders inside the rate limit, apply what the provider says.
 
-Claiming is a short transaction that takes the oldest due rows with
-``SELECT … FOR UPDATE SKIP LOCKED`` and stamps them with a lease
-(``lease_expires_at``), then commits: no row lock is held during an HTTP
-call, and a worker on another machine skips both the locked rows and the
-leased ones. The lease is given back as soon as the order is done; if the
-worker dies instead, the lease simply expires (``REFRESH["LEASE"]``) and the
-order is due again. The stamp is conditional (``… WHERE lease is free``), so
-even a database without ``SKIP LOCKED`` (SQLite) never hands one order to two
-workers.
+Orders are claimed through :mod:`.claims`.
 
 Fetching runs in a bounded pool of threads (``REFRESH_WORKERS``), each
 request admitted by the shared rate limiter first. Without ``wait`` the
@@ -37,46 +29,28 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, connections, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from . import policy, ratelimit, services, states
-from .conf import AccountSettings, shipping_settings
-from .documents import OrderDocument
-from .exceptions import ShippingOrdersConfigurationError, ShippingOrdersError
-from .models import Order, PayloadEncoder, Source
-from .providers import Provider, get_provider
-from .sync import apply_document, normalize_json
+from .. import policy, ratelimit, services
+from ..conf import AccountSettings, shipping_settings
+from ..documents import OrderDocument
+from ..exceptions import ShippingOrdersConfigurationError, ShippingOrdersError
+from ..models import Order, PayloadEncoder, Source
+from ..providers import Provider, get_provider
+from ..sync import apply_document, normalize_json
+from .claims import _writes, claim, due_orders, release
 
 logger = logging.getLogger("django_shipping_orders.refresh")
 
-#: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
-#: compute its next poll; ``apply_document`` loads the rest when something changed.
-_CLAIM_FIELDS = (
-    "id",
-    "account",
-    "reference",
-    "state",
-    "lease_expires_at",
-    "refresh_failures",
-    "raw",
-    "updated_at",
-    "created_at",
-    "pickup_at",
-    "courier_job_id",
-    "label_url",
-)
 ProgressCallback = Callable[[int, int], None]
 _ENCODER = PayloadEncoder()
 
@@ -118,79 +92,6 @@ class RefreshSummary:
         if self.skipped_busy:
             text += f", skipped (being refreshed elsewhere) {self.skipped_busy}"
         return text
-
-
-# -- selecting and claiming ------------------------------------------------------------------
-
-
-def _free(now: datetime) -> Q:
-    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
-
-
-def due_orders(account: str | None = None, *, now: datetime | None = None) -> Any:
-    """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
-    now = now or timezone.now()
-    aliases = [account] if account else shipping_settings.account_aliases
-    return (
-        Order.objects.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
-        .exclude(state__in=states.TERMINAL_STATES)
-        .filter(_free(now))
-        .order_by("next_refresh_at", "pk")
-    )
-
-
-_SQLITE_WRITE_LOCK = threading.RLock()
-
-
-def _writes() -> Any:
-    """A lock the engine's threads take around database writes, on SQLite only.
-
-    Without ``"transaction_mode": "IMMEDIATE"`` (Django 5.1+) SQLite fails a
-    second writer at once ("database is locked") instead of waiting for the
-    first, so there the threads take turns; everywhere else this is a no-op.
-    """
-    if (
-        connection.vendor == "sqlite"
-        and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
-    ):
-        return _SQLITE_WRITE_LOCK
-    return nullcontext()
-
-
-def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Order]:
-    """Lease up to ``limit`` orders of ``queryset`` to this worker; returns the ones it got.
-
-    The transaction only selects and stamps rows; it commits before any
-    HTTP call is made.
-    """
-    now = now or timezone.now()
-    lease = policy.current_policy().LEASE
-    # A distinct stamp per claim, so the worker can tell its rows from another's.
-    token = now + timedelta(seconds=lease, microseconds=random.randrange(1, 1_000_000))
-    ordering = queryset.query.order_by or ("next_refresh_at", "pk")
-    with _writes(), transaction.atomic():
-        candidates = queryset.filter(_free(now)).order_by(*ordering)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("pk", flat=True)[:limit])
-        if not ids:
-            return []
-        Order.objects.filter(pk__in=ids).filter(_free(now)).update(lease_expires_at=token)
-    claimed = (
-        Order.objects.filter(pk__in=ids, lease_expires_at=token).only(*_CLAIM_FIELDS).order_by()
-    )
-    return sorted(claimed, key=lambda order: ids.index(order.pk))
-
-
-def release(orders: Iterable[Order]) -> None:
-    """Give back the leases of ``orders`` (only those still ours)."""
-    by_token: dict[datetime, list[int]] = defaultdict(list)
-    for order in orders:
-        if order.lease_expires_at is not None:
-            by_token[order.lease_expires_at].append(order.pk)
-    for token, ids in by_token.items():
-        with _writes():
-            Order.objects.filter(pk__in=ids, lease_expires_at=token).update(lease_expires_at=None)
 
 
 # -- running a batch -------------------------------------------------------------------------

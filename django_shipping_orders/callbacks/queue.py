@@ -1,0 +1,92 @@
+"""The deferred drain: receipts stored by the view are processed by a django-q2 task.
+
+The view stores the body and answers 202; :func:`request_processing` makes
+sure one drain task is queued; :func:`process_pending` works through every
+receipt still ``received``, oldest first, one guard per receipt.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import caches
+from django.utils import timezone
+
+from .. import locks
+from ..conf import shipping_settings
+from ..models import CallbackReceipt
+from .processing import process_receipt
+
+Status = CallbackReceipt.Status
+
+#: Cache key set while a drain task is queued or running (coalesces many callbacks into one task).
+_DRAIN_QUEUED_KEY = "shipping_orders:callbacks:drain-queued"
+#: How long that key lives if its task is lost; the every-minute schedule covers the rest.
+_DRAIN_QUEUED_TIMEOUT = 60
+#: Receipts fetched per round of a drain.
+_DRAIN_BATCH = 200
+#: In inline mode, a receipt still ``received`` after this long was left behind by its request.
+_INLINE_LEFT_BEHIND = timedelta(minutes=1)
+
+
+def request_processing() -> None:
+    """Deferred mode: make sure a drain task is queued for the receipts stored so far.
+
+    One ``cache.add`` per callback; a task is queued only when none is
+    pending, so a burst of callbacks costs one task, not one each.
+    """
+    from django_q.tasks import async_task
+
+    if _marker_cache().add(_DRAIN_QUEUED_KEY, 1, timeout=_DRAIN_QUEUED_TIMEOUT):
+        async_task(
+            "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
+        )
+
+
+def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
+    """Process every receipt still ``received``, oldest first; returns counts by outcome.
+
+    Runs one at a time (a lock in the shared cache; a second drain waits
+    for the first, then finds little or nothing left). Before it stops it
+    clears the queued marker and looks once more, so a callback stored while
+    it was finishing is never left waiting for the next schedule.
+    """
+    cache = _marker_cache()
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with locks.overlap_guard("process_pending_callbacks") as acquired:
+            if acquired:
+                _drain(cache, counts)
+                return counts
+        if time.monotonic() > deadline:
+            return counts  # another drain is busy and will see what is waiting
+        time.sleep(0.2)
+
+
+def _marker_cache() -> Any:
+    """The cache every process shares (the rate limit's), where the drain marker lives."""
+    return caches[shipping_settings.rate_limit_cache]
+
+
+def _drain(cache: Any, counts: dict[str, int]) -> None:
+    waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED)
+    if shipping_settings.callback_processing == "inline":
+        # The view is processing fresh ones itself: only take those it left behind.
+        waiting = waiting.filter(received_at__lte=timezone.now() - _INLINE_LEFT_BEHIND)
+    last_pk = 0
+    while True:
+        batch = list(waiting.filter(pk__gt=last_pk).order_by("pk")[:_DRAIN_BATCH])
+        if not batch:
+            cache.delete(_DRAIN_QUEUED_KEY)
+            # A receipt stored between the query and the delete saw the marker and
+            # queued nothing: look once more now that new ones will queue a task.
+            if not waiting.filter(pk__gt=last_pk).exists():
+                return
+            continue
+        for receipt in batch:
+            last_pk = receipt.pk
+            result = process_receipt(receipt)
+            counts[str(result.status)] = counts.get(str(result.status), 0) + 1

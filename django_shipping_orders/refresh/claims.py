@@ -1,0 +1,109 @@
+"""Which orders are due, and leasing them to one worker at a time.
+
+Claiming is a short transaction that takes the oldest due rows with
+``SELECT … FOR UPDATE SKIP LOCKED`` and stamps them with a lease
+(``lease_expires_at``), then commits: no row lock is held during an HTTP
+call, and a worker on another machine skips both the locked rows and the
+leased ones. The lease is given back as soon as the order is done; if the
+worker dies instead, the lease simply expires (``REFRESH["LEASE"]``) and the
+order is due again. The stamp is conditional (``… WHERE lease is free``), so
+even a database without ``SKIP LOCKED`` (SQLite) never hands one order to two
+workers.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from contextlib import nullcontext
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .. import policy
+from ..models import Order
+
+#: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
+#: compute its next poll; ``apply_document`` loads the rest when something changed.
+_CLAIM_FIELDS = (
+    "id",
+    "account",
+    "reference",
+    "state",
+    "lease_expires_at",
+    "refresh_failures",
+    "raw",
+    "updated_at",
+    "created_at",
+    "pickup_at",
+    "courier_job_id",
+    "label_url",
+)
+
+
+def _free(now: datetime) -> Q:
+    return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+
+
+def due_orders(account: str | None = None, *, now: datetime | None = None) -> Any:
+    """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
+    return Order.objects.due(account, now=now)
+
+
+_SQLITE_WRITE_LOCK = threading.RLock()
+
+
+def _writes() -> Any:
+    """A lock the engine's threads take around database writes, on SQLite only.
+
+    Without ``"transaction_mode": "IMMEDIATE"`` (Django 5.1+) SQLite fails a
+    second writer at once ("database is locked") instead of waiting for the
+    first, so there the threads take turns; everywhere else this is a no-op.
+    """
+    if (
+        connection.vendor == "sqlite"
+        and connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE"
+    ):
+        return _SQLITE_WRITE_LOCK
+    return nullcontext()
+
+
+def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Order]:
+    """Lease up to ``limit`` orders of ``queryset`` to this worker; returns the ones it got.
+
+    The transaction only selects and stamps rows; it commits before any
+    HTTP call is made.
+    """
+    now = now or timezone.now()
+    lease = policy.current_policy().LEASE
+    # A distinct stamp per claim, so the worker can tell its rows from another's.
+    token = now + timedelta(seconds=lease, microseconds=random.randrange(1, 1_000_000))
+    ordering = queryset.query.order_by or ("next_refresh_at", "pk")
+    with _writes(), transaction.atomic():
+        candidates = queryset.filter(_free(now)).order_by(*ordering)
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        Order.objects.filter(pk__in=ids).filter(_free(now)).update(lease_expires_at=token)
+    claimed = (
+        Order.objects.filter(pk__in=ids, lease_expires_at=token).only(*_CLAIM_FIELDS).order_by()
+    )
+    return sorted(claimed, key=lambda order: ids.index(order.pk))
+
+
+def release(orders: Iterable[Order]) -> None:
+    """Give back the leases of ``orders`` (only those still ours)."""
+    by_token: dict[datetime, list[int]] = defaultdict(list)
+    for order in orders:
+        if order.lease_expires_at is not None:
+            by_token[order.lease_expires_at].append(order.pk)
+    for token, ids in by_token.items():
+        with _writes():
+            Order.objects.filter(pk__in=ids, lease_expires_at=token).update(lease_expires_at=None)
