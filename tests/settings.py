@@ -57,7 +57,11 @@ def _database(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "TEST": {"NAME": f"test_shipping_orders_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"},
+        # TEST_DATABASE_NAME lets two checkouts run the suite on one server at once.
+        "TEST": {
+            "NAME": os.environ.get("TEST_DATABASE_NAME")
+            or f"test_shipping_orders_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+        },
     }
 
 
