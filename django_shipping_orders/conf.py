@@ -1,10 +1,9 @@
 """The ``SHIPPING_ORDERS`` setting, read lazily on every access.
 
-Nothing here reads ``settings`` at import time, so ``override_settings`` in
-tests and settings changed between requests are always seen. Validating and
-building the typed values is done once per setting object: assign a new
-dict to change the setting (as ``override_settings`` does); a dict mutated in
-place keeps the values already built from it. Every key has a
+Nothing here reads ``settings`` at import time. Validating and building the
+typed values is done once, on first use, and done again after Django's
+``setting_changed`` signal (``override_settings`` sends it); a dict mutated
+in place without that signal keeps the values already built from it. Every key has a
 default below; a key that is not listed here is an error that names it (a
 typo such as ``API_KEYS`` must not silently fall back to a default).
 
@@ -30,6 +29,8 @@ from pathlib import PurePath
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from .exceptions import ShippingOrdersConfigurationError, UnknownAccount
@@ -292,16 +293,20 @@ class ShippingSettings:
         return value
 
     def __init__(self) -> None:
-        # What was validated and built from one setting object. Settings are read
-        # on every access; the work is redone only when the setting is a new
-        # object (override_settings, a settings change), never for each read
-        # on a hot path such as the callback view.
+        # What was validated and built from the setting. It is built on first use
+        # and dropped by Django's ``setting_changed`` signal (override_settings,
+        # the pytest-django ``settings`` fixture), never rebuilt for each read on
+        # a hot path such as the callback view.
         self._snapshot: _Snapshot | None = None
 
+    def reload(self) -> None:
+        """Forget what was built from the setting; the next access reads it again."""
+        self._snapshot = None
+
     def _current(self) -> _Snapshot:
-        raw = self.raw
         snapshot = self._snapshot
-        if snapshot is None or snapshot.raw is not raw:
+        if snapshot is None:
+            raw = self.raw
             unknown = _unknown_keys(raw, GLOBAL_DEFAULTS)
             if unknown:
                 raise ShippingOrdersConfigurationError(
@@ -457,3 +462,9 @@ def _as_tuple(value: Any) -> tuple[str, ...]:
 
 #: The single instance the app reads settings through.
 shipping_settings = ShippingSettings()
+
+
+@receiver(setting_changed)
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        shipping_settings.reload()

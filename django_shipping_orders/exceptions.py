@@ -151,3 +151,7 @@ class UnknownAccount(ShippingOrdersConfigurationError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
+
+
+#: Errors after which polling the order again soon is pointless (they wait the longest delay).
+PERMANENT_ERRORS: tuple[type[ShippingOrdersError], ...] = (OrderNotFound, InvalidMerchantAccount)

@@ -1,8 +1,7 @@
-"""Label PDFs: where they are kept, how they are downloaded, and how they are merged for printing.
+"""Label PDFs: fetching them safely from the provider's file host, checking them, merging them.
 
-Labels are private by default: they go to a ``FileSystemStorage`` outside
-``MEDIA_ROOT`` that has no public URL, and are served only through the
-permission-checked label view.
+Where they are kept is :mod:`.storage`; who writes the order's label
+columns is :mod:`.sync`; the download itself is ``services.download_label``.
 
 Provider label URLs expire (Shippit's after 7 days), so the PDF is downloaded
 as soon as the provider says there is one and the stored file is what the app
@@ -18,26 +17,16 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
-import os
 import socket
 from collections.abc import Iterable
-from functools import lru_cache
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, Storage, storages
-from django.utils import timezone
 
 from .conf import shipping_settings
-from .exceptions import LabelError, ShippingOrdersError
-
-if TYPE_CHECKING:
-    # models.py builds its storage from label_storage() while it is being imported.
-    from .models import Order
-    from .providers.base import Provider
+from .exceptions import LabelError
+from .models import Order
+from .providers.base import Provider
 
 logger = logging.getLogger("django_shipping_orders.labels")
 
@@ -46,71 +35,7 @@ MAX_REDIRECTS = 3
 _CHUNK = 64 * 1024
 
 
-class PrivateLabelStorage(FileSystemStorage):
-    """A file system storage that refuses to hand out public URLs."""
-
-    def url(self, name: str | None) -> str:
-        raise ValueError("Labels are private: serve them through the shipping_orders label view.")
-
-
-@lru_cache(maxsize=8)
-def _private_storage(location: str) -> Storage:
-    return PrivateLabelStorage(location=location)
-
-
-def label_storage() -> Storage:
-    """The storage labels are saved to (``LABEL_STORAGE`` alias, or the private default)."""
-    alias = shipping_settings.label_storage
-    if alias:
-        return storages[alias]
-    root = shipping_settings.label_root or os.path.join(
-        str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media"
-    )
-    return _private_storage(str(root))
-
-
-# -- downloading -------------------------------------------------------------------------
-
-
-def download_label(order_id: int, *, force: bool = False) -> Order:
-    """Download order ``order_id``'s label PDF into ``Order.label``; returns the order.
-
-    Does nothing when a label is already stored (unless ``force``). Raises
-    ``LabelError`` for a refused URL, a file that is too large or not a PDF,
-    and the provider's errors (``LabelNotReady`` …) when asking it for the URL.
-    """
-    from . import services, signals
-    from .models import Order
-    from .providers import get_provider
-
-    order = Order.objects.get(pk=order_id)
-    if order.label and not force:
-        return order
-    provider = get_provider(order.account)
-    url = order.label_url
-    if not url:
-        try:
-            url = services.get_label(order).url
-        except NotImplementedError:
-            raise LabelError(
-                f"{order}: the provider sent no label URL and has no label endpoint.",
-                account=order.account,
-                reference=order.reference or "",
-            ) from None
-    data = _fetch_pdf(provider, url, order)
-    old_name = order.label.name if order.label else ""
-    order.label.save(f"{order.reference or order.pk}.pdf", ContentFile(data), save=False)
-    order.label_downloaded_at = timezone.now()
-    # Only the label columns: a concurrent sync may be writing the mirrored ones.
-    order.save(update_fields=["label", "label_downloaded_at", "updated_at"])
-    if old_name and old_name != order.label.name:
-        order.label.storage.delete(old_name)
-    logger.info("Stored the label of %s (%d bytes)", order, len(data))
-    signals.label_stored.send(sender=Order, order=order)
-    return order
-
-
-def _fetch_pdf(provider: Provider, url: str, order: Order) -> bytes:
+def fetch_pdf(provider: Provider, url: str, order: Order) -> bytes:
     """The PDF at ``url``, after the allow-list, address, size and content checks."""
     account = provider.account
     session = provider.client.session
@@ -218,38 +143,6 @@ def _check_pdf(data: bytes, order: Order) -> None:
         raise LabelError(
             f"{not_pdf} (no pages).", account=order.account, reference=order.reference or ""
         )
-
-
-# -- queueing ------------------------------------------------------------------------------
-
-
-def schedule_label_download(order_id: int) -> None:
-    """Queue the download of order ``order_id``'s label (a django-q2 task)."""
-    from django_q.tasks import async_task
-
-    async_task(
-        "django_shipping_orders.labels.download_label_task",
-        order_id,
-        task_name=f"shipping-label-{order_id}",
-    )
-
-
-def download_label_task(order_id: int) -> str:
-    """The queued task: download the label; failures are logged, and the next sync retries.
-
-    A failure is not raised: a label that is not ready yet, or an expired URL,
-    is retried when the order's next refresh brings label data again.
-    """
-    from .models import Order
-
-    try:
-        order = download_label(order_id)
-    except Order.DoesNotExist:
-        return f"order {order_id} no longer exists"
-    except ShippingOrdersError as err:
-        logger.warning("Label of order %s not stored: %s", order_id, err)
-        return f"not stored: {err}"
-    return f"stored {order.label.name}"
 
 
 # -- printing ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import states
 from .conf import shipping_settings
+from .storage import label_storage
 
 
 class PayloadEncoder(DjangoJSONEncoder):
@@ -35,8 +36,6 @@ class PayloadEncoder(DjangoJSONEncoder):
 
 
 def _label_storage() -> Any:
-    from .labels import label_storage
-
     return label_storage()
 
 

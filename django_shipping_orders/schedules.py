@@ -149,3 +149,29 @@ def is_late(scheduled_for: str | datetime | None, *, minutes: int = 1) -> bool:
         scheduled_for = timezone.make_aware(scheduled_for, dt_timezone.utc)
     # One period, plus a minute for a busy broker: a normal run is never dropped.
     return timezone.now() - scheduled_for > timedelta(minutes=minutes + 1)
+
+
+# -- queueing one-off tasks ------------------------------------------------------------------
+
+
+def enqueue(func: str, *args: object, task_name: str) -> None:
+    """Queue the django-q2 task ``func`` (a dotted path, so low modules need not import tasks)."""
+    from django_q.tasks import async_task
+
+    async_task(func, *args, task_name=task_name)
+
+
+def enqueue_label_download(order_id: int) -> None:
+    """Queue the download of order ``order_id``'s label."""
+    enqueue(
+        "django_shipping_orders.tasks.download_label",
+        order_id,
+        task_name=f"shipping-label-{order_id}",
+    )
+
+
+def enqueue_callback_drain() -> None:
+    """Queue one drain of the stored callbacks."""
+    enqueue(
+        "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
+    )

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from . import policy
+from . import labels, signals, sync
 from .documents import OrderDocument
 from .exceptions import (
-    InvalidMerchantAccount,
     InvalidProviderResponse,
-    OrderNotFound,
+    LabelError,
     OrderStateError,
     ProviderAPIError,
     ProviderTimeout,
@@ -34,9 +31,6 @@ from .providers import LabelInfo, get_provider
 from .sync import SyncResult, apply_document
 
 logger = logging.getLogger("django_shipping_orders.services")
-
-#: Errors after which polling the order again soon is pointless.
-PERMANENT_ERRORS = (OrderNotFound, InvalidMerchantAccount)
 
 
 def refresh_order(order: Order, *, source: str = Source.REFRESH) -> SyncResult:
@@ -51,32 +45,9 @@ def refresh_order(order: Order, *, source: str = Source.REFRESH) -> SyncResult:
     try:
         document = provider.get_order(order.reference)
     except ShippingOrdersError as err:
-        record_refresh_failure(order, err)
+        sync.record_refresh_failure(order, err)
         raise
     return apply_document(order.account, document, source, observed_at=started)
-
-
-def record_refresh_failure(order: Order, error: Exception) -> None:
-    """Note a failed refresh on the order and push its next refresh back.
-
-    404 and 403 will not fix themselves by retrying soon: they wait the
-    longest error delay, so that they are neither lost nor polled in a loop.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        locked.refresh_failures += 1
-        locked.last_error = f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} {error}"[:2000]
-        settings = policy.current_policy()
-        if isinstance(error, PERMANENT_ERRORS):
-            locked.next_refresh_at = now + timedelta(seconds=settings.ERROR_MAX)
-        else:
-            locked.next_refresh_at = policy.next_retry_after_error(locked, now=now, policy=settings)
-        locked.save(
-            update_fields=["refresh_failures", "last_error", "next_refresh_at", "updated_at"]
-        )
-    order.refresh_failures, order.last_error = locked.refresh_failures, locked.last_error
-    order.next_refresh_at = locked.next_refresh_at
 
 
 def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order:
@@ -89,56 +60,23 @@ def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order
     """
     payload = dict(order.raw) if isinstance(order, OrderDocument) else dict(order)
     provider = get_provider(account)
-    local = Order.objects.create(
-        account=account,
-        reference=None,
-        placement=Order.Placement.PENDING,
-        retailer_reference=str(payload.get("retailer_reference") or "")[:255],
-        receiver_name=str(payload.get("receiver_name") or "")[:255],
-        raw=_json(payload),
-    )
+    local = sync.begin_placement(account, payload)
     started = timezone.now()
     try:
         # Sent as stored: Decimal money goes out as a JSON number, not a TypeError.
         document = provider.place_order(local.raw)
     except (ProviderTimeout, ProviderUnavailable, InvalidProviderResponse) as err:
         # 5xx, no answer, or a 2xx we cannot read: the provider may have created the order.
-        _mark_placement(local, Order.Placement.UNKNOWN, err)
+        sync.mark_placement(local, Order.Placement.UNKNOWN, err)
         raise SubmissionOutcomeUnknown(
             f"Placing {local} may or may not have created an order at the provider: {err}. "
             "It will not be re-sent automatically; check with the provider.",
             account=account,
         ) from err
     except ShippingOrdersError as err:
-        _mark_placement(local, Order.Placement.REJECTED, err)
+        sync.mark_placement(local, Order.Placement.REJECTED, err)
         raise
-    if (
-        Order.objects.filter(account=account, reference=document.reference)
-        .exclude(pk=local.pk)
-        .exists()
-    ):
-        # A callback for the new order beat us here and created its own row:
-        # keep that one (it has the newer data) and drop ours.
-        local.delete()
-        existing = Order.objects.get(account=account, reference=document.reference)
-        Order.objects.filter(pk=existing.pk).update(placement=Order.Placement.SUBMITTED)
-        return existing
-    Order.objects.filter(pk=local.pk).update(placement=Order.Placement.SUBMITTED)
-    apply_document(account, document, Source.PLACE, observed_at=started, order=local)
-    local.refresh_from_db()
-    return local
-
-
-def _mark_placement(order: Order, placement: str, error: Exception) -> None:
-    order.placement = placement
-    order.last_error = str(error)[:2000]
-    order.save(update_fields=["placement", "last_error", "updated_at"])
-
-
-def _json(payload: Mapping[str, Any]) -> Any:
-    from .sync import normalize_json
-
-    return normalize_json(dict(payload))
+    return sync.finish_placement(local, document, Source.PLACE, started)
 
 
 def cancel_order(order: Order) -> SyncResult | None:
@@ -154,7 +92,7 @@ def cancel_order(order: Order) -> SyncResult | None:
     try:
         document = provider.cancel_order(order.reference)
     except ProviderAPIError as err:
-        Order.objects.filter(pk=order.pk).update(last_error=str(err)[:2000])
+        sync.record_error(order, err)
         raise
     if document is None:
         return refresh_order(order, source=Source.CANCEL)
@@ -166,3 +104,31 @@ def get_label(order: Order) -> LabelInfo:
     if not order.reference:
         raise OrderStateError(f"{order} has no provider reference yet.")
     return get_provider(order.account).get_label(order.reference)
+
+
+def download_label(order_id: int, *, force: bool = False) -> Order:
+    """Download order ``order_id``'s label PDF into ``Order.label``; returns the order.
+
+    Does nothing when a label is already stored (unless ``force``). Raises
+    ``LabelError`` for a refused URL, a file that is too large or not a PDF,
+    and the provider's errors (``LabelNotReady`` …) when asking it for the URL.
+    """
+    order = Order.objects.get(pk=order_id)
+    if order.label and not force:
+        return order
+    provider = get_provider(order.account)
+    url = order.label_url
+    if not url:
+        try:
+            url = get_label(order).url
+        except NotImplementedError:
+            raise LabelError(
+                f"{order}: the provider sent no label URL and has no label endpoint.",
+                account=order.account,
+                reference=order.reference or "",
+            ) from None
+    data = labels.fetch_pdf(provider, url, order)
+    sync.store_label(order, data)
+    logger.info("Stored the label of %s (%d bytes)", order, len(data))
+    signals.label_stored.send(sender=Order, order=order)
+    return order

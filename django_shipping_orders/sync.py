@@ -1,4 +1,4 @@
-"""``apply_document``: the one path that writes mirrored order data.
+"""Every write of an ``Order`` row: ``apply_document`` for mirrored data, and the bookkeeping.
 
 Callbacks, refreshes, admin actions and the place/cancel services all end
 here, so the rules live in one place:
@@ -12,22 +12,30 @@ here, so the rules live in one place:
 - parcels and products are upserted with the same number of queries whatever
   their count;
 - a state change is recorded as an ``OrderEvent``; signals go out after commit.
+
+The other writes of an order live here too, so there is one owner for each
+column: refresh bookkeeping (:func:`record_refresh_failure`,
+:func:`record_unchanged_fetches`), placement (:func:`begin_placement`,
+:func:`mark_placement`, :func:`finish_placement`), provider errors
+(:func:`record_error`) and the stored label (:func:`store_label`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from . import labels, policy, signals, states
+from . import policy, schedules, signals, states
 from .documents import LineDocument, OrderDocument
+from .exceptions import PERMANENT_ERRORS
 from .models import CallbackReceipt, Order, OrderEvent, Parcel, PayloadEncoder, Product
 
 logger = logging.getLogger("django_shipping_orders.sync")
@@ -179,7 +187,7 @@ def _after_commit(result: SyncResult, source: str, from_state: str) -> None:
     transaction.on_commit(lambda: _send_signals(result, source, from_state))
     if not order.label and {"label_url", "courier_job_id"} & {*result.changed_fields}:
         # Downloaded by a task after commit: no HTTP call while the row is locked.
-        transaction.on_commit(lambda: labels.schedule_label_download(order.pk))
+        transaction.on_commit(lambda: schedules.enqueue_label_download(order.pk))
 
 
 def _stale_reason(order: Order, document: OrderDocument, observed_at: datetime) -> str:
@@ -306,3 +314,140 @@ def _send_signals(result: SyncResult, source: str, from_state: str) -> None:
             logger.error(
                 "Signal receiver %r failed for %s: %s", receiver, order, response, exc_info=response
             )
+
+
+# -- bookkeeping -------------------------------------------------------------------------
+
+
+def record_refresh_failure(order: Order, error: Exception) -> None:
+    """Note a failed refresh on the order and push its next refresh back.
+
+    404 and 403 will not fix themselves by retrying soon: they wait the
+    longest error delay, so that they are neither lost nor polled in a loop.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.refresh_failures += 1
+        locked.last_error = f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} {error}"[:2000]
+        settings = policy.current_policy()
+        if isinstance(error, PERMANENT_ERRORS):
+            locked.next_refresh_at = now + timedelta(seconds=settings.ERROR_MAX)
+        else:
+            locked.next_refresh_at = policy.next_retry_after_error(locked, now=now, policy=settings)
+        locked.save(
+            update_fields=["refresh_failures", "last_error", "next_refresh_at", "updated_at"]
+        )
+    order.refresh_failures, order.last_error = locked.refresh_failures, locked.last_error
+    order.next_refresh_at = locked.next_refresh_at
+
+
+def record_unchanged_fetches(rows: list[tuple[Order, datetime | None]], now: datetime) -> None:
+    """The bookkeeping of fetches that found nothing new; ``rows`` pairs each order with its next poll.
+
+    Writes exactly what ``apply_document`` writes for a duplicate (last sync,
+    next poll, failures and error cleared) and gives each lease back if it is
+    still the one the run took. One raw statement sent with ``executemany``:
+    the next poll differs per order (pickup times), and an ORM ``CASE`` over
+    many ids costs more to build than the requests it records (bench/refresh.py).
+    Guarded by ``updated_at``: a row changed since it was claimed is left alone.
+    """
+    if not rows:
+        return
+    meta = Order._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Only quoted names of the model's own table and columns are spliced in; values are parameters.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {column('last_synced_at')} = %s, "  # noqa: S608
+        f"{column('next_refresh_at')} = %s, {column('refresh_failures')} = 0, "
+        f"{column('last_error')} = '', {column('updated_at')} = %s, "
+        f"{column('lease_expires_at')} = CASE WHEN {column('lease_expires_at')} = %s "
+        f"THEN NULL ELSE {column('lease_expires_at')} END "
+        f"WHERE {quote(meta.pk.column)} = %s AND {column('updated_at')} = %s"
+    )
+    prepare = meta.get_field("updated_at").get_db_prep_save  # every datetime column alike
+    stamp = prepare(now, connection)
+    params = [
+        (
+            stamp,
+            prepare(next_at, connection),
+            stamp,
+            prepare(order.lease_expires_at, connection),
+            order.pk,
+            prepare(order.updated_at, connection),
+        )
+        for order, next_at in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+
+
+def record_error(order: Order, error: Exception) -> None:
+    """Keep the provider's answer to a failed call (cancel, book) on the order for staff."""
+    order.last_error = str(error)[:2000]
+    Order.objects.filter(pk=order.pk).update(last_error=order.last_error, updated_at=timezone.now())
+
+
+# -- placement -----------------------------------------------------------------------------
+
+
+def begin_placement(account: str, payload: Mapping[str, Any]) -> Order:
+    """The local row of an order about to be sent (placement ``pending``, no reference yet)."""
+    return Order.objects.create(
+        account=account,
+        reference=None,
+        placement=Order.Placement.PENDING,
+        retailer_reference=str(payload.get("retailer_reference") or "")[:255],
+        receiver_name=str(payload.get("receiver_name") or "")[:255],
+        raw=normalize_json(dict(payload)),
+    )
+
+
+def mark_placement(order: Order, placement: str, error: Exception) -> None:
+    """Record why placing ``order`` did not go through (``unknown`` or ``rejected``)."""
+    order.placement = placement
+    order.last_error = str(error)[:2000]
+    order.save(update_fields=["placement", "last_error", "updated_at"])
+
+
+def finish_placement(
+    local: Order, document: OrderDocument, source: str, observed_at: datetime
+) -> Order:
+    """Mirror the provider's answer to a placement on the row ``local``; returns the order.
+
+    When a callback for the new order got here first and created its own
+    row, that row is kept (it may have newer data) and ``local`` is dropped.
+    """
+    account = local.account
+    if (
+        Order.objects.filter(account=account, reference=document.reference)
+        .exclude(pk=local.pk)
+        .exists()
+    ):
+        local.delete()
+        existing = Order.objects.get(account=account, reference=document.reference)
+        Order.objects.filter(pk=existing.pk).update(placement=Order.Placement.SUBMITTED)
+        existing.placement = Order.Placement.SUBMITTED
+        return existing
+    Order.objects.filter(pk=local.pk).update(placement=Order.Placement.SUBMITTED)
+    apply_document(account, document, source, observed_at=observed_at, order=local)
+    local.refresh_from_db()
+    return local
+
+
+# -- labels --------------------------------------------------------------------------------
+
+
+def store_label(order: Order, data: bytes) -> None:
+    """Save ``data`` as the order's label PDF (private storage) and note when."""
+    old_name = order.label.name if order.label else ""
+    order.label.save(f"{order.reference or order.pk}.pdf", ContentFile(data), save=False)
+    order.label_downloaded_at = timezone.now()
+    # Only the label columns: a concurrent sync may be writing the mirrored ones.
+    order.save(update_fields=["label", "label_downloaded_at", "updated_at"])
+    if old_name and old_name != order.label.name:
+        order.label.storage.delete(old_name)

@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import locks, refresh, schedules
-from .models import Source
+from . import locks, refresh, schedules, services
+from .callbacks import process_pending
+from .exceptions import ShippingOrdersError
+from .models import Order, Source
 
 logger = logging.getLogger("django_shipping_orders.tasks")
 
@@ -50,9 +52,23 @@ def process_pending_callbacks(scheduled_for: str | None = None) -> dict[str, Any
     A late run is harmless (it only drains what is waiting), so ``scheduled_for``
     is accepted from the schedule and not checked.
     """
-    from .callbacks import process_pending
-
     return process_pending()
+
+
+def download_label(order_id: int) -> str:
+    """Download an order's label; failures are logged, and the next sync retries.
+
+    A failure is not raised: a label that is not ready yet, or an expired URL,
+    is retried when the order's next refresh brings label data again.
+    """
+    try:
+        order = services.download_label(order_id)
+    except Order.DoesNotExist:
+        return f"order {order_id} no longer exists"
+    except ShippingOrdersError as err:
+        logger.warning("Label of order %s not stored: %s", order_id, err)
+        return f"not stored: {err}"
+    return f"stored {order.label.name}"
 
 
 def _result(summary: refresh.RefreshSummary) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.core.cache import caches
 from django.utils import timezone
 
-from .. import locks
+from .. import locks, schedules
 from ..conf import shipping_settings
 from ..models import CallbackReceipt
 from .processing import process_receipt
@@ -37,12 +37,8 @@ def request_processing() -> None:
     One ``cache.add`` per callback; a task is queued only when none is
     pending, so a burst of callbacks costs one task, not one each.
     """
-    from django_q.tasks import async_task
-
     if _marker_cache().add(_DRAIN_QUEUED_KEY, 1, timeout=_DRAIN_QUEUED_TIMEOUT):
-        async_task(
-            "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
-        )
+        schedules.enqueue_callback_drain()
 
 
 def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:

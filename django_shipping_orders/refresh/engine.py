@@ -37,10 +37,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
-from .. import policy, ratelimit, services
+from .. import policy, ratelimit, sync
 from ..conf import AccountSettings, shipping_settings
 from ..documents import OrderDocument
 from ..exceptions import ShippingOrdersConfigurationError, ShippingOrdersError
@@ -337,7 +337,7 @@ class _Engine:
     def _record_failure(self, order: Order, error: Exception) -> None:
         try:
             with _writes():
-                services.record_refresh_failure(order, error)
+                sync.record_refresh_failure(order, error)
         except Exception:
             logger.exception("Could not record the failure of %s", order)
 
@@ -363,7 +363,7 @@ class _Engine:
 
         One transaction: the rows are locked and checked against the
         ``updated_at`` read at claim time, and the untouched ones are written
-        by :func:`_write_bookkeeping`. A row changed since it was claimed (a
+        by ``sync.record_unchanged_fetches``. A row changed since it was claimed (a
         callback, an admin action) goes through ``apply_document`` instead,
         which decides what is newer.
         """
@@ -391,7 +391,7 @@ class _Engine:
                     )
                     written.append((order, next_at))
                 if written:
-                    _write_bookkeeping(written, now)
+                    sync.record_unchanged_fetches(written, now)
         except Exception as err:
             logger.exception("Could not write the refresh bookkeeping of %d orders", len(pending))
             for order, _, _ in pending:
@@ -467,43 +467,3 @@ class _Pool:
                     logger.exception("Refresh worker error on %s", order)
         finally:
             connections.close_all()
-
-
-def _write_bookkeeping(rows: list[tuple[Order, datetime | None]], now: datetime) -> None:
-    """The bookkeeping of unchanged fetches: ``rows`` pairs each locked order with its next poll.
-
-    One statement sent with ``executemany``: the next poll differs per order
-    (pickup times), and an ORM ``CASE`` over many ids costs more to build than
-    the requests it records. Still guarded by ``updated_at``, and each lease
-    is given back only if it is still the one this run took.
-    """
-    meta = Order._meta
-    quote = connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    # Only quoted names of the model's own table and columns are spliced in; values are parameters.
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {column('last_synced_at')} = %s, "  # noqa: S608
-        f"{column('next_refresh_at')} = %s, {column('refresh_failures')} = 0, "
-        f"{column('last_error')} = '', {column('updated_at')} = %s, "
-        f"{column('lease_expires_at')} = CASE WHEN {column('lease_expires_at')} = %s "
-        f"THEN NULL ELSE {column('lease_expires_at')} END "
-        f"WHERE {quote(meta.pk.column)} = %s AND {column('updated_at')} = %s"
-    )
-    prepare = meta.get_field("updated_at").get_db_prep_save  # every datetime column alike
-    stamp = prepare(now, connection)
-    params = [
-        (
-            stamp,
-            prepare(next_at, connection),
-            stamp,
-            prepare(order.lease_expires_at, connection),
-            order.pk,
-            prepare(order.updated_at, connection),
-        )
-        for order, next_at in rows
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)

@@ -81,7 +81,7 @@ def make_order(db: None) -> Callable[..., Order]:
 @pytest.fixture(autouse=True)
 def _label_files(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test stores its labels in its own private folder."""
-    from django_shipping_orders.labels import PrivateLabelStorage
+    from django_shipping_orders.storage import PrivateLabelStorage
 
     field = Order._meta.get_field("label")
     monkeypatch.setattr(field, "storage", PrivateLabelStorage(location=str(tmp_path / "labels")))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from django_shipping_orders import labels, signals
+from django_shipping_orders import labels, services, signals, tasks
 from django_shipping_orders.exceptions import LabelError
 from django_shipping_orders.models import Order
 from django_shipping_orders.sync import apply_document
@@ -29,7 +29,7 @@ def test_label_is_downloaded_stored_and_served_inline(
     stored = []
     signals.label_stored.connect(lambda sender, order, **kw: stored.append(order.pk), weak=False)
     try:
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     finally:
         signals.label_stored.receivers.clear()
 
@@ -56,7 +56,7 @@ def test_stored_label_is_not_downloaded_again(label_account, scripted_server, ma
     order = make_order(
         account=label_account, label_url=f"{scripted_server.url}/l.pdf", label=make_pdf("x")
     )
-    labels.download_label(order.pk)
+    services.download_label(order.pk)
     assert scripted_server.requests == []
 
 
@@ -69,7 +69,7 @@ def test_label_url_from_the_label_endpoint_when_the_order_has_none(
     scripted_server.add(200, pdf)
     order = make_order(account=label_account, courier_job_id="CP123")
 
-    labels.download_label(order.pk)
+    services.download_label(order.pk)
 
     order.refresh_from_db()
     assert [r["path"] for r in scripted_server.requests] == [
@@ -117,7 +117,7 @@ def test_label_url_on_a_host_off_the_allow_list_is_refused(
 ):
     order = make_order(account=label_account, label_url=url)
     with pytest.raises(LabelError, match="allow-list"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     order.refresh_from_db()
     assert not order.label
     assert scripted_server.requests == []
@@ -126,7 +126,7 @@ def test_label_url_on_a_host_off_the_allow_list_is_refused(
 def test_plain_http_is_refused_for_a_real_provider(scripted_server, make_order):
     order = make_order(account="default", label_url=f"{scripted_server.url}/label.pdf")
     with pytest.raises(LabelError, match="not an https host"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     assert scripted_server.requests == []
 
 
@@ -141,7 +141,7 @@ def test_allowed_host_that_resolves_to_a_private_address_is_refused(make_order, 
     monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     order = make_order(account="default", label_url="https://labels.shippit.com/a.pdf")
     with pytest.raises(LabelError, match="non-public address"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     assert seen == ["labels.shippit.com"]
 
 
@@ -149,7 +149,7 @@ def test_redirect_off_the_allow_list_is_not_followed(label_account, scripted_ser
     scripted_server.add(302, b"", {"Location": "http://10.0.0.1/internal.pdf"})
     order = make_order(account=label_account, label_url=f"{scripted_server.url}/labels/a.pdf")
     with pytest.raises(LabelError, match="allow-list"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     assert len(scripted_server.requests) == 1
 
 
@@ -158,7 +158,7 @@ def test_redirect_within_the_allow_list_is_followed(label_account, scripted_serv
     scripted_server.add(302, b"", {"Location": "/labels/b.pdf"})
     scripted_server.add(200, pdf)
     order = make_order(account=label_account, label_url=f"{scripted_server.url}/labels/a.pdf")
-    labels.download_label(order.pk)
+    services.download_label(order.pk)
     order.refresh_from_db()
     assert read_label(order) == pdf
     assert scripted_server.requests[1]["path"] == "/labels/b.pdf"
@@ -177,7 +177,7 @@ def test_a_file_that_is_not_a_pdf_is_refused(label_account, scripted_server, mak
     scripted_server.add(200, body)
     order = make_order(account=label_account, label_url=f"{scripted_server.url}/labels/a.pdf")
     with pytest.raises(LabelError, match="not a PDF"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     order.refresh_from_db()
     assert not order.label
     assert order.label_downloaded_at is None
@@ -188,7 +188,7 @@ def test_an_oversized_label_is_refused(label_account, scripted_server, make_orde
     scripted_server.add(200, make_pdf("big label " * 20, "page two", "page three"))
     order = make_order(account=label_account, label_url=f"{scripted_server.url}/labels/a.pdf")
     with pytest.raises(LabelError, match="LABEL_MAX_BYTES"):
-        labels.download_label(order.pk)
+        services.download_label(order.pk)
     order.refresh_from_db()
     assert not order.label
 
@@ -197,7 +197,7 @@ def test_the_queued_task_logs_a_refusal_instead_of_failing(
     label_account, scripted_server, make_order, caplog
 ):
     order = make_order(account=label_account, label_url="https://evil.example/label.pdf")
-    outcome = labels.download_label_task(order.pk)
+    outcome = tasks.download_label(order.pk)
     assert outcome.startswith("not stored")
     assert "evil.example" in caplog.text
     assert "label-test-key" not in caplog.text
