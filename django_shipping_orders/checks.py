@@ -204,6 +204,18 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
                 id="shipping_orders.E005",
             )
         )
+    if given.get("CALLBACK_SECRET_PARAM"):
+        messages.append(
+            Warning(
+                f"{where} accepts the callback secret in the query string "
+                f"(?{given['CALLBACK_SECRET_PARAM']}=...).",
+                hint="Web servers, proxies and error reports log query strings, secret included. "
+                "Move the provider to the X-Shipping-Callback-Secret header or a URL token "
+                "(register_shipping_webhooks), then remove CALLBACK_SECRET_PARAM. "
+                "See docs/callbacks.md.",
+                id="shipping_orders.W004",
+            )
+        )
     if not given.get("CALLBACK_SECRETS"):
         messages.append(
             Warning(

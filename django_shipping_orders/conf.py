@@ -75,6 +75,12 @@ ACCOUNT_DEFAULTS: dict[str, Any] = {
     "STATE_MAP": {},
     # Hosts (https only) from which label PDFs may be downloaded; [] means the provider's own.
     "LABEL_HOSTS": [],
+    # Currency of the provider's charges ("price"); None means the provider's own (AUD, EUR).
+    "CURRENCY": None,
+    # Name of a query-string parameter that may carry the callback secret, for shops
+    # moving from an official plugin (their webhook URLs end in "?api_key=..."). Off
+    # by default: query strings end up in web server logs (check W004).
+    "CALLBACK_SECRET_PARAM": None,
 }
 
 #: Top-level keys and their defaults.
@@ -98,6 +104,8 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_CACHE": "default",
     # DRF permission classes (dotted paths) of the read-only orders API.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # Courier display names: {"name as any provider spells it": "name people read"}.
+    "COURIER_NAMES": {},
 }
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd]|sec|second|min|minute|hour|day)?\s*$")
@@ -145,6 +153,16 @@ _ACCOUNT_TYPES: dict[str, tuple[Any, str]] = {
     "FIELD_MAP": (_is_text_map, "a dict of their name -> our name"),
     "STATE_MAP": (_is_text_map, "a dict of their state -> known state"),
     "LABEL_HOSTS": (_is_text_list, "a list of host names"),
+    "CURRENCY": (
+        lambda v: v is None or (isinstance(v, str) and re.fullmatch(r"[A-Z]{3}", v) is not None),
+        "a three-letter ISO 4217 code such as 'AUD', or None",
+    ),
+    "CALLBACK_SECRET_PARAM": (
+        lambda v: (
+            v is None or (isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_.-]+", v) is not None)
+        ),
+        "a query parameter name such as 'api_key', or None",
+    ),
 }
 _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     "LABEL_STORAGE": (lambda v: v is None or isinstance(v, str), "a STORAGES alias or None"),
@@ -163,6 +181,13 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of dotted paths",
+    ),
+    "COURIER_NAMES": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and k.strip() and isinstance(n, str) for k, n in v.items())
+        ),
+        "a dict of courier name -> display name",
     ),
 }
 
@@ -241,6 +266,8 @@ class AccountSettings:
     field_map: dict[str, str]
     state_map: dict[str, str]
     label_hosts: tuple[str, ...]
+    currency: str | None = None
+    callback_secret_param: str | None = None
 
     @property
     def rate_limit(self) -> RateLimit:
@@ -398,6 +425,20 @@ class ShippingSettings:
         return str(self._get("RATE_LIMIT_CACHE"))
 
     @property
+    def courier_names(self) -> dict[str, str]:
+        """``COURIER_NAMES`` keyed by courier key (``couriers.normalize``)."""
+        snapshot = self._current()
+        built = snapshot.values.get("_courier_names")
+        if built is None:
+            from .couriers import normalize
+
+            given = self._value(snapshot, "COURIER_NAMES")
+            built = snapshot.values["_courier_names"] = {
+                normalize(name): shown for name, shown in given.items()
+            }
+        return dict(built)
+
+    @property
     def api_permission_classes(self) -> list[type]:
         return [import_string(path) for path in self._get("API_PERMISSION_CLASSES")]
 
@@ -449,6 +490,8 @@ def build_account(alias: str, given: Any) -> AccountSettings:
             key.strip().lower(): value for key, value in (values["STATE_MAP"] or {}).items()
         },
         label_hosts=_as_tuple(values["LABEL_HOSTS"]),
+        currency=values["CURRENCY"] or None,
+        callback_secret_param=values["CALLBACK_SECRET_PARAM"] or None,
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.utils.dateparse import parse_datetime
 
+from .couriers import normalize as normalize_courier
 from .exceptions import DocumentError
 
 
@@ -158,6 +159,8 @@ ORDER_FIELDS: dict[str, tuple[str, Parser]] = {
     "courier_name": ("courier_name", _text),
     "retailer_order_number": ("retailer_order_number", _text),
     "expected_delivery_date": ("expected_delivery_at", parse_timestamp),
+    # The charge for the shipment (a string in Shippit's answers: "15.95").
+    "price": ("price", _decimal),
 }
 
 #: ``user_attributes`` key -> Order field.
@@ -223,6 +226,8 @@ class OrderDocument:
     fields: Mapping[str, Any]
     parcels: tuple[LineDocument, ...] | None = None
     products: tuple[LineDocument, ...] | None = None
+    #: A webhook's ``products``: what shipped (quantities per line), not the order's lines.
+    shipped_products: tuple[LineDocument, ...] | None = None
     status_history: tuple[StatusEntry, ...] = ()
     remote_updated_at: datetime | None = None
     is_full: bool = True
@@ -257,6 +262,26 @@ def _lines(items: Any, name: str, parsers: Mapping[str, Parser]) -> tuple[LineDo
     return tuple(result)
 
 
+def _products(payload: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(the order's lines, what shipped): each ``None`` when the payload does not say.
+
+    Get Order lists the lines as ``product_attributes``; the create and label
+    answers as ``products``. A webhook (``current_state``, no ``state``) lists
+    under ``products`` what shipped, which the official plugins use to mark
+    shipped items: it records quantities, it does not replace the lines.
+    """
+    if "product_attributes" in payload:
+        lines = _lines(payload["product_attributes"], "product_attributes", PRODUCT_FIELDS)
+    elif "products" in payload and "state" in payload:
+        lines = _lines(payload["products"], "products", PRODUCT_FIELDS)
+    else:
+        lines = None
+    shipped = None
+    if "products" in payload and "current_state" in payload and "state" not in payload:
+        shipped = _lines(payload["products"], "products", PRODUCT_FIELDS)
+    return lines, shipped
+
+
 def _status_history(items: Any) -> tuple[StatusEntry, ...]:
     entries = []
     for index, item in enumerate(_json_list(items, "status_history")):
@@ -277,12 +302,14 @@ def parse_order_document(
     reference_keys: tuple[str, ...] = ("tracking_number",),
     state_keys: tuple[str, ...] = ("state", "current_state"),
     field_map: Mapping[str, str] | None = None,
+    currency: str = "",
 ) -> OrderDocument:
     """Parse a provider's order payload (Get Order document or webhook) into a document.
 
     ``reference_keys`` names where the provider puts its order reference;
     ``field_map`` renames provider keys to the documented ones first (the
-    per-account ``FIELD_MAP`` hook). Raises ``DocumentError`` naming the field.
+    per-account ``FIELD_MAP`` hook); ``currency`` is that of ``price`` when
+    the payload does not name one. Raises ``DocumentError`` naming the field.
     """
     if not isinstance(payload, dict):
         raise DocumentError(
@@ -326,13 +353,22 @@ def parse_order_document(
     for key, (model_field, parse) in ORDER_FIELDS.items():
         if key in payload:
             fields[model_field] = parse(payload[key], key)
-    if "user_attributes" in payload:
-        user = _json_object(payload["user_attributes"], "user_attributes")
+    # Get Order says user_attributes; the label answer says user.
+    user_key = "user_attributes" if "user_attributes" in payload else "user"
+    if user_key in payload:
+        user = _json_object(payload[user_key], user_key)
         for key, model_field in USER_FIELDS.items():
             if key in user:
-                fields[model_field] = _text(user[key], f"user_attributes.{key}")
+                fields[model_field] = _text(user[key], f"{user_key}.{key}").strip()
     if state_key:
         fields["state"] = state
+    if fields.get("price") is not None:
+        fields["price_currency"] = _text(
+            payload.get("price_currency") or payload.get("currency") or currency, "price_currency"
+        ).upper()[:8]
+    courier = normalize_courier(fields.get("courier_allocation") or fields.get("courier_name"))
+    if courier:
+        fields["courier"] = courier
 
     history = _status_history(payload.get("status_history"))
     parcels = (
@@ -340,11 +376,7 @@ def parse_order_document(
         if "parcel_attributes" in payload
         else None
     )
-    products = (
-        _lines(payload["product_attributes"], "product_attributes", PRODUCT_FIELDS)
-        if "product_attributes" in payload
-        else None
-    )
+    products, shipped = _products(payload)
     updated_at = parse_timestamp(payload.get("updated_at"), "updated_at")
     if history and (updated_at is None or history[0].time > updated_at):
         updated_at = history[0].time
@@ -354,6 +386,7 @@ def parse_order_document(
         fields=fields,
         parcels=parcels,
         products=products,
+        shipped_products=shipped,
         status_history=history,
         remote_updated_at=updated_at,
         # A webhook carries current_state and no parcel list: it is partial.

@@ -46,7 +46,7 @@ def _label_upload_to(order: Order, filename: str) -> str:
 class OrderQuerySet(models.QuerySet["Order"]):
     def open(self) -> OrderQuerySet:
         """Orders that may still change (not in a terminal state)."""
-        return self.exclude(state__in=states.TERMINAL_STATES)
+        return self.exclude(state__in=states.FINAL_STATES)
 
     def for_account(self, alias: str) -> OrderQuerySet:
         return self.filter(account=alias)
@@ -57,7 +57,7 @@ class OrderQuerySet(models.QuerySet["Order"]):
         aliases = [account] if account else shipping_settings.account_aliases
         return (
             self.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
-            .exclude(state__in=states.TERMINAL_STATES)
+            .exclude(state__in=states.FINAL_STATES)
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
             .order_by("next_refresh_at", "pk")
         )
@@ -134,6 +134,12 @@ class Order(models.Model):
     label_url = models.URLField(max_length=2000, blank=True)
     retailer_order_number = models.CharField(max_length=255, blank=True)
     expected_delivery_at = models.DateTimeField(null=True, blank=True)
+    # The charge for shipping (Shippit's "price"), in the account's currency.
+    price = models.DecimalField(_("price"), max_digits=14, decimal_places=4, null=True, blank=True)
+    price_currency = models.CharField(_("price currency"), max_length=8, blank=True)
+    # One courier key whichever field named it (courier_allocation or courier_name):
+    # "CouriersPlease" and "Couriers Please" are both "couriersplease" (see couriers.py).
+    courier = models.CharField(_("courier"), max_length=64, blank=True, db_index=True)
 
     # -- what we know about the data ------------------------------------------------------
     raw = models.JSONField(_("last full payload"), default=dict, blank=True, encoder=PayloadEncoder)
@@ -166,6 +172,15 @@ class Order(models.Model):
     )
     label_downloaded_at = models.DateTimeField(null=True, blank=True)
     booked_at = models.DateTimeField(null=True, blank=True)
+    manifest = models.ForeignKey(
+        "shipping_orders.Manifest",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name=_("manifest"),
+    )
+    booking_error = models.TextField(_("booking error"), blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -199,7 +214,15 @@ class Order(models.Model):
 
     @property
     def is_terminal(self) -> bool:
-        return states.is_terminal(self.state)
+        return states.is_final(self.state)
+
+    @property
+    def is_final(self) -> bool:
+        return states.is_final(self.state)
+
+    @property
+    def needs_attention(self) -> bool:
+        return states.needs_attention(self.state)
 
     @property
     def has_label(self) -> bool:
@@ -244,6 +267,9 @@ class Product(models.Model):
     location = models.CharField(max_length=128, blank=True)
     dangerous_goods_class = models.CharField(max_length=32, blank=True)
     packed = models.IntegerField(null=True, blank=True)
+    #: How many of this line the provider says shipped (a webhook's ``products``);
+    #: None until it says so.
+    quantity_shipped = models.IntegerField(_("quantity shipped"), null=True, blank=True)
     raw = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
 
     class Meta:
@@ -257,6 +283,15 @@ class Product(models.Model):
     def __str__(self) -> str:
         return self.title or self.sku or f"product {self.position + 1}"
 
+    @property
+    def partly_shipped(self) -> bool:
+        """True when fewer than ordered shipped (the rest is still to come, or never)."""
+        return (
+            self.quantity_shipped is not None
+            and self.quantity is not None
+            and self.quantity_shipped < self.quantity
+        )
+
 
 class Source(models.TextChoices):
     """Where a piece of order data came from."""
@@ -267,6 +302,7 @@ class Source(models.TextChoices):
     CANCEL = "cancel", _("Cancelled")
     ADMIN = "admin", _("Admin")
     COMMAND = "command", _("Command")
+    LABEL = "label", _("Label answer")
 
 
 class OrderEvent(models.Model):
@@ -388,3 +424,19 @@ class CallbackReceipt(models.Model):
             return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
         except ValueError:
             return bytes(self.body).decode("utf-8", "replace")
+
+
+# The provider's paperwork (pickup manifests, label documents) lives in its own module.
+from .paperwork import LabelDocument, Manifest  # noqa: E402
+
+__all__ = [
+    "CallbackReceipt",
+    "LabelDocument",
+    "Manifest",
+    "Order",
+    "OrderEvent",
+    "Parcel",
+    "PayloadEncoder",
+    "Product",
+    "Source",
+]

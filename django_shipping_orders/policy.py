@@ -118,7 +118,7 @@ def next_refresh_at(
     (or another :class:`~django_shipping_orders.models.Source`, read as a refresh).
     """
     policy = policy or current_policy()
-    if states.is_terminal(order.state):
+    if states.is_final(order.state):
         return None
     created = order.created_at or now
     if now - created >= _seconds(policy.MAX_AGE):
@@ -127,11 +127,11 @@ def next_refresh_at(
         return _while_processing(order, now, created, source, policy)
 
     canonical = states.canonical_state(order.state)
-    if canonical == "with_driver":
+    if canonical in states.NEAR_DELIVERY_STATES:
         interval = policy.WITH_DRIVER_INTERVAL
     elif canonical in states.MOVING_STATES:
         interval = policy.MOVING_INTERVAL
-    elif states.state_rank(canonical) is None:
+    elif not states.is_known(canonical):
         interval = policy.UNKNOWN_STATE_INTERVAL
     else:
         interval = policy.LABELLED_INTERVAL

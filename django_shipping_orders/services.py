@@ -1,4 +1,4 @@
-"""The public Python API: place, cancel and refresh orders, and find their labels.
+"""The public Python API: place, cancel, refresh and book orders, find labels, get quotes.
 
 Each function talks to the provider first, with no database lock held, then
 hands what the provider said to ``sync.apply_document``. Errors are recorded
@@ -9,12 +9,15 @@ on the order (``last_error``) and raised as the typed exceptions of
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from django.utils import timezone
 
 from . import labels, signals, sync
+from .booking import BookingOutcome, book_orders
 from .documents import OrderDocument
 from .exceptions import (
     InvalidProviderResponse,
@@ -26,9 +29,11 @@ from .exceptions import (
     ShippingOrdersError,
     SubmissionOutcomeUnknown,
 )
+from .label_documents import after_label_stored
 from .models import Order, Source
 from .providers import LabelInfo, get_provider
-from .sync import SyncResult, apply_document
+from .providers.types import CourierQuote, MerchantInfo
+from .sync import SyncResult, apply_document, normalize_json
 
 logger = logging.getLogger("django_shipping_orders.services")
 
@@ -103,7 +108,8 @@ def get_label(order: Order) -> LabelInfo:
     """Where the provider keeps ``order``'s label (raises ``LabelNotReady`` until allocated)."""
     if not order.reference:
         raise OrderStateError(f"{order} has no provider reference yet.")
-    return get_provider(order.account).get_label(order.reference)
+    started = timezone.now()
+    return replace(get_provider(order.account).get_label(order.reference), fetched_at=started)
 
 
 def download_label(order_id: int, *, force: bool = False) -> Order:
@@ -118,9 +124,11 @@ def download_label(order_id: int, *, force: bool = False) -> Order:
         return order
     provider = get_provider(order.account)
     url = order.label_url
+    info = None
     if not url:
         try:
-            url = get_label(order).url
+            info = get_label(order)
+            url = info.url
         except NotImplementedError:
             raise LabelError(
                 f"{order}: the provider sent no label URL and has no label endpoint.",
@@ -131,4 +139,82 @@ def download_label(order_id: int, *, force: bool = False) -> Order:
     sync.store_label(order, data)
     logger.info("Stored the label of %s (%d bytes)", order, len(data))
     signals.label_stored.send(sender=Order, order=order)
+    after_label_stored(order, provider, info)  # the label answer's order and documents
     return order
+
+
+# -- quotes and the merchant account -------------------------------------------------------
+
+#: Destination keys of a quote, as given -> as sent (Shippit's ``dropoff_*`` names also work).
+_DESTINATION_KEYS = ("suburb", "postcode", "state", "country_code", "address")
+
+
+def get_quotes(
+    account: str,
+    destination: Mapping[str, Any],
+    parcels: Sequence[Mapping[str, Any]],
+    *,
+    products: Sequence[Mapping[str, Any]] | None = None,
+    order_date: date | str | None = None,
+    service_levels: Sequence[str] | None = None,
+    return_all_quotes: bool = False,
+    **extra: Any,
+) -> list[CourierQuote]:
+    """Delivery options and prices for sending ``parcels`` to ``destination`` (``POST /quotes``).
+
+    ``destination`` has ``suburb``, ``postcode`` and, in Australia, ``state``
+    (optionally ``country_code``, ``address``); each parcel at least ``qty``
+    and ``weight`` (kg), and ``length``, ``width``, ``depth`` (m) when known.
+    Returns one :class:`~.providers.types.CourierQuote` per courier and
+    service level: ``success`` with priced ``options`` (``Decimal``), or the
+    courier's error. Raises ``ValueError`` for a request that cannot be sent,
+    and the provider's errors (403, 400 ...) as typed exceptions.
+    """
+    quote: dict[str, Any] = {}
+    for key in _DESTINATION_KEYS:
+        value = destination.get(key, destination.get(f"dropoff_{key}"))
+        if value not in (None, ""):
+            quote[f"dropoff_{key}"] = str(value)
+    missing = [k for k in ("dropoff_suburb", "dropoff_postcode") if k not in quote]
+    if missing:
+        raise ValueError(f"A quote needs the destination's {' and '.join(missing)}.")
+    if not parcels:
+        raise ValueError("A quote needs at least one parcel.")
+    for index, parcel in enumerate(parcels):
+        if parcel.get("qty") in (None, "") or parcel.get("weight") in (None, ""):
+            raise ValueError(f"Parcel {index + 1} needs qty and weight.")
+    quote["parcel_attributes"] = normalize_json([dict(p) for p in parcels])
+    if products:
+        quote["product_attributes"] = normalize_json([dict(p) for p in products])
+    if order_date:
+        quote["order_date"] = str(order_date)
+    if service_levels:
+        quote["service_levels"] = list(service_levels)
+    if return_all_quotes:
+        quote["return_all_quotes"] = True
+    quote.update(normalize_json(extra))
+    return list(get_provider(account).get_quotes(quote))
+
+
+def check_account(account: str) -> MerchantInfo:
+    """Who the account's API key belongs to (``GET /merchant``); raises if the key is refused."""
+    return get_provider(account).get_merchant()
+
+
+def register_webhook_url(account: str, url: str) -> MerchantInfo:
+    """Tell the provider to send the account's webhooks to ``url`` (``PUT /merchant``)."""
+    return get_provider(account).set_webhook_url(url)
+
+
+__all__ = [
+    "BookingOutcome",
+    "book_orders",
+    "cancel_order",
+    "check_account",
+    "download_label",
+    "get_label",
+    "get_quotes",
+    "place_order",
+    "refresh_order",
+    "register_webhook_url",
+]

@@ -36,7 +36,16 @@ from django.utils import timezone
 from . import policy, schedules, signals, states
 from .documents import LineDocument, OrderDocument
 from .exceptions import PERMANENT_ERRORS
-from .models import CallbackReceipt, Order, OrderEvent, Parcel, PayloadEncoder, Product
+from .models import (
+    CallbackReceipt,
+    Manifest,
+    Order,
+    OrderEvent,
+    Parcel,
+    PayloadEncoder,
+    Product,
+)
+from .shipped import ShippedLine, keep_shipped, record_shipped
 
 logger = logging.getLogger("django_shipping_orders.sync")
 
@@ -56,6 +65,8 @@ class SyncResult:
     parcels_changed: bool = False
     products_changed: bool = False
     stale_reason: str = ""
+    #: What a webhook's ``products`` said shipped, line by line (see ``shipped.py``).
+    shipped_products: list[ShippedLine] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -104,6 +115,8 @@ def apply_document(
             result.parcels_changed = _sync_lines(locked, Parcel, document.parcels, created=False)
         if document.products is not None:
             result.products_changed = _sync_lines(locked, Product, document.products, created=False)
+        if document.shipped_products is not None:
+            result.products_changed |= record_shipped(locked, document.shipped_products, result)
         if "state" in result.changed_fields:
             result.state_changed = True
             _record_event(locked, from_state, document, source, observed_at, receipt)
@@ -151,6 +164,8 @@ def _create(
         result.parcels_changed = _sync_lines(new, Parcel, document.parcels, created=True)
     if document.products:
         result.products_changed = _sync_lines(new, Product, document.products, created=True)
+    if document.shipped_products:
+        result.products_changed |= record_shipped(new, document.shipped_products, result)
     if new.state:
         result.state_changed = True
         _record_event(new, "", document, source, observed_at, receipt)
@@ -223,11 +238,10 @@ def _apply_fields(
         if getattr(order, name) != value:
             setattr(order, name, value)
             changed.append(name)
-    if document.is_full:
-        raw = normalize_json(document.raw)
-        if order.raw != raw:
-            order.raw = raw
-            changed.append("raw")
+    raw = merge_raw(order.raw, document.raw)
+    if order.raw != raw:
+        order.raw = raw
+        changed.append("raw")
     result.changed_fields = changed
     if not (changed or created):
         return []  # a duplicate: not even provenance moves
@@ -257,6 +271,18 @@ def _fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: An
     return value
 
 
+def merge_raw(stored: Any, received: Any) -> Any:
+    """The stored payload with ``received``'s keys on top: newer keys win, none is dropped.
+
+    Webhooks are partial and the label answer says other things than Get
+    Order, so each adds what it knows; pruning callback receipts then loses
+    nothing (``merchant_url``, coordinates, a webhook's ``products``).
+    """
+    merged = dict(stored) if isinstance(stored, dict) else {}
+    merged.update(normalize_json(dict(received)))
+    return merged
+
+
 def normalize_json(value: Any) -> Any:
     """``value`` as it reads back from a JSONField (Decimals become JSON numbers)."""
     return json.loads(json.dumps(value, cls=PayloadEncoder))
@@ -282,6 +308,8 @@ def _sync_lines(
     if not created:
         manager = model.objects.filter(order=order)
         existing = list(manager.order_by("position"))
+        if model is Product:
+            keep_shipped(existing, wanted)  # new lines keep what webhooks said shipped
         if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
             return False
         manager.delete()
@@ -451,3 +479,24 @@ def store_label(order: Order, data: bytes) -> None:
     order.save(update_fields=["label", "label_downloaded_at", "updated_at"])
     if old_name and old_name != order.label.name:
         order.label.storage.delete(old_name)
+
+
+def record_booking(
+    booked: Mapping[int, Manifest | None], failed: Mapping[int, str], *, at: datetime
+) -> None:
+    """Write a pickup booking's outcome on the orders (``booking.book_orders`` calls it).
+
+    Orders the provider confirmed get ``booked_at`` and their manifest, and
+    lose an earlier booking error; refused ones keep their ``booked_at`` (a
+    previous booking may stand) and get the provider's error.
+    """
+    by_manifest: dict[int | None, list[int]] = {}
+    for pk, manifest in booked.items():
+        by_manifest.setdefault(manifest.pk if manifest else None, []).append(pk)
+    with transaction.atomic():
+        for manifest_id, pks in by_manifest.items():
+            Order.objects.filter(pk__in=pks).update(
+                booked_at=at, manifest_id=manifest_id, booking_error="", updated_at=at
+            )
+        for pk, error in failed.items():
+            Order.objects.filter(pk=pk).update(booking_error=error[:2000], updated_at=at)

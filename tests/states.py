@@ -11,3 +11,10 @@ SHIPPIT_HAPPY_PATH = [
     "with_driver",
     "completed",
 ]
+
+#: The states of SHIPPIT_HAPPY_PATH that Shippit's webhook schema lists: the ones a
+#: webhook is sent for (order_placed and despatch_in_progress appear only in
+#: status_history and Get Order).
+SHIPPIT_WEBHOOK_PATH = [
+    s for s in SHIPPIT_HAPPY_PATH if s not in ("order_placed", "despatch_in_progress")
+]

@@ -1,12 +1,14 @@
 """Django admin for the mirror: what a shipping clerk looks at every day.
 
-``orders`` registers the order admin and ``receipts`` the callback log;
+``orders`` registers the order admin, ``manifests`` the pickup manifests and
+``receipts`` the callback log;
 ``actions``, ``display``, ``filters`` and ``inlines`` are their parts.
 Everything is read-only: the mirror changes only through provider calls
 (the actions) and ``sync.apply_document``.
 """
 
+from .manifests import ManifestAdmin
 from .orders import OrderAdmin
 from .receipts import CallbackReceiptAdmin
 
-__all__ = ["CallbackReceiptAdmin", "OrderAdmin"]
+__all__ = ["CallbackReceiptAdmin", "ManifestAdmin", "OrderAdmin"]

@@ -25,10 +25,10 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from .. import services
 from ..exceptions import LabelError, OrderCannotBeCancelled, ShippingOrdersError
+from ..label_documents import merge_with_documents
 from ..labels import merge_labels
 from ..models import Order
-from ..providers import get_provider
-from ..utils import safe_web_url
+from .display import admin_link
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -95,7 +95,10 @@ def refresh_from_provider(
 
 @admin.action(description=gettext_lazy("Print labels (one PDF)"), permissions=["print_label"])
 def print_labels(
-    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+    modeladmin: ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Order],
+    merge: Callable[[list[Order]], bytes] = merge_labels,
 ) -> HttpResponse | None:
     orders = list(queryset)  # in the order of the list the person selected them from
     printable = []
@@ -114,7 +117,7 @@ def print_labels(
         )
         return None
     try:
-        pdf = merge_labels(printable)
+        pdf = merge(printable)
     except (LabelError, OSError) as err:
         modeladmin.message_user(request, _("Could not merge the labels: %s") % err, messages.ERROR)
         return None
@@ -207,11 +210,9 @@ def book_for_pickup(
 def _book_batch(
     modeladmin: ModelAdmin, request: HttpRequest, account: str, orders: list[Order]
 ) -> None:
+    """Book one account's orders through ``services.book_orders`` and say what happened."""
     try:
-        provider = get_provider(account)
-        if not provider.supports_booking:
-            raise NotImplementedError(_("account %s's provider does not book pickups") % account)
-        result = provider.book([order.reference for order in orders if order.reference])
+        outcome = services.book_orders(account, orders)
     except ACTION_ERRORS as err:
         for order in orders:
             modeladmin.message_user(
@@ -220,24 +221,51 @@ def _book_batch(
                 messages.ERROR,
             )
         return
-    booked = set(result.references) or {order.reference for order in orders}
-    Order.objects.filter(account=account, reference__in=booked).update(booked_at=timezone.now())
-    text = ngettext(
-        "Booked %(count)d order of account %(account)s for pickup.",
-        "Booked %(count)d orders of account %(account)s for pickup.",
-        len(booked),
-    ) % {"count": len(booked), "account": account}
-    manifest = safe_web_url(result.manifest_url)
-    if manifest:
-        message = format_html(
-            '{} <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
-            text,
-            manifest,
-            _("Open the manifest"),
+    for manifest in outcome.manifests:
+        if not manifest.success:
+            continue
+        refs = set(manifest.references)
+        booked = [order for order in outcome.booked if order.reference in refs]
+        text = ngettext(
+            "Booked %(count)d order of account %(account)s with %(courier)s for pickup.",
+            "Booked %(count)d orders of account %(account)s with %(courier)s for pickup.",
+            len(booked) or manifest.order_count or 0,
+        ) % {
+            "count": len(booked) or manifest.order_count or 0,
+            "account": account,
+            "courier": manifest.courier_display or _("the courier"),
+        }
+        url = admin_link("admin:shipping_orders_manifest_change", manifest.pk)
+        if url:
+            label = _("Manifest %s") % (manifest.number or manifest.pk)
+            modeladmin.message_user(
+                request, format_html('{} <a href="{}">{}</a>', text, url, label), messages.SUCCESS
+            )
+        else:
+            modeladmin.message_user(request, text, messages.SUCCESS)
+    for order, error in outcome.failed:
+        modeladmin.message_user(
+            request,
+            _("%(order)s: not booked: %(err)s") % {"order": _name(order), "err": error},
+            messages.ERROR,
         )
-        modeladmin.message_user(request, message, messages.SUCCESS)
-    else:
-        modeladmin.message_user(request, text, messages.SUCCESS)
 
 
-ORDER_ACTIONS = [refresh_from_provider, print_labels, cancel_at_provider, book_for_pickup]
+@admin.action(
+    description=gettext_lazy("Print labels with customs documents (one PDF)"),
+    permissions=["print_label"],
+)
+def print_labels_and_documents(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> HttpResponse | None:
+    """Each label followed by the order's other stored documents (customs invoices ...)."""
+    return print_labels(modeladmin, request, queryset, merge=merge_with_documents)
+
+
+ORDER_ACTIONS = [
+    refresh_from_provider,
+    print_labels,
+    print_labels_and_documents,
+    cancel_at_provider,
+    book_for_pickup,
+]

@@ -8,12 +8,14 @@ looks the same on every page.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.http import HttpRequest
+from django.core.files import File
+from django.http import FileResponse, HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
@@ -22,24 +24,16 @@ from django.utils.safestring import SafeString
 from .. import states
 from ..models import Order
 
-#: Badge tone of each known state; unknown states get the neutral tone.
-STATE_TONES: dict[str, str] = {
+#: Badge tone of each lifecycle phase (``states.phase``); unknown states get the neutral tone.
+PHASE_TONES: dict[str, str] = {
     "processing": "pending",
-    "order_placed": "placed",
-    "accepted": "placed",
-    "despatch_in_progress": "placed",
-    "ready_for_pickup": "ready",
-    "awaiting_collection": "ready",
-    "in_transit": "moving",
-    "with_customs": "moving",
-    "with_driver": "moving",
-    "completed": "done",
-    "pickup_failed": "problem",
-    "delivery_attempted": "problem",
-    "insufficient_address": "problem",
-    "cancelled": "stopped",
-    "invalidated": "stopped",
-    "untrackable": "stopped",
+    "placed": "placed",
+    "ready": "ready",
+    "moving": "moving",
+    "delivered": "done",
+    "stopped": "stopped",
+    "exception": "problem",
+    "return": "problem",
 }
 
 #: A document icon for label links (inline, so the admin needs no extra static file).
@@ -59,13 +53,13 @@ def badge(tone: str, title: str, text: str) -> str:
 
 def state_badge(state: str) -> str:
     """The state as a coloured badge (the raw state string stays in the title)."""
-    tone = STATE_TONES.get(states.canonical_state(state), "unknown")
-    return badge(tone, state, humanize_state(state))
+    tone = PHASE_TONES.get(states.phase(state), "unknown")
+    return badge(tone, state or "", humanize_state(state))
 
 
 def humanize_state(state: str) -> str:
     """A state as people read it: ``ready_for_pickup`` -> ``Ready for pickup``."""
-    return (state or "unknown").replace("_", " ").capitalize()
+    return states.label(state)
 
 
 def _zone(name: str) -> Any:
@@ -107,6 +101,12 @@ def number(value: Decimal | None) -> str:
     return format(value.normalize(), "f")
 
 
+def money(value: Decimal) -> str:
+    """An amount with its cents (15.9500 -> 15.95), more digits only when it has them."""
+    cents = value.quantize(Decimal("0.01"))
+    return str(cents) if cents == value else number(value)
+
+
 def preformatted(text: str) -> str:
     """``text`` in a monospaced block, escaped."""
     return format_html('<pre class="so-json">{}</pre>', text)
@@ -136,3 +136,13 @@ class ReadOnlyAdminMixin:
         if not self.allow_delete:
             return False
         return super().has_delete_permission(request, obj)  # type: ignore[misc]
+
+
+def private_pdf(stored: File, filename: str) -> FileResponse:
+    """A stored PDF (label document, manifest) served inline to staff, never cached."""
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)[:120] or "document.pdf"
+    response = FileResponse(stored.open("rb"), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{safe_name}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,4 +1,4 @@
-"""The order changelist's filters: label, state, courier and pickup day."""
+"""The order changelist's filters: label, state, attention, courier and pickup day."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import states
+from .. import couriers, states
 from ..models import Order
 from .display import humanize_state
 
@@ -50,10 +50,49 @@ class StateFilter(admin.SimpleListFilter):
         return queryset.filter(state=value) if value is not None else queryset
 
 
-class CourierFilter(admin.AllValuesFieldListFilter):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.title = _("courier")
+class AttentionFilter(admin.SimpleListFilter):
+    """Orders someone has to act on, still moving, or done with (``states.py`` decides)."""
+
+    title = _("attention")
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [
+            ("needed", _("Needs a person")),
+            ("open", _("Not final yet")),
+            ("final", _("Final")),
+            ("unknown", _("Unknown state")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        if value == "needed":
+            return queryset.filter(state__in=states.ATTENTION_STATES)
+        if value == "open":
+            return queryset.exclude(state__in=states.FINAL_STATES)
+        if value == "final":
+            return queryset.filter(state__in=states.FINAL_STATES)
+        if value == "unknown":
+            return queryset.exclude(state__in=states.STATES)
+        return queryset
+
+
+class CourierFilter(admin.SimpleListFilter):
+    """Every courier seen, by the name people read (one entry however providers spell it)."""
+
+    title = _("courier")
+    parameter_name = "courier"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        queryset = model_admin.get_queryset(request).order_by()
+        seen = queryset.exclude(courier="").values_list("courier", flat=True).distinct()
+        return sorted(
+            ((key, couriers.display_name(key)) for key in seen), key=lambda item: item[1].lower()
+        )
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        value = self.value()
+        return queryset.filter(courier=value) if value else queryset
 
 
 class PickupFilter(admin.SimpleListFilter):

@@ -26,6 +26,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from .. import couriers
 from ..models import Order
 from ..utils import safe_web_url
 from .actions import ORDER_ACTIONS, refresh_from_provider
@@ -35,11 +36,19 @@ from .display import (
     admin_link,
     label_url,
     local_time,
+    money,
     pretty_json,
+    private_pdf,
     state_badge,
 )
-from .filters import CourierFilter, LabelAvailableFilter, PickupFilter, StateFilter
-from .inlines import OrderEventInline, ParcelInline, ProductInline
+from .filters import (
+    AttentionFilter,
+    CourierFilter,
+    LabelAvailableFilter,
+    PickupFilter,
+    StateFilter,
+)
+from .inlines import LabelDocumentInline, OrderEventInline, ParcelInline, ProductInline
 
 
 def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
@@ -67,7 +76,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = [
         "account",
         StateFilter,
-        ("courier_allocation", CourierFilter),
+        AttentionFilter,
+        CourierFilter,
         LabelAvailableFilter,
         PickupFilter,
     ]
@@ -85,7 +95,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     actions = ORDER_ACTIONS
-    inlines = [ParcelInline, ProductInline, OrderEventInline]
+    inlines = [ParcelInline, ProductInline, LabelDocumentInline, OrderEventInline]
     change_form_template = "admin/shipping_orders/order/change_form.html"
     fieldsets = [
         (
@@ -103,7 +113,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             _("Courier and tracking"),
             {
                 "fields": [
-                    ("courier", "courier_type"),
+                    ("courier_display", "courier_type"),
                     ("tracking_number", "expected_delivery"),
                     ("pickup", "pickup_deadline"),
                     ("dropoff", "dropoff_deadline"),
@@ -111,6 +121,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             },
         ),
         (_("Label"), {"fields": ["label_preview", ("label_downloaded_at", "booked_at")]}),
+        (_("Pickup booking"), {"fields": [("manifest_link", "booking_error")]}),
         (
             _("Receiver"),
             {
@@ -130,7 +141,8 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             {
                 "classes": ["collapse"],
                 "fields": [
-                    ("product_currency", "cash_on_delivery_amount"),
+                    ("shipping_price", "product_currency"),
+                    "cash_on_delivery_amount",
                     ("duties", "tax_amount"),
                     ("is_return", "tracking_only"),
                     "features",
@@ -182,7 +194,31 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.refresh_view),
             name="shipping_orders_order_refresh",
         )
-        return [refresh, *super().get_urls()]
+        document = path(
+            "<path:object_id>/documents/<int:document_id>/",
+            self.admin_site.admin_view(self.document_view),
+            name="shipping_orders_order_document_file",
+        )
+        documents = path(
+            "<path:object_id>/documents/",
+            self.admin_site.admin_view(self.document_view),
+            name="shipping_orders_order_document",
+        )
+        return [refresh, document, documents, *super().get_urls()]
+
+    def document_view(
+        self, request: HttpRequest, object_id: str, document_id: int | None = None
+    ) -> HttpResponse:
+        """One stored label document, to whoever may view the order."""
+        order = self.get_object(request, object_id)
+        if order is None or document_id is None:
+            raise Http404
+        if not self.has_view_permission(request, order):
+            raise PermissionDenied
+        document = order.documents.filter(pk=document_id).exclude(file="").first()
+        if document is None:
+            raise Http404
+        return private_pdf(document.file, f"{order.reference or order.pk}-{document.kind}.pdf")
 
     def refresh_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The detail page's "Refresh now" button: the refresh action, for one order."""
@@ -230,15 +266,16 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def state_display(self, order: Order) -> str:
         return state_badge(order.state)
 
-    @admin.display(description=_("courier"), ordering="courier_allocation")
-    def courier(self, order: Order) -> str:
-        return order.courier_name or order.courier_allocation or "—"
+    @admin.display(description=_("courier"), ordering="courier")
+    def courier_display(self, order: Order) -> str:
+        fallback = order.courier_name or order.courier_allocation
+        return couriers.display_name(order.courier, fallback) or "—"
 
-    @admin.display(description=_("courier"), ordering="courier_allocation")
+    @admin.display(description=_("courier"), ordering="courier")
     def courier_and_tracking(self, order: Order) -> str:
-        if not (order.courier_job_id or order.courier_name or order.courier_allocation):
+        if not (order.courier_job_id or order.courier):
             return "—"
-        return format_html("{}<br>{}", self.courier(order), self.tracking_number(order))
+        return format_html("{}<br>{}", self.courier_display(order), self.tracking_number(order))
 
     @admin.display(description=_("tracking number"), ordering="courier_job_id")
     def tracking_number(self, order: Order) -> str:
@@ -302,7 +339,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def summary(self, order: Order) -> str:
         """The card on top of the order page: what a clerk looks for first."""
         facts = [
-            (_("Courier"), self.courier(order)),
+            (_("Courier"), self.courier_display(order)),
             (_("Tracking number"), self.tracking_number(order)),
             (_("Pickup (receiver's time)"), self.pickup(order)),
             (_("Receiver"), self.receiver(order)),
@@ -362,6 +399,20 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if order.label_url or order.courier_job_id:
             return _("The provider has a label; it is being downloaded.")
         return _("No label yet: the provider makes one once a courier is allocated.")
+
+    @admin.display(description=_("shipping price"))
+    def shipping_price(self, order: Order) -> str:
+        if order.price is None:
+            return "—"
+        return f"{money(order.price)} {order.price_currency}".strip()
+
+    @admin.display(description=_("manifest"))
+    def manifest_link(self, order: Order) -> str:
+        if not order.manifest_id:
+            return "—"
+        url = admin_link("admin:shipping_orders_manifest_change", order.manifest_id)
+        text = str(order.manifest)
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     @admin.display(description=_("customs"))
     def customs(self, order: Order) -> str:

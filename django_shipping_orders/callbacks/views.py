@@ -216,6 +216,10 @@ def authenticate(
     presented = [
         value for value in (request.headers.get(account.callback_secret_header), token) if value
     ]
+    if account.callback_secret_param:
+        # Shops moving from an official plugin keep their "?api_key=..." webhook URL
+        # (off by default: check W004 says why).
+        presented += [v for v in request.GET.getlist(account.callback_secret_param) if v][:1]
     if not presented:
         return (
             401,

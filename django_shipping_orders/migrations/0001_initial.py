@@ -4,6 +4,7 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 import django_shipping_orders.models
+import django_shipping_orders.paperwork
 
 
 class Migration(migrations.Migration):
@@ -12,6 +13,72 @@ class Migration(migrations.Migration):
     dependencies = []
 
     operations = [
+        migrations.CreateModel(
+            name="Manifest",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("account", models.CharField(db_index=True, max_length=64, verbose_name="account")),
+                (
+                    "courier",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=64, verbose_name="courier"
+                    ),
+                ),
+                (
+                    "courier_name",
+                    models.CharField(blank=True, max_length=128, verbose_name="courier name"),
+                ),
+                (
+                    "number",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=128, verbose_name="manifest number"
+                    ),
+                ),
+                ("success", models.BooleanField(default=False, verbose_name="booked")),
+                ("error", models.CharField(blank=True, max_length=128, verbose_name="error code")),
+                ("error_description", models.TextField(blank=True, verbose_name="error")),
+                (
+                    "order_count",
+                    models.PositiveIntegerField(blank=True, null=True, verbose_name="order count"),
+                ),
+                ("references", models.JSONField(blank=True, default=list, verbose_name="orders")),
+                (
+                    "pdf_url",
+                    models.URLField(blank=True, max_length=2000, verbose_name="provider's PDF URL"),
+                ),
+                (
+                    "pdf",
+                    models.FileField(
+                        blank=True,
+                        max_length=255,
+                        storage=django_shipping_orders.paperwork._storage,
+                        upload_to=django_shipping_orders.paperwork._manifest_upload_to,
+                        verbose_name="manifest PDF",
+                    ),
+                ),
+                ("pdf_error", models.TextField(blank=True, verbose_name="PDF download error")),
+                (
+                    "raw",
+                    models.JSONField(blank=True, default=dict, verbose_name="provider's answer"),
+                ),
+                (
+                    "booked_at",
+                    models.DateTimeField(
+                        auto_now_add=True, db_index=True, verbose_name="booked at"
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "pickup manifest",
+                "verbose_name_plural": "pickup manifests",
+                "ordering": ["-booked_at", "-pk"],
+            },
+        ),
         migrations.CreateModel(
             name="Order",
             fields=[
@@ -130,6 +197,22 @@ class Migration(migrations.Migration):
                 ("retailer_order_number", models.CharField(blank=True, max_length=255)),
                 ("expected_delivery_at", models.DateTimeField(blank=True, null=True)),
                 (
+                    "price",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=14, null=True, verbose_name="price"
+                    ),
+                ),
+                (
+                    "price_currency",
+                    models.CharField(blank=True, max_length=8, verbose_name="price currency"),
+                ),
+                (
+                    "courier",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=64, verbose_name="courier"
+                    ),
+                ),
+                (
                     "raw",
                     models.JSONField(
                         blank=True,
@@ -173,8 +256,20 @@ class Migration(migrations.Migration):
                 ),
                 ("label_downloaded_at", models.DateTimeField(blank=True, null=True)),
                 ("booked_at", models.DateTimeField(blank=True, null=True)),
+                ("booking_error", models.TextField(blank=True, verbose_name="booking error")),
                 ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "manifest",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="orders",
+                        to="shipping_orders.manifest",
+                        verbose_name="manifest",
+                    ),
+                ),
             ],
             options={
                 "verbose_name": "shipping order",
@@ -186,17 +281,57 @@ class Migration(migrations.Migration):
                     ("book_order", "Can book shipping orders for pickup"),
                     ("print_label", "Can print shipping labels"),
                 ],
-                "indexes": [
-                    models.Index(fields=["account", "state"], name="shipping_order_account_state"),
-                    models.Index(
-                        fields=["account", "next_refresh_at"], name="shipping_order_account_due"
+            },
+        ),
+        migrations.CreateModel(
+            name="LabelDocument",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("account", "reference"), name="shipping_order_unique_reference"
-                    )
-                ],
+                ),
+                ("kind", models.CharField(max_length=64, verbose_name="kind")),
+                (
+                    "page_size",
+                    models.CharField(blank=True, max_length=16, verbose_name="page size"),
+                ),
+                (
+                    "file_type",
+                    models.CharField(blank=True, max_length=16, verbose_name="file type"),
+                ),
+                (
+                    "url",
+                    models.URLField(blank=True, max_length=2000, verbose_name="provider's URL"),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        blank=True,
+                        max_length=255,
+                        storage=django_shipping_orders.paperwork._storage,
+                        upload_to=django_shipping_orders.paperwork._document_upload_to,
+                        verbose_name="file",
+                    ),
+                ),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                ("downloaded_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True, verbose_name="download error")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "order",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="documents",
+                        to="shipping_orders.order",
+                    ),
+                ),
+            ],
+            options={
+                "verbose_name": "label document",
+                "verbose_name_plural": "label documents",
+                "ordering": ["order", "kind"],
             },
         ),
         migrations.CreateModel(
@@ -272,6 +407,7 @@ class Migration(migrations.Migration):
                             ("cancel", "Cancelled"),
                             ("admin", "Admin"),
                             ("command", "Command"),
+                            ("label", "Label answer"),
                         ],
                         max_length=16,
                     ),
@@ -304,9 +440,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["order", "-occurred_at", "-pk"],
-                "indexes": [
-                    models.Index(fields=["order", "occurred_at"], name="shipping_event_order_time")
-                ],
             },
         ),
         migrations.CreateModel(
@@ -356,11 +489,6 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["order", "position"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("order", "position"), name="shipping_parcel_unique_position"
-                    )
-                ],
             },
         ),
         migrations.CreateModel(
@@ -389,6 +517,10 @@ class Migration(migrations.Migration):
                 ("dangerous_goods_class", models.CharField(blank=True, max_length=32)),
                 ("packed", models.IntegerField(blank=True, null=True)),
                 (
+                    "quantity_shipped",
+                    models.IntegerField(blank=True, null=True, verbose_name="quantity shipped"),
+                ),
+                (
                     "raw",
                     models.JSONField(
                         blank=True,
@@ -407,11 +539,44 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["order", "position"],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("order", "position"), name="shipping_product_unique_position"
-                    )
-                ],
             },
+        ),
+        migrations.AddIndex(
+            model_name="order",
+            index=models.Index(fields=["account", "state"], name="shipping_order_account_state"),
+        ),
+        migrations.AddIndex(
+            model_name="order",
+            index=models.Index(
+                fields=["account", "next_refresh_at"], name="shipping_order_account_due"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="order",
+            constraint=models.UniqueConstraint(
+                fields=("account", "reference"), name="shipping_order_unique_reference"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="labeldocument",
+            constraint=models.UniqueConstraint(
+                fields=("order", "kind"), name="shipping_document_unique_kind"
+            ),
+        ),
+        migrations.AddIndex(
+            model_name="orderevent",
+            index=models.Index(fields=["order", "occurred_at"], name="shipping_event_order_time"),
+        ),
+        migrations.AddConstraint(
+            model_name="parcel",
+            constraint=models.UniqueConstraint(
+                fields=("order", "position"), name="shipping_parcel_unique_position"
+            ),
+        ),
+        migrations.AddConstraint(
+            model_name="product",
+            constraint=models.UniqueConstraint(
+                fields=("order", "position"), name="shipping_product_unique_position"
+            ),
         ),
     ]

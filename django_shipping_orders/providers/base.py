@@ -9,7 +9,7 @@ and name the class by dotted path in the account's ``PROVIDER``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -17,25 +17,17 @@ from ..client import ApiClient, quote_reference
 from ..conf import AccountSettings
 from ..documents import OrderDocument, StatusEntry, parse_order_document
 from ..exceptions import DocumentError, InvalidProviderResponse, ProviderAPIError
-
-
-@dataclass(frozen=True)
-class LabelInfo:
-    """Where the provider keeps an order's label, and the numbers printed on it."""
-
-    url: str
-    courier_job_id: str = ""
-    label_numbers: tuple[str, ...] = ()
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True)
-class BookingResult:
-    """The answer to a pickup booking: the manifest to print and the orders booked."""
-
-    manifest_url: str
-    references: tuple[str, ...]
-    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+from .types import (
+    BookingResult,
+    CourierQuote,
+    DocumentLink,
+    LabelInfo,
+    ManifestResult,
+    MerchantInfo,
+    QuoteOption,
+    Tracking,
+    TrackingEvent,
+)
 
 
 class Provider:
@@ -57,6 +49,9 @@ class Provider:
     #: Whether this adapter's API may be reached over plain http (sandbox only).
     allows_plain_http: ClassVar[bool] = False
     supports_booking: ClassVar[bool] = False
+    supports_label_documents: ClassVar[bool] = False
+    #: Currency of the provider's charges when the account sets no ``CURRENCY``.
+    default_currency: ClassVar[str] = ""
 
     def __init__(self, account: AccountSettings) -> None:
         self.account = account
@@ -100,7 +95,10 @@ class Provider:
     def parse_document(self, payload: Any) -> OrderDocument:
         """An order document (Get Order or callback body) in this provider's dialect."""
         document = parse_order_document(
-            payload, reference_keys=self.reference_keys, field_map=self.account.field_map
+            payload,
+            reference_keys=self.reference_keys,
+            field_map=self.account.field_map,
+            currency=self.account.currency or self.default_currency,
         )
         return self.map_states(document)
 
@@ -176,8 +174,24 @@ class Provider:
         raise NotImplementedError(f"{type(self).__name__} has no label endpoint")
 
     def book(self, references: Iterable[str]) -> BookingResult:
-        """Book labelled orders for pickup."""
+        """Book labelled orders for pickup: one result per courier manifest."""
         raise NotImplementedError(f"{type(self).__name__} cannot book pickups")
+
+    def get_tracking(self, reference: str) -> Tracking:
+        """The courier's tracking events of an order."""
+        raise NotImplementedError(f"{type(self).__name__} has no tracking endpoint")
+
+    def get_merchant(self) -> MerchantInfo:
+        """Who the API key belongs to (a cheap way to check the key)."""
+        raise NotImplementedError(f"{type(self).__name__} has no merchant endpoint")
+
+    def set_webhook_url(self, url: str) -> MerchantInfo:
+        """Register ``url`` as the account's webhook URL at the provider."""
+        raise NotImplementedError(f"{type(self).__name__} cannot register a webhook URL")
+
+    def get_quotes(self, quote: Mapping[str, Any]) -> tuple[CourierQuote, ...]:
+        """Delivery options and prices for a destination and parcels."""
+        raise NotImplementedError(f"{type(self).__name__} has no quote endpoint")
 
     def is_allowed_label_url(self, url: str) -> bool:
         """True when ``url`` may be downloaded: https on an allowed host (or the sandbox)."""
@@ -195,4 +209,17 @@ def require_dict(body: Any, what: str, account: str) -> dict[str, Any]:
     return body
 
 
-__all__ = ["BookingResult", "LabelInfo", "Provider", "ProviderAPIError", "require_dict"]
+__all__ = [
+    "BookingResult",
+    "CourierQuote",
+    "DocumentLink",
+    "LabelInfo",
+    "ManifestResult",
+    "MerchantInfo",
+    "Provider",
+    "ProviderAPIError",
+    "QuoteOption",
+    "Tracking",
+    "TrackingEvent",
+    "require_dict",
+]

@@ -25,6 +25,7 @@ class SenderLvProvider(Provider):
     default_base_url: ClassVar[str] = PRODUCTION_URL
     reference_keys: ClassVar[tuple[str, ...]] = ("order_reference", "reference", "tracking_number")
     default_label_hosts: ClassVar[tuple[str, ...]] = ("sender.lv",)
+    default_currency: ClassVar[str] = "EUR"
 
     def extra_headers(self) -> dict[str, str]:
         return {"x-api-lang-iso": self.account.language} if self.account.language else {}

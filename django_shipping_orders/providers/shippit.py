@@ -1,16 +1,51 @@
-"""Shippit API v3 (https://app.shippit.com/api/3)."""
+"""Shippit API v3 (https://app.shippit.com/api/3), read as its published examples show it.
+
+Bodies are wrapped as ``{"response": …}`` (Get Order's example is not; both
+are accepted). ``POST /book`` answers a list, one entry per courier
+manifest, each with its own ``success``; ``GET /label`` answers the label
+URL beside the order (its ``state``, ``products``, ``price`` and
+``documents``); ``DELETE`` answers the whole cancelled order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from ..client import quote_reference
-from ..exceptions import InvalidProviderResponse, LabelNotReady, ProviderValidationError
-from .base import BookingResult, LabelInfo, Provider, require_dict
+from ..documents import OrderDocument, parse_timestamp
+from ..exceptions import (
+    DocumentError,
+    InvalidProviderResponse,
+    LabelNotReady,
+    ProviderValidationError,
+)
+from .base import Provider, require_dict
+from .types import (
+    BookingResult,
+    CourierQuote,
+    DocumentLink,
+    LabelInfo,
+    ManifestResult,
+    MerchantInfo,
+    QuoteOption,
+    Tracking,
+    TrackingEvent,
+)
 
 PRODUCTION_URL = "https://app.shippit.com/api/3"
 STAGING_URL = "https://app.staging.shippit.com/api/3"
+#: The label endpoint's documented 422 codes (all mean "no label yet").
+LABEL_NOT_READY_CODES = frozenset(
+    {
+        "order_not_available_to_label",
+        "label_failed_order_processing",
+        "label_failed_missing_courier",
+        "label_not_ready",
+    }
+)
+MAX_BOOKING = 1000
 
 
 class ShippitProvider(Provider):
@@ -22,9 +57,14 @@ class ShippitProvider(Provider):
     # Pre-signed label URLs point at Shippit's own hosts and its file bucket.
     default_label_hosts: ClassVar[tuple[str, ...]] = ("shippit.com", "amazonaws.com")
     supports_booking: ClassVar[bool] = True
+    #: The label answer lists documents (label, customs invoice ...) to store.
+    supports_label_documents: ClassVar[bool] = True
+    default_currency: ClassVar[str] = "AUD"
 
     def extra_headers(self) -> dict[str, str]:
         return {"x-shippit-platform": self.account.platform} if self.account.platform else {}
+
+    # -- labels ---------------------------------------------------------------------------
 
     def get_label(self, reference: str) -> LabelInfo:
         try:
@@ -60,28 +100,171 @@ class ShippitProvider(Provider):
             courier_job_id=str(order.get("courier_job_id") or ""),
             label_numbers=numbers,
             raw=payload,
+            documents=_documents(order.get("documents")),
+            order=self._label_order(order, reference),
         )
+
+    def _label_order(self, order: dict[str, Any], reference: str) -> OrderDocument | None:
+        """The label answer's ``order`` as a partial document (``None`` if unreadable)."""
+        if not order:
+            return None
+        payload = dict(order)
+        payload.setdefault("tracking_number", reference)
+        try:
+            document = self.parse_document(payload)
+        except DocumentError:
+            return None
+        return document if document.reference == reference else None
+
+    # -- booking --------------------------------------------------------------------------
 
     def book(self, references: Iterable[str]) -> BookingResult:
         refs = [str(r) for r in references]
-        if not 0 < len(refs) <= 1000:
-            raise ValueError("Shippit books between 1 and 1000 orders at a time.")
+        if not 0 < len(refs) <= MAX_BOOKING:
+            raise ValueError(f"Shippit books between 1 and {MAX_BOOKING} orders at a time.")
         body = self.client.post("book", json={"orders": refs}, retry=False)
-        payload = require_dict(self.unwrap(body), "POST /book", self.account.alias)
-        manifest = (
-            payload.get("manifest_pdf") or payload.get("manifest_url") or payload.get("manifest")
-        )
-        booked = payload.get("orders") if isinstance(payload.get("orders"), list) else refs
-        return BookingResult(
-            manifest_url=str(manifest or ""),
-            references=tuple(str(_ref(item)) for item in booked),
+        entries = body.get("response", body) if isinstance(body, dict) else body
+        if isinstance(entries, dict):
+            entries = [entries]  # one manifest, unwrapped from its list
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise InvalidProviderResponse(
+                "POST /book: expected a list of manifests.", account=self.account.alias
+            )
+        return BookingResult(manifests=tuple(_manifest(e) for e in entries), raw=body)
+
+    # -- tracking, merchant, quotes ---------------------------------------------------------
+
+    def get_tracking(self, reference: str) -> Tracking:
+        body = self.client.get(f"orders/{quote_reference(reference)}/tracking", reference=reference)
+        payload = require_dict(self.unwrap(body), "GET tracking", self.account.alias)
+        events = []
+        for item in payload.get("track") or []:
+            if not isinstance(item, dict):
+                continue
+            try:
+                when = parse_timestamp(item.get("date"), "track.date")
+            except DocumentError:
+                when = None
+            events.append(
+                TrackingEvent(
+                    status=str(item.get("status") or ""),
+                    date=when,
+                    status_owner=str(item.get("status_owner") or ""),
+                )
+            )
+        return Tracking(
+            reference=str(payload.get("tracking_number") or reference),
+            tracking_url=str(payload.get("tracking_url") or ""),
+            events=tuple(events),
+            success=payload.get("success") is not False,
             raw=payload,
         )
 
-    def get_tracking(self, reference: str) -> dict[str, Any]:
-        body = self.client.get(f"orders/{quote_reference(reference)}/tracking", reference=reference)
-        return require_dict(self.unwrap(body), "GET tracking", self.account.alias)
+    def get_merchant(self) -> MerchantInfo:
+        return _merchant(self.unwrap(self.client.get("merchant")), self.account.alias)
+
+    def set_webhook_url(self, url: str) -> MerchantInfo:
+        body = self.client.request("PUT", "merchant", json={"merchant": {"webhook_url": url}})
+        return _merchant(self.unwrap(body), self.account.alias)
+
+    def get_quotes(self, quote: Mapping[str, Any]) -> tuple[CourierQuote, ...]:
+        # Nothing is created by a quote, so it may be retried like a GET.
+        body = self.client.post("quotes", json={"quote": dict(quote)}, retry=True)
+        entries = body.get("response", body) if isinstance(body, dict) else body
+        if not isinstance(entries, list):
+            raise InvalidProviderResponse(
+                "POST /quotes: expected a list of courier quotes.", account=self.account.alias
+            )
+        currency = self.account.currency or self.default_currency
+        return tuple(_courier_quote(e, currency) for e in entries if isinstance(e, dict))
 
 
-def _ref(item: Any) -> Any:
-    return item.get("tracking_number", "") if isinstance(item, dict) else item
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _documents(value: Any) -> tuple[DocumentLink, ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(
+        DocumentLink(
+            kind=str(kind)[:64],
+            url=_text(item.get("url")),
+            page_size=_text(item.get("page_size"))[:16],
+            file_type=_text(item.get("file_type"))[:16],
+        )
+        for kind, item in value.items()
+        if isinstance(item, dict) and item.get("url")
+    )
+
+
+def _manifest(entry: dict[str, Any]) -> ManifestResult:
+    orders = entry.get("orders") if isinstance(entry.get("orders"), list) else []
+    count = entry.get("order_count")
+    return ManifestResult(
+        courier=_text(entry.get("courier")),
+        success=entry.get("success") is True,
+        manifest=_text(entry.get("manifest")),
+        manifest_pdf=_text(entry.get("manifest_pdf") or entry.get("manifest_url")),
+        order_count=int(count) if isinstance(count, int | Decimal) else None,
+        error=_text(entry.get("error")),
+        error_description=_text(entry.get("error_description") or entry.get("message")),
+        orders=tuple(_text(o.get("tracking_number") if isinstance(o, dict) else o) for o in orders),
+        raw=entry,
+    )
+
+
+def _merchant(payload: Any, alias: str) -> MerchantInfo:
+    data = require_dict(payload, "merchant", alias)
+    inner = data.get("merchant") if isinstance(data.get("merchant"), dict) else data
+    return MerchantInfo(
+        name=_text(inner.get("name") or inner.get("company_name")),
+        email=_text(inner.get("email")),
+        webhook_url=_text(inner.get("webhook_url")),
+        raw=data,
+    )
+
+
+def _price(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    try:
+        price = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return price if price.is_finite() else None
+
+
+def _courier_quote(entry: dict[str, Any], currency: str) -> CourierQuote:
+    options = []
+    for item in entry.get("quotes") or []:
+        price = _price(item.get("price")) if isinstance(item, dict) else None
+        if price is None:
+            continue
+        options.append(
+            QuoteOption(
+                price=price,
+                estimated_transit_time=_text(item.get("estimated_transit_time")),
+                delivery_date=_text(item.get("delivery_date")),
+                delivery_window=_text(item.get("delivery_window")),
+                delivery_window_desc=_text(item.get("delivery_window_desc")),
+                raw=item,
+            )
+        )
+    # A $0 quote means the courier cannot take the parcel (Shippit's own words).
+    usable = [option for option in options if option.price > 0]
+    success = entry.get("success") is not False and bool(usable)
+    error = _text(entry.get("error"))
+    description = _text(entry.get("error_description") or entry.get("message"))
+    if not success and not (error or description):
+        description = "No price was quoted." if not options else "Quoted $0: not available."
+    return CourierQuote(
+        courier_type=_text(entry.get("courier_type")),
+        service_level=_text(entry.get("service_level")),
+        success=success,
+        options=tuple(usable),
+        error=error,
+        error_description=description,
+        currency=currency,
+        raw=entry,
+    )

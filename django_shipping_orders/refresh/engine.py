@@ -172,12 +172,17 @@ def refresh_orders(
 
 
 def _unchanged(order: Order, document: OrderDocument) -> bool:
-    """True when ``document`` is exactly the full payload stored on ``order``.
+    """True when every key of ``document``'s full payload is stored, as is, on ``order``.
 
-    Every mirrored field, parcel and product is read from that payload, so
-    ``apply_document`` would change nothing: only the bookkeeping moves.
+    The stored payload is every document applied merged together
+    (``sync.merge_raw``), and every mirrored field, parcel and product is read
+    from those keys, so ``apply_document`` would change nothing: only the
+    bookkeeping moves.
     """
-    return document.is_full and bool(order.raw) and _same_json(document.raw, order.raw)
+    stored = order.raw
+    if not (document.is_full and stored and isinstance(stored, dict)):
+        return False
+    return all(key in stored and _same_json(v, stored[key]) for key, v in document.raw.items())
 
 
 def _same_json(received: Any, stored: Any) -> bool:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from .clock import iso
 from .dialects import error, receiver_lines
-from .pdf import label_pdf, manifest_pdf
+from .pdf import invoice_pdf, label_pdf, manifest_pdf
 from .routes import Response, json_response
 
 if TYPE_CHECKING:
@@ -42,6 +42,9 @@ def handle_other(
     elif path.startswith("/manifests/") and path.endswith(".pdf"):
         route = f"{method} /manifests/{{id}}.pdf"
         response = _manifest_pdf(sandbox, path, query, now)
+    elif path.startswith("/documents/") and path.endswith(".pdf"):
+        route = f"{method} /documents/{{ref}}/{{kind}}.pdf"
+        response = _document_pdf(sandbox, path, query, now)
     elif path.startswith("/tracking/"):
         route = f"{method} /tracking/{{ref}}"
         response = _tracking_page(sandbox, unquote(path[len("/tracking/") :]), now)
@@ -101,6 +104,24 @@ def _manifest_pdf(sandbox: SandboxServer, path: str, query: str, now: float) -> 
             suburb = order.fields.get("delivery_suburb") or ""
             rows.append(f"{ref}   {order.courier}   {order.courier_job_id}   {name}, {suburb}")
         data = manifest_pdf(manifest.manifest_id, iso(manifest.booked_at) or "", rows)
+    return Response(200, data, "application/pdf")
+
+
+def _document_pdf(sandbox: SandboxServer, path: str, query: str, now: float) -> Response:
+    """A label document other than the label: the customs invoice of an international order."""
+    if not sandbox.links.verify(path, query, now):
+        return _forbidden()
+    ref, _, kind = unquote(path[len("/documents/") : -len(".pdf")]).rpartition("/")
+    with sandbox.world.lock:
+        order = sandbox.world.orders.get(ref)
+        if order is None or kind != "commercial_invoice" or not order.allocated(now):
+            return json_response(404, error("not_found"))
+        items = [
+            f"{p.get('quantity') or 1} x {p.get('title') or p.get('sku') or 'item'}"
+            f"  {p.get('price') if p.get('price') is not None else ''}"
+            for p in order.fields.get("product_attributes") or []
+        ]
+        data = invoice_pdf(order.ref, receiver_lines(order), items)
     return Response(200, data, "application/pdf")
 
 

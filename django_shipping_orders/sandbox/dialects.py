@@ -92,8 +92,14 @@ CANCELLABLE = frozenset(
     {"processing", "order_placed", "accepted", "despatch_in_progress", "ready_for_pickup"}
 )
 
-#: Courier names as Shippit's webhook spells them.
+#: Courier names as Shippit's webhook and answers spell them (the document says
+#: courier_allocation "CouriersPlease", the webhook courier_name "Couriers Please").
 COURIER_DISPLAY = {"CouriersPlease": "Couriers Please"}
+
+#: Label 422 codes, as documented.
+LABEL_NOT_AVAILABLE = "order_not_available_to_label"
+LABEL_FAILED_PROCESSING = "label_failed_order_processing"
+LABEL_MISSING_COURIER = "label_failed_missing_courier"
 
 _DESCRIPTIONS: dict[str, dict[str, str]] = {
     "invalid_merchant_account": {
@@ -111,10 +117,15 @@ _DESCRIPTIONS: dict[str, dict[str, str]] = {
         "lv": "Pasūtījumu vairs nevar atcelt.",
         "ru": "Заказ больше нельзя отменить.",
     },
-    "label_not_ready": {
+    LABEL_NOT_AVAILABLE: {
         "en": "The label is not available until a courier has been allocated.",
         "lv": "Etiķete nav pieejama, kamēr nav piešķirts kurjers.",
         "ru": "Этикетка недоступна, пока не назначен курьер.",
+    },
+    LABEL_FAILED_PROCESSING: {
+        "en": "The order failed processing; no label can be made.",
+        "lv": "Pasūtījuma apstrāde neizdevās; etiķeti nevar izveidot.",
+        "ru": "Заказ не прошёл обработку; этикетку создать нельзя.",
     },
 }
 
@@ -221,6 +232,10 @@ class Links:
         """Pre-signed manifest PDF URL issued at ``at``."""
         return self.signed(f"/manifests/{quote(manifest_id)}.pdf", at)
 
+    def document_url(self, ref: str, kind: str, at: float) -> str:
+        """Pre-signed URL of one of an order's label documents (a customs invoice ...)."""
+        return self.signed(f"/documents/{quote(ref)}/{quote(kind)}.pdf", at)
+
 
 def render_document(order: Order, at: float, links: Links) -> dict[str, Any]:
     """The Get Order document as it reads at simulated time ``at``."""
@@ -252,42 +267,9 @@ def render_document(order: Order, at: float, links: Links) -> dict[str, Any]:
     return doc
 
 
-def label_response(order: Order, at: float, links: Links) -> dict[str, Any]:
-    """Get Label's ``response`` (the caller checks that the label exists)."""
-    return {
-        "qualified_url": links.label_url(order.ref, at),
-        "order": {
-            REF_KEY[order.dialect]: order.ref,
-            "courier_job_id": order.courier_job_id,
-            "parcels": [{"label_number": n} for n in order.label_numbers],
-        },
-    }
-
-
-def _title(state: str) -> str:
-    return state.replace("_", " ").title()
-
-
-def _location(order: Order, state: str) -> str:
-    suburb = order.fields.get("delivery_suburb") or ""
-    if state in ("with_driver", "completed"):
-        return f"{suburb} {order.fields.get('delivery_state') or ''}".strip()
-    if state in ("in_transit", "ready_for_pickup"):
-        return f"{order.courier} depot"
-    return "Sandbox warehouse"
-
-
-def tracking_response(order: Order, at: float, links: Links) -> dict[str, Any]:
-    """Get Tracking's ``response``: events newest first, with title-case statuses."""
-    track = [
-        {"status": _title(state), "date": iso(when), "location": _location(order, state)}
-        for state, when in reversed(order.history_at(at))
-    ]
-    return {
-        REF_KEY[order.dialect]: order.ref,
-        "tracking_url": links.tracking_url(order.ref),
-        "track": track,
-    }
+def courier_name(order: Order) -> str:
+    """The courier as Shippit's answers and webhooks name it."""
+    return COURIER_DISPLAY.get(order.courier, order.courier)
 
 
 def wrap(dialect: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -308,7 +290,7 @@ def shippit_webhook(order: Order, state: str, at: float, links: Links) -> dict[s
         "retailer_order_number": fields.get("retailer_order_number")
         or fields.get("retailer_reference"),
         "retailer_reference": fields.get("retailer_reference"),
-        "courier_name": COURIER_DISPLAY.get(order.courier, order.courier) if allocated else None,
+        "courier_name": courier_name(order) if allocated else None,
         "courier_job_id": order.courier_job_id if allocated else None,
         "delivery_address": fields.get("delivery_address"),
         "delivery_suburb": fields.get("delivery_suburb"),

@@ -46,8 +46,14 @@ class Faults:
     timeout_rate: float = 0.0
     timeout_seconds: float = 30.0
     seed: int | None = None
+    #: Couriers (as named in booking answers, e.g. "Aramex") whose manifest fails on POST /book.
+    failing_manifests: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        couriers = self.failing_manifests
+        if isinstance(couriers, str) or not all(isinstance(c, str) for c in couriers):
+            raise ValueError("failing_manifests must be a list of courier names")
+        object.__setattr__(self, "failing_manifests", tuple(couriers))
         for name in _PROBABILITIES:
             value = getattr(self, name)
             if not 0 <= value <= 1:

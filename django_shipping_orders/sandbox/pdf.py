@@ -1,47 +1,71 @@
-"""A minimal PDF writer for sandbox labels and manifests.
+"""Sandbox labels, customs invoices and manifests, drawn with fpdf2 and a Unicode font.
 
-Labels are downloaded, stored and merged by the app, so the sandbox has to
-serve files that real PDF readers accept: a correct cross-reference table and
-standard fonts only. Text is enough; no images or barcodes are needed.
+Labels are downloaded, stored, merged and printed by the app, so the sandbox
+serves real PDFs that any reader accepts, and prints any receiver's name as
+written ("Roberts Zariņš", "Анна"): text is drawn with the Roboto TrueType
+font (embedded, subset) rather than a standard PDF font, which knows only
+Latin-1. Both come with the ``sandbox`` extra
+(``pip install "django-shipping-orders[sandbox]"``), so shops that do not run
+the sandbox do not install them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 #: Page sizes in PDF points (1/72 inch).
 A6 = (297.64, 419.53)
 A4 = (595.28, 841.89)
 
 _MARGIN = 18.0
+_FAMILY = "SandboxSans"
+
+MISSING = (
+    "The sandbox draws its PDFs with fpdf2 and the Roboto font: "
+    'pip install "django-shipping-orders[sandbox]"'
+)
 
 
-def _escape(text: str) -> bytes:
-    """Encode ``text`` as a PDF literal string body (WinAnsi, unknown characters as '?')."""
-    raw = text.encode("cp1252", errors="replace")
-    return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+def check_available() -> None:
+    """Raise ``RuntimeError`` naming the extra to install when the PDF libraries are missing."""
+    try:
+        import font_roboto  # noqa: F401
+        import fpdf  # noqa: F401
+    except ImportError as err:
+        raise RuntimeError(f"{MISSING} ({err})") from None
 
 
-def _page_stream(lines: Sequence[str], size: tuple[float, float], title_size: float) -> bytes:
-    """Content stream of one page: a frame, the first line as a heading, then the body."""
-    width, height = size
-    body_size = max(7.0, title_size * 0.6)
-    top = height - _MARGIN - title_size
+def _document(size: tuple[float, float], title: str) -> Any:
+    check_available()
+    import font_roboto
+    from fpdf import FPDF
+
+    pdf = FPDF(unit="pt", format=size)
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(True, margin=_MARGIN)
+    pdf.add_font(_FAMILY, "", font_roboto.Roboto)
+    pdf.add_font(_FAMILY, "B", font_roboto.RobotoBold)
+    pdf.set_title(title)
+    pdf.set_creator("django-shipping-orders sandbox")
+    pdf.set_producer("django-shipping-orders")
+    return pdf
+
+
+def _page(pdf: Any, lines: Sequence[str], title_size: float) -> None:
+    pdf.add_page()
+    width, height = pdf.w, pdf.h
     half = _MARGIN / 2
-    frame = f"{half:.2f} {half:.2f} {width - _MARGIN:.2f} {height - _MARGIN:.2f} re S"
-    ops = [
-        b"1 w",
-        frame.encode(),
-        b"BT",
-        f"/F2 {title_size:.1f} Tf {_MARGIN:.2f} {top:.2f} Td".encode(),
-    ]
+    pdf.set_line_width(1)
+    pdf.rect(half, half, width - _MARGIN, height - _MARGIN)
     first, rest = (lines[0], lines[1:]) if lines else ("", [])
-    ops.append(b"(" + _escape(first) + b") Tj")
-    ops.append(f"/F1 {body_size:.1f} Tf {body_size * 1.35:.2f} TL T* T*".encode())
+    pdf.set_font(_FAMILY, "B", title_size)
+    pdf.multi_cell(0, title_size * 1.3, first or " ", new_x="LMARGIN", new_y="NEXT")
+    body = max(7.0, title_size * 0.6)
+    pdf.set_font(_FAMILY, "", body)
+    pdf.ln(body * 0.6)
     for line in rest:
-        ops.append(b"(" + _escape(line) + b") Tj T*")
-    ops.append(b"ET")
-    return b"\n".join(ops) + b"\n"
+        pdf.multi_cell(0, body * 1.35, line or " ", new_x="LMARGIN", new_y="NEXT")
 
 
 def render_pdf(
@@ -50,51 +74,11 @@ def render_pdf(
     title_size: float = 14.0,
     title: str = "",
 ) -> bytes:
-    """Build a PDF with one page per entry of ``pages``, each a list of text lines."""
-    if not pages:
-        pages = [[""]]
-    objects: list[bytes] = []
-    n_pages = len(pages)
-    page_ids = [5 + 2 * i for i in range(n_pages)]
-    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
-    kids = b" ".join(f"{pid} 0 R".encode() for pid in page_ids)
-    objects.append(b"<< /Type /Pages /Kids [" + kids + f"] /Count {n_pages} >>".encode())
-    objects.append(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-    )
-    objects.append(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
-    )
-    media = f"[0 0 {size[0]:.2f} {size[1]:.2f}]".encode()
-    for i, lines in enumerate(pages):
-        content_id = page_ids[i] + 1
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox "
-            + media
-            + b" /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> "
-            + f"/Contents {content_id} 0 R >>".encode()
-        )
-        stream = _page_stream(lines, size, title_size)
-        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"endstream")
-    # The document information dictionary goes last so page ids stay fixed.
-    info_id = len(objects) + 1
-    objects.append(b"<< /Title (" + _escape(title) + b") /Producer (django-shipping-orders) >>")
-
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
-    xref_at = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n".encode()
-    out += b"0000000000 65535 f \n"
-    for offset in offsets:
-        out += f"{offset:010d} 00000 n \n".encode()
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {info_id} 0 R >>\n"
-        f"startxref\n{xref_at}\n%%EOF\n"
-    ).encode()
-    return bytes(out)
+    """A PDF with one page per entry of ``pages``, each a list of text lines (any script)."""
+    pdf = _document(size, title)
+    for lines in pages or [[""]]:
+        _page(pdf, lines, title_size)
+    return bytes(pdf.output())
 
 
 def label_pdf(
@@ -120,6 +104,21 @@ def label_pdf(
         "SANDBOX LABEL - NOT VALID FOR SHIPPING",
     ]
     return render_pdf([lines], size=A6, title=f"Label {reference}")
+
+
+def invoice_pdf(reference: str, receiver: Sequence[str], items: Sequence[str]) -> bytes:
+    """An A4 commercial (customs) invoice for an international order."""
+    lines = [
+        f"Commercial invoice - {reference}",
+        "Receiver:",
+        *[line for line in receiver if line],
+        "",
+        "Items:",
+        *items,
+        "",
+        "SANDBOX DOCUMENT - NOT VALID FOR CUSTOMS",
+    ]
+    return render_pdf([lines], size=A4, title_size=16.0, title=f"Invoice {reference}")
 
 
 def manifest_pdf(manifest_id: str, booked_at: str, rows: Sequence[str]) -> bytes:

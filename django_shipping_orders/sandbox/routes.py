@@ -14,15 +14,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .answers import (
+    QuoteInvalid,
+    cancel_response,
+    create_response,
+    label_response,
+    merchant_response,
+    quotes_response,
+    tracking_response,
+)
 from .dialects import (
     CANCELLABLE,
-    REF_KEY,
+    LABEL_FAILED_PROCESSING,
+    LABEL_NOT_AVAILABLE,
     OrderInvalid,
+    courier_name,
     error,
-    label_response,
     normalize_order,
     render_document,
-    tracking_response,
     wrap,
 )
 from .faults import retry_after_header
@@ -86,8 +95,8 @@ def _parse(pattern_path: str) -> tuple[str, str | None] | None:
     parts = pattern_path.strip("/").split("/")
     if parts == ["orders"]:
         return "/orders", None
-    if parts == ["book"]:
-        return "/book", None
+    if parts in (["book"], ["merchant"], ["quotes"]):
+        return "/" + parts[0], None
     if len(parts) >= 2 and parts[0] == "orders" and parts[1]:
         if len(parts) == 2:
             return "/orders/{ref}", parts[1]
@@ -192,7 +201,10 @@ def _place(call: _Call) -> Response:
     order = call.sandbox.world.place(call.account, fields)
     _touch(order, call.route)
     call.sandbox.dispatcher.wake()
-    document = render_document(order, call.now, call.sandbox.links)
+    if call.dialect == "shippit":
+        document = create_response(order, call.now, call.sandbox.links)
+    else:
+        document = render_document(order, call.now, call.sandbox.links)
     return json_response(200, wrap(call.dialect, document))
 
 
@@ -214,9 +226,8 @@ def _cancel(call: _Call) -> Response:
         return json_response(422, body)
     call.sandbox.world.cancel(order, call.now)
     call.sandbox.dispatcher.wake()
-    return json_response(
-        200, wrap(call.dialect, {REF_KEY[call.dialect]: order.ref, "state": "cancelled"})
-    )
+    # The whole cancelled order, as the published example answers.
+    return json_response(200, wrap(call.dialect, cancel_response(order, call.now)))
 
 
 def _label(call: _Call) -> Response:
@@ -224,7 +235,10 @@ def _label(call: _Call) -> Response:
     if order is None:
         return call.not_found()
     if not order.allocated(call.now):
-        return json_response(422, error("label_not_ready", lang=call.lang))
+        # The documented codes: still processing, or processing ended without a courier.
+        processing = order.state_at(call.now) == "processing"
+        code = LABEL_NOT_AVAILABLE if processing else LABEL_FAILED_PROCESSING
+        return json_response(422, error(code, lang=call.lang))
     return json_response(
         200, wrap(call.dialect, label_response(order, call.now, call.sandbox.links))
     )
@@ -257,21 +271,84 @@ def _book(call: _Call) -> Response:
     orders = [o for o in found.values() if o is not None]
     for order in orders:
         _touch(order, call.route)
-    unlabelled = [o.ref for o in orders if not o.allocated(call.now)]
-    if unlabelled:
-        text = "Orders without a label: " + ", ".join(unlabelled)
-        return json_response(422, error("label_not_ready", text, orders=unlabelled))
-    cancelled = [o.ref for o in orders if o.state_at(call.now) == "cancelled"]
-    if cancelled:
-        text = "Cancelled orders cannot be booked: " + ", ".join(cancelled)
-        return json_response(422, error("order_cancelled", text, orders=cancelled))
-    manifest = world.book(call.account.api_key, orders, call.now)
+    return json_response(200, wrap(call.dialect, _manifests(call, orders)))
+
+
+def _manifests(call: _Call, orders: list[Order]) -> list[dict[str, Any]]:
+    """One entry per courier, as the published example: booked ones with their manifest,
+    refused ones (a courier switched off by the ``failing_manifests`` fault, orders
+    without a label, cancelled orders) with ``error``, ``error_description``, ``orders``."""
+    world, links, now = call.sandbox.world, call.sandbox.links, call.now
+    failing = set(call.sandbox.faults.failing_manifests)
+    entries: list[dict[str, Any]] = []
+    unready = [o.ref for o in orders if not o.allocated(now) or o.state_at(now) == "cancelled"]
+    if unready:
+        entries.append(
+            {
+                "courier": None,
+                "success": False,
+                "order_count": len(unready),
+                "error": "orders_not_ready",
+                "error_description": "Orders without a label or cancelled cannot be booked: "
+                + ", ".join(unready),
+                "orders": unready,
+            }
+        )
+    by_courier: dict[str, list[Order]] = {}
+    for order in orders:
+        if order.ref not in unready:
+            by_courier.setdefault(courier_name(order), []).append(order)
+    for courier, group in by_courier.items():
+        refs = [o.ref for o in group]
+        if courier in failing or group[0].courier in failing:
+            entries.append(
+                {
+                    "courier": courier,
+                    "success": False,
+                    "order_count": len(group),
+                    "error": "courier_booking_failed",
+                    "error_description": f"{courier} could not take the booking; try again later.",
+                    "orders": refs,
+                }
+            )
+            continue
+        manifest = world.book(call.account.api_key, group, now)
+        entries.append(
+            {
+                "courier": courier,
+                "manifest": manifest.manifest_id,
+                "manifest_pdf": links.manifest_url(manifest.manifest_id, now),
+                "order_count": len(group),
+                "success": True,
+            }
+        )
     call.sandbox.dispatcher.wake()
-    body = {
-        "manifest_pdf": call.sandbox.links.manifest_url(manifest.manifest_id, call.now),
-        "orders": manifest.refs,
-    }
+    return entries
+
+
+def _merchant(call: _Call) -> Response:
+    account = call.account
+    if call.route.startswith("PUT"):
+        payload = _json_body(call)
+        merchant = payload.get("merchant") if isinstance(payload, dict) else None
+        url = merchant.get("webhook_url") if isinstance(merchant, dict) else None
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            text = "merchant.webhook_url must be an http(s) URL."
+            return json_response(422, error("invalid_merchant", text))
+        account.callback_url = url
+    body = merchant_response(account.api_key, account.dialect, account.callback_url)
     return json_response(200, wrap(call.dialect, body))
+
+
+def _quotes(call: _Call) -> Response:
+    payload = _json_body(call)
+    if payload is ...:
+        return json_response(400, error("bad_request", "The request body is not valid JSON."))
+    try:
+        entries = quotes_response(payload)
+    except QuoteInvalid as err:
+        return json_response(400, error("bad_request", str(err)))
+    return json_response(200, {"response": entries, "count": len(entries)})
 
 
 ROUTES: dict[tuple[str, str], Callable[[_Call], Response]] = {
@@ -281,4 +358,7 @@ ROUTES: dict[tuple[str, str], Callable[[_Call], Response]] = {
     ("GET", "/orders/{ref}/label"): _label,
     ("GET", "/orders/{ref}/tracking"): _tracking,
     ("POST", "/book"): _book,
+    ("GET", "/merchant"): _merchant,
+    ("PUT", "/merchant"): _merchant,
+    ("POST", "/quotes"): _quotes,
 }

@@ -21,6 +21,7 @@ from .control import handle_other
 from .dialects import Links
 from .faults import FaultInjector, Faults, RequestQuota
 from .httpd import SandboxHTTPServer
+from .pdf import check_available
 from .routes import Response, handle_api
 from .stats import Stats
 from .webhooks import CallbackDispatcher
@@ -61,6 +62,7 @@ class SandboxServer:
         callback_timeout: float = 5.0,
         callback_interval: float = 0.05,
     ) -> None:
+        check_available()  # fail at start, naming the extra, not at the first label
         self.host = host
         self.port = port
         self.seed = seed

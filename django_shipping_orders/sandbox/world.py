@@ -18,6 +18,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..states import WEBHOOK_STATES
 from .clock import Clock
 
 DIALECTS = ("shippit", "senderlv")
@@ -106,6 +107,10 @@ class Order:
     timeline: list[tuple[str, float]]
     booked_at: float | None = None
     calls: dict[str, int] = field(default_factory=dict)
+    #: The charge for the shipment, as Shippit writes it ("15.95").
+    price: str = "0.00"
+    #: The provider's numeric id of the order (Shippit answers carry one).
+    order_id: int = 0
 
     def state_at(self, t: float) -> str:
         """The state at simulated time ``t``."""
@@ -153,12 +158,13 @@ class Order:
 
 @dataclass
 class Manifest:
-    """A pickup booking: the orders handed over together."""
+    """A pickup booking: the orders of one courier handed over together."""
 
     manifest_id: str
     api_key: str
     refs: list[str]
     booked_at: float
+    courier: str = ""
 
 
 @dataclass(frozen=True)
@@ -248,6 +254,8 @@ class World:
                     ("completed", with_driver + sched.completed_after),
                 ]
             order = Order(
+                price=_price(fields),
+                order_id=len(self.orders) + 1,
                 ref=ref,
                 dialect=account.dialect,
                 api_key=account.api_key,
@@ -266,10 +274,13 @@ class World:
             return order
 
     def _schedule_events(self, order: Order, entries: list[tuple[str, float]]) -> None:
-        """Queue callback events: every change for Shippit, only the end of processing
-        for Sender.lv (its callback is sent once and never repeated)."""
+        """Queue callback events: every change to a state Shippit's webhook schema lists
+        (not order_placed or despatch_in_progress), and only the end of processing for
+        Sender.lv (its callback is sent once and never repeated)."""
         for state, when in entries:
             if order.dialect == "senderlv" and (state, when) != order.timeline[1]:
+                continue
+            if order.dialect == "shippit" and state not in WEBHOOK_STATES:
                 continue
             heapq.heappush(self._events, (when, next(self._seq), order.ref, state))
 
@@ -290,7 +301,7 @@ class World:
             self._schedule_events(order, order.timeline[-1:])
 
     def book(self, api_key: str, orders: list[Order], now: float) -> Manifest:
-        """Book labelled orders for pickup: they become ready_for_pickup now."""
+        """Book labelled orders of one courier for pickup: they become ready_for_pickup now."""
         with self.lock:
             manifest_id = "MF" + str(self.rng.randrange(10**9, 10**10))
             for order in orders:
@@ -301,7 +312,8 @@ class World:
                         order.timeline[i] = (state, now)
                         changed.append(order.timeline[i])
                 self._schedule_events(order, changed)
-            manifest = Manifest(manifest_id, api_key, [o.ref for o in orders], now)
+            courier = orders[0].courier if orders else ""
+            manifest = Manifest(manifest_id, api_key, [o.ref for o in orders], now, courier)
             self.manifests[manifest_id] = manifest
             return manifest
 
@@ -362,3 +374,14 @@ class World:
                 self._schedule_events(order, [e for e in order.timeline[1:] if e[1] > sim_time])
             for raw in data.get("manifests", []):
                 self.manifests[raw["manifest_id"]] = Manifest(**raw)
+
+
+def _price(fields: dict[str, Any]) -> str:
+    """What the sandbox charges: a base fee and a rate per kilogram, to the cent."""
+    weight = 0.0
+    for parcel in fields.get("parcel_attributes") or []:
+        try:
+            weight += float(parcel.get("weight") or 0) * int(parcel.get("qty") or 1)
+        except (TypeError, ValueError):
+            continue
+    return f"{8.95 + 1.10 * weight:.2f}"

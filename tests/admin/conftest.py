@@ -83,8 +83,15 @@ def _label_files(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test stores its labels in its own private folder."""
     from django_shipping_orders.storage import PrivateLabelStorage
 
-    field = Order._meta.get_field("label")
-    monkeypatch.setattr(field, "storage", PrivateLabelStorage(location=str(tmp_path / "labels")))
+    from django_shipping_orders.models import LabelDocument, Manifest
+
+    storage = PrivateLabelStorage(location=str(tmp_path / "labels"))
+    for field in (
+        Order._meta.get_field("label"),
+        Manifest._meta.get_field("pdf"),
+        LabelDocument._meta.get_field("file"),
+    ):
+        monkeypatch.setattr(field, "storage", storage)
 
 
 def _user(username: str, *, staff: bool = True, perms: tuple[str, ...] = ()) -> User:

@@ -363,26 +363,6 @@ def test_cancel_asks_for_confirmation_then_shows_the_providers_refusal(
     )
 
 
-def test_book_for_pickup_books_at_the_provider_and_notes_it(
-    client, clerk, make_order, label_account, scripted_server
-):
-    a = make_order(account=label_account, state="ready_for_pickup", courier_job_id="C1")
-    b = make_order(account=label_account, state="ready_for_pickup", courier_job_id="C2")
-    manifest = f"{scripted_server.url}/manifests/M1.pdf"
-    scripted_server.add(
-        200, {"response": {"manifest_pdf": manifest, "orders": [a.reference, b.reference]}}
-    )
-    client.force_login(clerk)
-
-    response = run_action(client, "book_for_pickup", [a, b])
-
-    assert scripted_server.requests[0]["path"] == "/api/3/book"
-    assert set(Order.objects.exclude(booked_at=None).values_list("pk", flat=True)) == {a.pk, b.pk}
-    [line] = messages_of(response)
-    assert "Booked 2 orders of account labels for pickup." in line
-    assert f'href="{manifest}"' in line
-
-
 def test_book_for_pickup_reports_a_provider_without_booking(client, clerk, settings, make_order):
     settings.SHIPPING_ORDERS = {
         **settings.SHIPPING_ORDERS,

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from django_shipping_orders import services
 from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent, Source
-from tests.states import SHIPPIT_HAPPY_PATH
+from tests.states import SHIPPIT_WEBHOOK_PATH
 
 from .conftest import API_KEYS, CALLBACK_SECRETS, SECRETS, SENDERLV, SHIPPIT, order_payload
 
@@ -57,13 +57,13 @@ def test_shippit_webhooks_land_as_receipts_and_move_the_order_to_completed(shop,
 
     order.refresh_from_db()
     receipts = list(CallbackReceipt.objects.order_by("pk"))
-    assert callbacks.stats()["callbacks"]["sent"] == len(SHIPPIT_HAPPY_PATH)
-    assert [r.status for r in receipts] == [Status.PROCESSED] * len(SHIPPIT_HAPPY_PATH)
+    assert callbacks.stats()["callbacks"]["sent"] == len(SHIPPIT_WEBHOOK_PATH)
+    assert [r.status for r in receipts] == [Status.PROCESSED] * len(SHIPPIT_WEBHOOK_PATH)
     assert {r.order_id for r in receipts} == {order.pk}
     assert order.state == "completed"
     assert order.courier_job_id == callbacks.order_info(order.reference)["courier_job_id"]
     events = list(order.events.order_by("occurred_at", "pk"))
-    assert [e.to_state for e in events] == ["processing", *SHIPPIT_HAPPY_PATH]
+    assert [e.to_state for e in events] == ["processing", *SHIPPIT_WEBHOOK_PATH]
     assert {e.source for e in events[1:]} == {Source.CALLBACK}
     assert all(e.receipt_id is not None for e in events[1:])
 
@@ -91,7 +91,7 @@ def test_stored_receipts_carry_no_secret(shop, callbacks):
     run_to_completion(callbacks)
 
     receipts = list(CallbackReceipt.objects.all())
-    assert len(receipts) == len(SHIPPIT_HAPPY_PATH) + 1
+    assert len(receipts) == len(SHIPPIT_WEBHOOK_PATH) + 1
     for receipt in receipts:
         stored = f"{receipt.headers} {receipt.error} {bytes(receipt.body)!r}"
         for secret in SECRETS:
@@ -112,7 +112,7 @@ def test_wrong_callback_secret_is_refused_and_changes_nothing(shop, callbacks):
 
     order.refresh_from_db()
     assert order.state == "processing"
-    assert callbacks.stats()["callbacks"]["failed"] == len(SHIPPIT_HAPPY_PATH)
+    assert callbacks.stats()["callbacks"]["failed"] == len(SHIPPIT_WEBHOOK_PATH)
     assert set(CallbackReceipt.objects.values_list("status", flat=True)) == {Status.REJECTED}
 
 
@@ -165,12 +165,12 @@ def test_duplicated_shippit_webhooks_change_nothing_the_second_time(shop, callba
     run_to_completion(callbacks)
 
     statuses = list(CallbackReceipt.objects.values_list("status", flat=True))
-    assert len(statuses) == 2 * len(SHIPPIT_HAPPY_PATH)
-    assert statuses.count(Status.PROCESSED) == len(SHIPPIT_HAPPY_PATH)
-    assert statuses.count(Status.IGNORED) == len(SHIPPIT_HAPPY_PATH)
+    assert len(statuses) == 2 * len(SHIPPIT_WEBHOOK_PATH)
+    assert statuses.count(Status.PROCESSED) == len(SHIPPIT_WEBHOOK_PATH)
+    assert statuses.count(Status.IGNORED) == len(SHIPPIT_WEBHOOK_PATH)
     order.refresh_from_db()
     assert order.state == "completed"
-    assert order.events.count() == 1 + len(SHIPPIT_HAPPY_PATH)
+    assert order.events.count() == 1 + len(SHIPPIT_WEBHOOK_PATH)
 
 
 def test_reordered_webhooks_end_in_the_newest_state_and_stale_ones_are_ignored(shop, callbacks):
@@ -181,15 +181,15 @@ def test_reordered_webhooks_end_in_the_newest_state_and_stale_ones_are_ignored(s
 
     receipts = list(CallbackReceipt.objects.order_by("pk"))
     arrived = [r.payload()["current_state"] for r in receipts]
-    assert sorted(arrived, key=SHIPPIT_HAPPY_PATH.index) == SHIPPIT_HAPPY_PATH
-    assert arrived != SHIPPIT_HAPPY_PATH, "the fault should have reordered this seeded run"
+    assert sorted(arrived, key=SHIPPIT_WEBHOOK_PATH.index) == SHIPPIT_WEBHOOK_PATH
+    assert arrived != SHIPPIT_WEBHOOK_PATH, "the fault should have reordered this seeded run"
     order.refresh_from_db()
     assert order.state == "completed"
     # Every receipt is kept; those older than what the order holds changed nothing.
     stale = [r for r in receipts if r.status == Status.IGNORED]
     assert stale and all(r.error.startswith("stale") for r in stale)
     states = [e.to_state for e in order.events.order_by("recorded_at", "pk")]
-    ranks = [SHIPPIT_HAPPY_PATH.index(s) for s in states if s in SHIPPIT_HAPPY_PATH]
+    ranks = [SHIPPIT_WEBHOOK_PATH.index(s) for s in states if s in SHIPPIT_WEBHOOK_PATH]
     assert ranks == sorted(ranks), "the mirror never went back to an older state"
 
 

@@ -10,6 +10,7 @@ import requests
 
 from django_shipping_orders.sandbox import SandboxServer, pytest_plugin
 from django_shipping_orders.sandbox.dialects import FIXTURE_DEFAULTS
+from tests.conftest import load_fixture
 
 shipping_sandbox = pytest_plugin.shipping_sandbox
 
@@ -181,7 +182,7 @@ def test_label_is_422_until_allocated_then_a_real_pdf(shipping_sandbox):
     s = session("k1")
     tn = place(shipping_sandbox, s)
     r = s.get(f"{shipping_sandbox.shippit_url}/orders/{tn}/label", timeout=5)
-    assert r.status_code == 422 and r.json()["error"] == "label_not_ready"
+    assert r.status_code == 422 and r.json()["error"] == "order_not_available_to_label"
 
     shipping_sandbox.process_all()
     r = s.get(f"{shipping_sandbox.shippit_url}/orders/{tn}/label", timeout=5)
@@ -215,7 +216,9 @@ def test_delete_cancels_until_in_transit(shipping_sandbox):
 
     r = s.delete(f"{shipping_sandbox.shippit_url}/orders/{early}", timeout=5)
     assert r.status_code == 200
-    assert r.json() == {"response": {"tracking_number": early, "state": "cancelled"}}
+    cancelled = r.json()["response"]  # the whole order, keyed as the published example
+    assert set(cancelled) == set(load_fixture("shippit/cancel_200.json")["response"])
+    assert (cancelled["tracking_number"], cancelled["state"]) == (early, "cancelled")
     shipping_sandbox.process_all()
     assert s.get(f"{shipping_sandbox.shippit_url}/orders/{early}", timeout=5).json()["state"] == (
         "cancelled"
@@ -228,27 +231,55 @@ def test_delete_cancels_until_in_transit(shipping_sandbox):
     assert r.json()["order_state"] == "in_transit"
 
 
-def test_booking_needs_labels_and_returns_a_manifest(shipping_sandbox):
+def test_booking_answers_one_entry_per_courier_with_its_manifest(shipping_sandbox):
     shipping_sandbox.cancel_share = 0
     shipping_sandbox.add_account("k1")
     s = session("k1")
-    refs = [place(shipping_sandbox, s) for _ in range(2)]
+    refs = [place(shipping_sandbox, s) for _ in range(4)]
     url = f"{shipping_sandbox.shippit_url}/book"
     r = s.post(url, json={"orders": refs}, timeout=5)
-    assert r.status_code == 422 and refs[0] in r.json()["error_description"]
+    assert r.status_code == 200
+    (refused,) = r.json()["response"]  # no label yet: one failed entry naming them
+    assert refused["success"] is False and refused["orders"] == refs
+    assert refs[0] in refused["error_description"]
     r = s.post(url, json={"orders": ["PP0"] * 1001}, timeout=5)
     assert r.status_code == 422
 
     shipping_sandbox.process_all()
     r = s.post(url, json={"orders": refs}, timeout=5)
     assert r.status_code == 200
-    booked = r.json()["response"]
-    assert booked["orders"] == refs
-    pdf = requests.get(booked["manifest_pdf"], timeout=5)
-    text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert all(ref in text for ref in refs)
+    entries = r.json()["response"]
+    documented = set(load_fixture("shippit/book_200.json")["response"][0])
+    assert all(set(entry) == documented and entry["success"] for entry in entries)
+    couriers = {shipping_sandbox.order_info(ref)["courier"] for ref in refs}
+    assert len(entries) == len(couriers)
+    assert sum(entry["order_count"] for entry in entries) == len(refs)
+    printed = ""
+    for entry in entries:
+        pdf = requests.get(entry["manifest_pdf"], timeout=5)
+        printed += pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert all(ref in printed for ref in refs)
     doc = s.get(f"{shipping_sandbox.shippit_url}/orders/{refs[0]}", timeout=5).json()
     assert doc["state"] == "ready_for_pickup"
+
+
+def test_a_failing_courier_manifest_names_its_orders(shipping_sandbox):
+    shipping_sandbox.cancel_share = 0
+    shipping_sandbox.add_account("k1")
+    s = session("k1")
+    refs = [place(shipping_sandbox, s) for _ in range(6)]
+    shipping_sandbox.process_all()
+    courier = {ref: shipping_sandbox.order_info(ref)["courier"] for ref in refs}
+    failing = courier[refs[0]]
+    shipping_sandbox.set_faults(failing_manifests=[failing])
+
+    entries = s.post(f"{shipping_sandbox.shippit_url}/book", json={"orders": refs}, timeout=5)
+    entries = entries.json()["response"]
+
+    (failed,) = [e for e in entries if not e["success"]]
+    assert failed["orders"] == [ref for ref in refs if courier[ref] == failing]
+    assert failed["error"] and failed["error_description"]
+    assert shipping_sandbox.order_info(refs[0])["booked_at"] is None
 
 
 def test_tracking_lists_title_case_events_newest_first(shipping_sandbox):
@@ -260,9 +291,12 @@ def test_tracking_lists_title_case_events_newest_first(shipping_sandbox):
     shipping_sandbox.advance(4 * 3600)
     body = s.get(f"{shipping_sandbox.shippit_url}/orders/{tn}/tracking", timeout=5).json()
     track = body["response"]["track"]
+    assert body["response"]["success"] is True
     assert body["response"]["tracking_url"].endswith(f"/tracking/{tn}")
     assert [t["status"] for t in track][:2] == ["In Transit", "Ready For Pickup"]
-    assert track[0]["date"] > track[1]["date"] and track[0]["location"]
+    documented = set(load_fixture("shippit/tracking_200.json")["response"]["track"][0])
+    assert all(set(t) == documented for t in track)
+    assert track[0]["date"] > track[1]["date"] and track[0]["status_owner"]
     page = requests.get(body["response"]["tracking_url"], timeout=5)
     assert page.status_code == 200 and "In Transit" in page.text
 

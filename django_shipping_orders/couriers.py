@@ -1,0 +1,56 @@
+"""Couriers by one name: the key an order is filtered by, and the name people read.
+
+Shippit names the courier twice, differently: ``courier_allocation``
+("CouriersPlease") in the order document and ``courier_name`` ("Couriers
+Please") in webhooks and answers. Both become one key, the name lower-cased
+with everything but letters and digits dropped, so one courier is one filter
+entry. The name shown for a key comes from ``SHIPPING_ORDERS["COURIER_NAMES"]``,
+then from the built-in list below, then from the name the provider sent.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+
+#: Display names of couriers the providers are known to name (key -> name).
+BUILTIN_NAMES: dict[str, str] = {
+    "couriersplease": "Couriers Please",
+    "auspost": "Australia Post",
+    "australiapost": "Australia Post",
+    "eparcel": "Australia Post eParcel",
+    "eparcelexpress": "Australia Post eParcel Express",
+    "eparcelinternational": "Australia Post eParcel International",
+    "startrack": "StarTrack",
+    "startrackexpress": "StarTrack Express",
+    "aramex": "Aramex",
+    "fastway": "Aramex (Fastway)",
+    "tnt": "TNT",
+    "dhl": "DHL",
+    "dhlexpress": "DHL Express",
+    "bonds": "Bonds Couriers",
+    "bondscouriers": "Bonds Couriers",
+    "allied": "Allied Express",
+    "alliedexpress": "Allied Express",
+    "sendle": "Sendle",
+    "omniva": "Omniva",
+    "dpd": "DPD",
+    "venipak": "Venipak",
+    "latvijaspasts": "Latvijas Pasts",
+}
+
+
+def normalize(name: str | None) -> str:
+    """The courier key of ``name``: ``"Couriers Please"`` and ``"CouriersPlease"`` give ``"couriersplease"``."""
+    return _NOT_ALNUM.sub("", (name or "").lower())[:64]
+
+
+def display_name(key: str, fallback: str = "") -> str:
+    """The name people read for courier ``key`` (settings first, then the built-in list)."""
+    if not key:
+        return fallback
+    from .conf import shipping_settings
+
+    configured = shipping_settings.courier_names
+    return configured.get(key) or BUILTIN_NAMES.get(key) or fallback or key
