@@ -83,14 +83,15 @@ class ShippitProvider(Provider):
                 ) from err
             raise
         payload = require_dict(self.unwrap(body), "GET label", self.account.alias)
-        url = payload.get("qualified_url") or ""
+        order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
+        documents = _documents(order.get("documents"))
+        url = payload.get("qualified_url") or _label_document_url(documents)
         if not isinstance(url, str) or not url:
             raise InvalidProviderResponse(
-                f"GET /orders/{reference}/label answered without a qualified_url.",
+                f"GET /orders/{reference}/label answered without a qualified_url or documents.",
                 account=self.account.alias,
                 reference=reference,
             )
-        order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
         parcels = order.get("parcels") if isinstance(order.get("parcels"), list) else []
         numbers = tuple(
             str(p["label_number"]) for p in parcels if isinstance(p, dict) and p.get("label_number")
@@ -100,7 +101,7 @@ class ShippitProvider(Provider):
             courier_job_id=str(order.get("courier_job_id") or ""),
             label_numbers=numbers,
             raw=payload,
-            documents=_documents(order.get("documents")),
+            documents=documents,
             order=self._label_order(order, reference),
         )
 
@@ -196,6 +197,23 @@ def _documents(value: Any) -> tuple[DocumentLink, ...]:
         for kind, item in value.items()
         if isinstance(item, dict) and item.get("url")
     )
+
+
+def _label_document_url(documents: tuple[DocumentLink, ...]) -> str:
+    """The label among the documents when the answer has no ``qualified_url``.
+
+    The published example has only ``documents``: its ``label`` entry, else
+    the first A6 PDF (label printers print A6), else the first document.
+    """
+    for test in (
+        lambda d: d.kind == "label",
+        lambda d: d.page_size.lower() == "a6" and d.file_type.lower() in ("", "pdf"),
+        lambda d: True,
+    ):
+        found = next((d.url for d in documents if test(d)), "")
+        if found:
+            return found
+    return ""
 
 
 def _manifest(entry: dict[str, Any]) -> ManifestResult:

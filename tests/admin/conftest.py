@@ -81,9 +81,8 @@ def make_order(db: None) -> Callable[..., Order]:
 @pytest.fixture(autouse=True)
 def _label_files(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test stores its labels in its own private folder."""
-    from django_shipping_orders.storage import PrivateLabelStorage
-
     from django_shipping_orders.models import LabelDocument, Manifest
+    from django_shipping_orders.storage import PrivateLabelStorage
 
     storage = PrivateLabelStorage(location=str(tmp_path / "labels"))
     for field in (
