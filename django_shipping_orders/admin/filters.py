@@ -84,11 +84,14 @@ class CourierFilter(admin.SimpleListFilter):
     parameter_name = "courier"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        queryset = model_admin.get_queryset(request).order_by()
-        seen = queryset.exclude(courier="").values_list("courier", flat=True).distinct()
-        return sorted(
-            ((key, couriers.display_name(key)) for key in seen), key=lambda item: item[1].lower()
-        )
+        queryset = model_admin.get_queryset(request).order_by().exclude(courier="")
+        spelled: dict[str, str] = {}
+        for key, name, allocation in queryset.values_list(
+            "courier", "courier_name", "courier_allocation"
+        ).distinct():
+            spelled[key] = spelled.get(key) or name or allocation
+        choices = [(key, couriers.display_name(key, spelled[key])) for key in spelled]
+        return sorted(choices, key=lambda item: item[1].lower())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         value = self.value()

@@ -226,3 +226,44 @@ def test_every_problem_is_reported_at_once():
         "shipping_orders.E005",
         "shipping_orders.W001",
     ]
+
+
+# -- settings added with the documented Shippit API ----------------------------------------
+
+
+def test_w004_a_query_string_secret_is_logged_by_web_servers():
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "CALLBACK_SECRET_PARAM": "api_key"}}})
+    assert ids(messages) == ["shipping_orders.W004"]
+    assert "?api_key=" in messages[0].msg and "log" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("CURRENCY", "dollars"), ("CURRENCY", 36), ("CALLBACK_SECRET_PARAM", "api key&x=1")],
+)
+def test_e007_bad_currency_or_secret_parameter(key, value):
+    messages = run({"ACCOUNTS": {"default": {**GOOD, key: value}}})
+    assert ids(messages) == ["shipping_orders.E007"]
+    assert key in messages[0].msg
+
+
+@pytest.mark.parametrize("value", [["Couriers Please"], {"Couriers Please": 3}, {"": "Nobody"}])
+def test_e007_courier_names_must_map_names_to_names(value):
+    messages = run({"ACCOUNTS": {"default": GOOD}, "COURIER_NAMES": value})
+    assert ids(messages) == ["shipping_orders.E007"]
+    assert "COURIER_NAMES" in messages[0].msg
+
+
+def test_courier_names_extend_and_override_the_built_in_names():
+    from django_shipping_orders.couriers import display_name, normalize
+
+    setting = {
+        "ACCOUNTS": {"default": GOOD},
+        "COURIER_NAMES": {"Couriers-Please": "CP", "Zoom Co": "Zoom"},
+    }
+    with override_settings(SHIPPING_ORDERS=setting):
+        assert run(setting) == []
+        assert display_name(normalize("CouriersPlease")) == "CP"
+        assert display_name(normalize("zoom co.")) == "Zoom"
+        assert display_name("aramex") == "Aramex"
+        assert display_name("newcourier", "New Courier Ltd") == "New Courier Ltd"
