@@ -213,12 +213,10 @@ class Order(models.Model):
         return f"{self.account}:{self.reference or f'(unsubmitted {self.submission_id})'}"
 
     @property
-    def is_terminal(self) -> bool:
-        return states.is_final(self.state)
-
-    @property
     def is_final(self) -> bool:
         return states.is_final(self.state)
+
+    is_terminal = is_final  # the first release's name
 
     @property
     def needs_attention(self) -> bool:
@@ -427,16 +425,3 @@ class CallbackReceipt(models.Model):
 
 
 # The provider's paperwork (pickup manifests, label documents) lives in its own module.
-from .paperwork import LabelDocument, Manifest  # noqa: E402
-
-__all__ = [
-    "CallbackReceipt",
-    "LabelDocument",
-    "Manifest",
-    "Order",
-    "OrderEvent",
-    "Parcel",
-    "PayloadEncoder",
-    "Product",
-    "Source",
-]

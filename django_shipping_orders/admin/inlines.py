@@ -1,4 +1,4 @@
-"""The order page's read-only tables: parcels, products, label documents and the state history."""
+"""The order page's read-only tables: parcels, products and the state history."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..models import LabelDocument, OrderEvent, Parcel, Product
+from ..models import OrderEvent, Parcel, Product
 from .display import ReadOnlyAdminMixin, admin_link, badge, number, state_badge
 
 
@@ -108,22 +108,3 @@ class OrderEventInline(ReadOnlyInline):
         url = admin_link("admin:shipping_orders_callbackreceipt_change", event.receipt_id)
         text = _("receipt %s") % event.receipt_id
         return format_html('<a href="{}">{}</a>', url, text) if url else text
-
-
-class LabelDocumentInline(ReadOnlyInline):
-    """The label answer's documents (the label, customs invoices ...), stored privately."""
-
-    model = LabelDocument
-    fields = readonly_fields = ["kind", "page_size", "file_type", "stored", "downloaded_at"]
-    verbose_name_plural = _("label documents")
-
-    @admin.display(description=_("file"))
-    def stored(self, document: LabelDocument) -> str:
-        if not document.file:
-            return document.error or "—"
-        url = admin_link("admin:shipping_orders_order_document", document.order_id)
-        if not url:
-            return str(_("stored"))
-        return format_html(
-            '<a href="{}{}/" target="_blank">{}</a>', url, document.pk, _("Open the PDF")
-        )

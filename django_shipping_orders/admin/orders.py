@@ -38,9 +38,9 @@ from .display import (
     local_time,
     money,
     pretty_json,
-    private_pdf,
     state_badge,
 )
+from .documents import LabelDocumentInline, LabelDocumentViewMixin
 from .filters import (
     AttentionFilter,
     CourierFilter,
@@ -48,7 +48,7 @@ from .filters import (
     PickupFilter,
     StateFilter,
 )
-from .inlines import LabelDocumentInline, OrderEventInline, ParcelInline, ProductInline
+from .inlines import OrderEventInline, ParcelInline, ProductInline
 
 
 def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
@@ -62,7 +62,7 @@ def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(LabelDocumentViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference_display",
         "receiver",
@@ -194,31 +194,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             self.admin_site.admin_view(self.refresh_view),
             name="shipping_orders_order_refresh",
         )
-        document = path(
-            "<path:object_id>/documents/<int:document_id>/",
-            self.admin_site.admin_view(self.document_view),
-            name="shipping_orders_order_document_file",
-        )
-        documents = path(
-            "<path:object_id>/documents/",
-            self.admin_site.admin_view(self.document_view),
-            name="shipping_orders_order_document",
-        )
-        return [refresh, document, documents, *super().get_urls()]
-
-    def document_view(
-        self, request: HttpRequest, object_id: str, document_id: int | None = None
-    ) -> HttpResponse:
-        """One stored label document, to whoever may view the order."""
-        order = self.get_object(request, object_id)
-        if order is None or document_id is None:
-            raise Http404
-        if not self.has_view_permission(request, order):
-            raise PermissionDenied
-        document = order.documents.filter(pk=document_id).exclude(file="").first()
-        if document is None:
-            raise Http404
-        return private_pdf(document.file, f"{order.reference or order.pk}-{document.kind}.pdf")
+        return [refresh, *self.document_urls(), *super().get_urls()]
 
     def refresh_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The detail page's "Refresh now" button: the refresh action, for one order."""

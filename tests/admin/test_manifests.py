@@ -69,7 +69,8 @@ def test_only_the_orders_the_provider_confirmed_are_booked(
     good = Manifest.objects.get(success=True)
     assert (good.number, good.courier, good.order_count) == ("CP1", "couriersplease", 2)
     assert set(good.orders.values_list("pk", flat=True)) == {a.pk, b.pk}
-    assert pdf_page_texts(good.pdf.open("rb").read()) == ["Manifest CP1"]
+    with good.pdf.open("rb") as handle:
+        assert pdf_page_texts(handle.read()) == ["Manifest CP1"]
     bad = Manifest.objects.get(success=False)
     assert bad.references == [c.reference] and bad.error == "courier_booking_failed"
     lines = messages_of(response)
@@ -132,6 +133,7 @@ def test_manifest_pages_show_the_pdf_and_the_orders(
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert "no-store" in pdf["Cache-Control"]
     assert pdf_page_texts(b"".join(pdf.streaming_content)) == ["Manifest CP1"]
+    pdf.close()
     assert reverse("admin:shipping_orders_manifest_change", args=[good.pk]) in order_page.text
     assert "Aramex could not take the booking." in refused_page.text
 

@@ -82,6 +82,7 @@ def test_order_page_shows_price_shipped_quantities_and_documents(client, viewer,
     assert "1 of 3" in page.text and "Partly shipped" in page.text
     assert "commercial_invoice" in page.text and url in page.text
     assert pdf.status_code == 200 and pdf_page_texts(b"".join(pdf.streaming_content)) == ["Invoice"]
+    pdf.close()
 
 
 def test_documents_of_an_order_are_not_served_to_staff_without_the_view_permission(
