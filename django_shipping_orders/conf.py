@@ -426,17 +426,8 @@ class ShippingSettings:
 
     @property
     def courier_names(self) -> dict[str, str]:
-        """``COURIER_NAMES`` keyed by courier key (``couriers.normalize``)."""
-        snapshot = self._current()
-        built = snapshot.values.get("_courier_names")
-        if built is None:
-            from .couriers import normalize
-
-            given = self._value(snapshot, "COURIER_NAMES")
-            built = snapshot.values["_courier_names"] = {
-                normalize(name): shown for name, shown in given.items()
-            }
-        return dict(built)
+        """``COURIER_NAMES`` as given (``couriers.display_name`` matches it by courier key)."""
+        return dict(self._get("COURIER_NAMES"))
 
     @property
     def api_permission_classes(self) -> list[type]:

@@ -11,6 +11,7 @@ then from the built-in list below, then from the name the provider sent.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _NOT_ALNUM = re.compile(r"[^0-9a-z]+")
 
@@ -52,5 +53,11 @@ def display_name(key: str, fallback: str = "") -> str:
         return fallback
     from .conf import shipping_settings
 
-    configured = shipping_settings.courier_names
+    configured = _by_key(tuple(shipping_settings.courier_names.items()))
     return configured.get(key) or BUILTIN_NAMES.get(key) or fallback or key
+
+
+@lru_cache(maxsize=8)
+def _by_key(names: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """``COURIER_NAMES`` keyed by courier key, built once per setting value."""
+    return {normalize(name): shown for name, shown in names}

@@ -34,9 +34,10 @@ def after_label_stored(order: Order, provider: Provider, info: LabelInfo | None)
         return
     try:
         if info is None:
-            from . import services
-
-            info = services.get_label(order)
+            if not order.reference:
+                return
+            started = timezone.now()
+            info = replace(provider.get_label(order.reference), fetched_at=started)
         if info.order is not None:
             from .sync import apply_document
 

@@ -425,3 +425,4 @@ class CallbackReceipt(models.Model):
 
 
 # The provider's paperwork (pickup manifests, label documents) lives in its own module.
+from .paperwork import LabelDocument, Manifest  # noqa: E402, F401

@@ -11,6 +11,7 @@ Called by ``sync.apply_document`` with the order row locked.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -119,10 +120,11 @@ def record_shipped(order: Order, lines: Sequence[LineDocument], result: Any) -> 
     if updated:
         Product.objects.bulk_update(updated, ["quantity_shipped"])
     if created:
-        from .sync import normalize_json
+        from .models import PayloadEncoder
 
         for row in created:
-            row.raw = normalize_json(row.raw)
+            # As a JSONField reads it back (Decimal as a JSON number), like sync's lines.
+            row.raw = json.loads(json.dumps(row.raw, cls=PayloadEncoder))
         Product.objects.bulk_create(created)
     return bool(updated or created)
 
