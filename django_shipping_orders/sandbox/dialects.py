@@ -263,7 +263,10 @@ def render_document(order: Order, at: float, links: Links) -> dict[str, Any]:
     doc[REF_KEY[order.dialect]] = order.ref
     doc["courier_job_id"] = order.courier_job_id if allocated else ""
     doc["tracking_url"] = links.tracking_url(order.ref)
-    doc["label_url"] = links.label_url(order.ref, at) if allocated else ""
+    # Issued at the start of the current simulated day (or at allocation): the same
+    # URL all day, so an unchanged order reads unchanged, and always valid 6+ days.
+    issued = max(order.allocated_at or at, at - at % 86400)
+    doc["label_url"] = links.label_url(order.ref, issued) if allocated else ""
     return doc
 
 
