@@ -425,4 +425,5 @@ class CallbackReceipt(models.Model):
 
 
 # The provider's paperwork (pickup manifests, label documents) lives in its own module.
-from .paperwork import LabelDocument, Manifest  # noqa: E402, F401
+from .paperwork import LabelDocument as LabelDocument  # noqa: E402
+from .paperwork import Manifest as Manifest  # noqa: E402

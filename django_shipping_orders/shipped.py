@@ -132,5 +132,5 @@ def record_shipped(order: Order, lines: Sequence[LineDocument], result: Any) -> 
 def _fit(name: str, value: Any) -> Any:
     from .models import Product
 
-    max_length = Product._meta.get_field(name).max_length
+    max_length = getattr(Product._meta.get_field(name), "max_length", None)
     return value[:max_length] if isinstance(value, str) and max_length else value

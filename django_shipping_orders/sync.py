@@ -27,7 +27,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
@@ -309,7 +309,8 @@ def _sync_lines(
         manager = model.objects.filter(order=order)
         existing = list(manager.order_by("position"))
         if model is Product:
-            keep_shipped(existing, wanted)  # new lines keep what webhooks said shipped
+            # New lines keep what webhooks said shipped.
+            keep_shipped(cast(list[Product], existing), cast(list[Product], wanted))
         if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
             return False
         manager.delete()

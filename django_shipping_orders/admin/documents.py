@@ -6,7 +6,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -53,7 +54,7 @@ class LabelDocumentViewMixin:
 
     def document_view(
         self, request: HttpRequest, object_id: str, document_id: int | None = None
-    ) -> HttpResponse:
+    ) -> HttpResponseBase:
         order = self.get_object(request, object_id)  # type: ignore[attr-defined]
         if order is None or document_id is None:
             raise Http404

@@ -10,7 +10,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -66,7 +67,7 @@ class ManifestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return [pdf, *super().get_urls()]
 
-    def pdf_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def pdf_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         manifest = self.get_object(request, object_id)
         if manifest is None:
             raise Http404

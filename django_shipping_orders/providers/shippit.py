@@ -9,7 +9,7 @@ URL beside the order (its ``state``, ``products``, ``price`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -83,7 +83,8 @@ class ShippitProvider(Provider):
                 ) from err
             raise
         payload = require_dict(self.unwrap(body), "GET label", self.account.alias)
-        order = payload.get("order") if isinstance(payload.get("order"), dict) else {}
+        given = payload.get("order")
+        order: dict[str, Any] = given if isinstance(given, dict) else {}
         documents = _documents(order.get("documents"))
         url = payload.get("qualified_url") or _label_document_url(documents)
         if not isinstance(url, str) or not url:
@@ -92,7 +93,8 @@ class ShippitProvider(Provider):
                 account=self.account.alias,
                 reference=reference,
             )
-        parcels = order.get("parcels") if isinstance(order.get("parcels"), list) else []
+        listed = order.get("parcels")
+        parcels: list[Any] = listed if isinstance(listed, list) else []
         numbers = tuple(
             str(p["label_number"]) for p in parcels if isinstance(p, dict) and p.get("label_number")
         )
@@ -205,11 +207,12 @@ def _label_document_url(documents: tuple[DocumentLink, ...]) -> str:
     The published example has only ``documents``: its ``label`` entry, else
     the first A6 PDF (label printers print A6), else the first document.
     """
-    for test in (
+    tests: list[Callable[[DocumentLink], bool]] = [
         lambda d: d.kind == "label",
         lambda d: d.page_size.lower() == "a6" and d.file_type.lower() in ("", "pdf"),
         lambda d: True,
-    ):
+    ]
+    for test in tests:
         found = next((d.url for d in documents if test(d)), "")
         if found:
             return found
@@ -217,7 +220,8 @@ def _label_document_url(documents: tuple[DocumentLink, ...]) -> str:
 
 
 def _manifest(entry: dict[str, Any]) -> ManifestResult:
-    orders = entry.get("orders") if isinstance(entry.get("orders"), list) else []
+    listed = entry.get("orders")
+    orders: list[Any] = listed if isinstance(listed, list) else []
     count = entry.get("order_count")
     return ManifestResult(
         courier=_text(entry.get("courier")),
@@ -234,7 +238,8 @@ def _manifest(entry: dict[str, Any]) -> ManifestResult:
 
 def _merchant(payload: Any, alias: str) -> MerchantInfo:
     data = require_dict(payload, "merchant", alias)
-    inner = data.get("merchant") if isinstance(data.get("merchant"), dict) else data
+    nested = data.get("merchant")
+    inner: dict[str, Any] = nested if isinstance(nested, dict) else data
     return MerchantInfo(
         name=_text(inner.get("name") or inner.get("company_name")),
         email=_text(inner.get("email")),
@@ -255,7 +260,8 @@ def _price(value: Any) -> Decimal | None:
 
 def _courier_quote(entry: dict[str, Any], currency: str) -> CourierQuote:
     options = []
-    for item in entry.get("quotes") or []:
+    listed = entry.get("quotes")
+    for item in listed if isinstance(listed, list) else []:
         price = _price(item.get("price")) if isinstance(item, dict) else None
         if price is None:
             continue
