@@ -12,6 +12,7 @@ the sandbox do not install them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 #: Page sizes in PDF points (1/72 inch).
@@ -44,8 +45,8 @@ def _document(size: tuple[float, float], title: str) -> Any:
     pdf = FPDF(unit="pt", format=size)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
     pdf.set_auto_page_break(True, margin=_MARGIN)
+    # One face: parsing and subsetting a TrueType font is most of the cost of a page.
     pdf.add_font(_FAMILY, "", font_roboto.Roboto)
-    pdf.add_font(_FAMILY, "B", font_roboto.RobotoBold)
     pdf.set_title(title)
     pdf.set_creator("django-shipping-orders sandbox")
     pdf.set_producer("django-shipping-orders")
@@ -59,7 +60,7 @@ def _page(pdf: Any, lines: Sequence[str], title_size: float) -> None:
     pdf.set_line_width(1)
     pdf.rect(half, half, width - _MARGIN, height - _MARGIN)
     first, rest = (lines[0], lines[1:]) if lines else ("", [])
-    pdf.set_font(_FAMILY, "B", title_size)
+    pdf.set_font(_FAMILY, "", title_size)
     pdf.multi_cell(0, title_size * 1.3, first or " ", new_x="LMARGIN", new_y="NEXT")
     body = max(7.0, title_size * 0.6)
     pdf.set_font(_FAMILY, "", body)
@@ -75,8 +76,17 @@ def render_pdf(
     title: str = "",
 ) -> bytes:
     """A PDF with one page per entry of ``pages``, each a list of text lines (any script)."""
+    frozen = tuple(tuple(lines) for lines in pages or [[""]])
+    return _render(frozen, size, title_size, title)
+
+
+@lru_cache(maxsize=256)
+def _render(
+    pages: tuple[tuple[str, ...], ...], size: tuple[float, float], title_size: float, title: str
+) -> bytes:
+    # The same label is fetched again and again (retries, refreshes): drawn once.
     pdf = _document(size, title)
-    for lines in pages or [[""]]:
+    for lines in pages:
         _page(pdf, lines, title_size)
     return bytes(pdf.output())
 
