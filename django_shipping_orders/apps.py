@@ -11,3 +11,7 @@ class ShippingOrdersConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks; nothing here touches the database or settings.
         from . import checks  # noqa: F401
+        from .redaction import install_log_filters
+
+        # Django logs request paths, and a callback URL may carry its secret.
+        install_log_filters()

@@ -84,13 +84,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     return messages
 
 
-#: Cache backends that cannot share a rate budget between processes.
+#: Cache backends whose data lives in one process: the budget would be that process's only.
 _PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
 _NO_CACHES = ("django.core.cache.backends.dummy.DummyCache",)
+#: Shared by the processes of one machine, but ``add`` (the limiter's lock) is not atomic.
+_UNLOCKED_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",)
 
 
 def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
-    """The rate budget must live in a cache every worker shares (W002, W003)."""
+    """The rate budget must live in a cache every process shares (E009, E010, E011, W004)."""
     alias = raw.get("RATE_LIMIT_CACHE", GLOBAL_DEFAULTS["RATE_LIMIT_CACHE"])
     caches = getattr(settings, "CACHES", {}) or {}
     if not isinstance(alias, str):
@@ -99,28 +101,44 @@ def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
         return [
             Error(
                 f"{SETTING_NAME}['RATE_LIMIT_CACHE'] names {alias!r}, which is not in CACHES.",
-                hint="Name a cache alias of settings.CACHES (Redis or Memcached in production).",
+                hint="Name a cache alias of settings.CACHES (Redis in production). "
+                "See docs/scaling.md.",
                 id="shipping_orders.E009",
             )
         ]
     backend = str(caches[alias].get("BACKEND", ""))
     if backend in _NO_CACHES:
         return [
-            Warning(
-                f"The rate limit cache {alias!r} is a DummyCache: no request budget is kept, "
-                "so polling can exceed the providers' rate limits.",
-                hint="Point RATE_LIMIT_CACHE at a real cache (Redis in production). See docs/scaling.md.",
-                id="shipping_orders.W002",
+            Error(
+                f"The rate limit cache {alias!r} is a DummyCache: it keeps no request budget, "
+                "so the app would exceed the providers' rate limits.",
+                hint="Point RATE_LIMIT_CACHE at Redis (or Memcached, or the database cache). "
+                "See docs/scaling.md.",
+                id="shipping_orders.E011",
             )
         ]
-    if backend in _PER_PROCESS_CACHES and not settings.DEBUG:
+    if backend in _PER_PROCESS_CACHES and raw.get("SINGLE_PROCESS") is not True:
+        # An error whatever DEBUG says: runserver plus a qcluster are already two processes.
+        return [
+            Error(
+                f"The rate limit cache {alias!r} is local memory: each process would keep a "
+                "budget of its own, so a web server, a qcluster and a command together "
+                "exceed the providers' rate limits.",
+                hint="Use a cache every process shares for RATE_LIMIT_CACHE (Redis; or the "
+                "database cache after manage.py createcachetable), or, if truly one process "
+                f'talks to the providers, set {SETTING_NAME}["SINGLE_PROCESS"] = True. '
+                "See docs/scaling.md.",
+                id="shipping_orders.E010",
+            )
+        ]
+    if backend in _UNLOCKED_CACHES:
         return [
             Warning(
-                f"The rate limit cache {alias!r} is local memory: each process keeps its own "
-                "budget, so several workers together can exceed the providers' rate limits.",
-                hint="With more than one worker process, use Redis or Memcached for RATE_LIMIT_CACHE. "
+                f"The rate limit cache {alias!r} is a file cache: its add() is not atomic, so "
+                "processes taking slots at the same moment can exceed the rate limit.",
+                hint="Use Redis, Memcached or the database cache for RATE_LIMIT_CACHE. "
                 "See docs/scaling.md.",
-                id="shipping_orders.W003",
+                id="shipping_orders.W004",
             )
         ]
     return []

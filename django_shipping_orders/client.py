@@ -1,4 +1,11 @@
-"""HTTP to the providers: one ``requests.Session`` per account, timeouts, retries, throttling.
+"""HTTP to the providers: one ``requests.Session`` per account, timeouts, retries, the rate limit.
+
+Every request, first try or retry, takes its slot of the account's rate
+budget from the limiter handed to the client, at the moment it is sent
+(:mod:`.ratelimit`). How long a call may wait for rate limits, the limiter's
+slots and a 429's ``Retry-After`` together, is its ``wait`` budget: a web
+request waits a few seconds at most, the ``--wait`` refresh as long as it
+takes (:meth:`ApiClient.with_wait`).
 
 Idempotent requests (GET, DELETE) are retried on 429, 5xx and connection
 errors with exponential backoff and full jitter, honouring ``Retry-After``,
@@ -6,20 +13,23 @@ at most ``MAX_RETRIES`` times. Requests that create something (POST an
 order) are never retried here: the provider has no idempotency key, so a
 blind retry would ship a parcel twice.
 
-Errors are raised as the typed exceptions of :mod:`.exceptions`, built from
-the provider's ``error`` / ``error_description``; no header (and so no API
-key) ever reaches a message or a log line.
+Provider text enters the app here, and is scrubbed of every configured
+secret here (:func:`.redaction.scrub`): errors are raised as the typed
+exceptions of :mod:`.exceptions`, built from the provider's ``error`` /
+``error_description`` with any echoed API key or callback secret replaced,
+and the response they carry holds the scrubbed body and no auth header.
+Bodies are read up to ``MAX_RESPONSE_BYTES`` and parsed with their nesting
+bounded, so a hostile or broken answer is a typed error, never a crash.
 """
 
 from __future__ import annotations
 
+import copy
 import email.utils
-import logging
 import random
-import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import requests
@@ -40,8 +50,12 @@ from .exceptions import (
     RateLimited,
     ShippingOrdersError,
 )
+from .redaction import get_logger, scrub
 
-logger = logging.getLogger("django_shipping_orders.client")
+if TYPE_CHECKING:
+    from .ratelimit import RateLimiter, Ticket
+
+logger = get_logger("django_shipping_orders.client")
 
 USER_AGENT = f"django-shipping-orders/{__version__} python-requests/{requests.__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -58,22 +72,18 @@ CODE_ERRORS: dict[str, type[ProviderAPIError]] = {
 }
 #: Longest Retry-After we wait out inside one call; longer ones are raised to the caller.
 MAX_RETRY_AFTER = 60.0
+#: Default ``wait`` of a client (seconds spent waiting for rate limits per call).
+DEFAULT_WAIT = 60.0
+#: Largest provider answer read; a larger one is an ``InvalidProviderResponse``.
+MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+#: Deepest nesting of a provider's JSON answer (an order document needs about 5).
+MAX_JSON_DEPTH = 64
+_CHUNK = 64 * 1024
 
 
 def quote_reference(reference: str) -> str:
     """A reference made safe for a URL path segment (no ``/`` or ``..`` tricks)."""
     return quote(str(reference), safe="")
-
-
-class Throttle:
-    """Called before every request; the refresh engine installs a shared rate limiter."""
-
-    def wait(self, account: AccountSettings) -> None:  # pragma: no cover - trivial
-        return None
-
-    def penalize(self, account: AccountSettings, retry_after: float | None) -> None:
-        """Told about a 429 so the account slows down everywhere."""
-        return None
 
 
 class ApiClient:
@@ -87,6 +97,8 @@ class ApiClient:
         auth_headers: dict[str, str],
         extra_headers: dict[str, str] | None = None,
         error_map: dict[int, type[ProviderAPIError]] | None = None,
+        limiter: RateLimiter | None = None,
+        wait: float | None = DEFAULT_WAIT,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.account = account
@@ -98,13 +110,22 @@ class ApiClient:
         # headers (debug logging, error reports) carries the key.
         self._auth_headers = auth_headers
         self.error_map = error_map or {}
-        self.throttle: Throttle = Throttle()
+        #: Every request takes a slot here when it is sent (None: no limit, for tests).
+        self.limiter = limiter
+        #: Seconds one call may wait for rate limits (None: as long as it takes).
+        self.wait = wait
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"<ApiClient account={self.account.alias!r} base_url={self.base_url!r}>"
+
+    def with_wait(self, wait: float | None) -> ApiClient:
+        """This client (same session and limiter) with another ``wait`` budget per call."""
+        if wait == self.wait:
+            return self
+        other = copy.copy(self)
+        other.wait = wait
+        return other
 
     # -- public -------------------------------------------------------------------------
 
@@ -129,10 +150,11 @@ class ApiClient:
         """Send one request (retrying when allowed) and return the parsed JSON body."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         attempts = 1 + (self.account.max_retries if retry else 0)
+        deadline = None if self.wait is None else time.monotonic() + self.wait
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                response = self._send(method, url, json)
+                response = self._send(method, url, json, _left(deadline), reference)
             except requests.Timeout:
                 error: ShippingOrdersError = ProviderTimeout(
                     f"{self._where(method, path)} timed out after {self.account.timeout:g} s"
@@ -147,6 +169,13 @@ class ApiClient:
                     raise error from None
                 self._backoff(attempt, None, method, path, "timeout")
                 continue
+            except _TooLarge:
+                raise InvalidProviderResponse(
+                    f"{self._where(method, path)} answered with a body larger than "
+                    f"{MAX_RESPONSE_BYTES} bytes; not read.",
+                    account=self.account.alias,
+                    reference=reference,
+                ) from None
             except requests.RequestException as err:
                 error = ProviderUnavailable(
                     f"{self._where(method, path)} failed: {_transport_error(err)}{self._tries(attempt)}.",
@@ -160,11 +189,17 @@ class ApiClient:
 
             if response.status_code in RETRY_STATUSES:
                 retry_after = _retry_after(response)
+                delay = self._delay(attempt, retry_after)
                 if response.status_code == 429:
-                    self.throttle.penalize(self.account, retry_after)
-                too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
+                    if self.limiter is not None:
+                        self.limiter.penalize(self.account, retry_after)
+                    # Waiting out a 429 is waiting for the rate limit: it must fit the budget.
+                    left = _left(deadline)
+                    too_long = delay > MAX_RETRY_AFTER or (left is not None and delay > left)
+                else:
+                    too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
                 if not last and not too_long:
-                    self._backoff(attempt, retry_after, method, path, str(response.status_code))
+                    self._pause(delay, attempt, method, path, str(response.status_code))
                     continue
                 raise self._error(response, method, path, reference, attempt)
             if response.status_code >= 400:
@@ -174,27 +209,50 @@ class ApiClient:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, json: Any) -> requests.Response:
-        self.throttle.wait(self.account)
-        with self._lock:
-            self.requests_sent += 1
-        return self.session.request(
-            method,
-            url,
-            json=json,
-            headers=self._auth_headers,
-            timeout=(self.account.connect_timeout, self.account.timeout),
-        )
+    def _send(
+        self, method: str, url: str, json: Any, wait: float | None, reference: str
+    ) -> requests.Response:
+        """One request, admitted by the limiter the moment it goes out, its body read (bounded)."""
+        ticket: Ticket | None = None
+        if self.limiter is not None:
+            try:
+                ticket = self.limiter.acquire(self.account, wait=wait)
+            except RateLimited as err:
+                err.reference = reference
+                raise
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=json,
+                headers=self._auth_headers,
+                timeout=(self.account.connect_timeout, self.account.timeout),
+                stream=True,
+            )
+            try:
+                _read_body(response)
+            except BaseException:
+                response.close()
+                raise
+            return response
+        finally:
+            # The provider saw the request by now: it counts one window from here.
+            if ticket is not None:
+                ticket.finish()
 
     def _backoff(
         self, attempt: int, retry_after: float | None, method: str, path: str, why: str
     ) -> None:
+        self._pause(self._delay(attempt, retry_after), attempt, method, path, why)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            delay = retry_after
-        else:
-            # Full jitter: spreads retries of many workers instead of syncing them.
-            ceiling = min(self.account.backoff_max, self.account.backoff_factor * (2**attempt))
-            delay = random.uniform(0, ceiling)
+            return retry_after
+        # Full jitter: spreads retries of many workers instead of syncing them.
+        ceiling = min(self.account.backoff_max, self.account.backoff_factor * (2**attempt))
+        return random.uniform(0, ceiling)
+
+    def _pause(self, delay: float, attempt: int, method: str, path: str, why: str) -> None:
         logger.info(
             "Retrying %s in %.2f s (%s, attempt %d, account %r)",
             self._where(method, path),
@@ -214,23 +272,32 @@ class ApiClient:
         return f" (after {attempt + 1} attempts)" if attempt else ""
 
     def _redact(self, response: requests.Response) -> requests.Response:
-        """The response with the API key removed from its request, before an error carries it."""
+        """The response without the API key in its request or any secret in its body.
+
+        Done before an error carries the response: whoever reads ``err.response``
+        later (a log, an error report) sees what the provider said, scrubbed.
+        """
         request = response.request
         if request is not None:
             for name in self._auth_headers:
                 if name in request.headers:
                     request.headers[name] = "[redacted]"
+        content = response.content or b""
+        text = content.decode("utf-8", "replace")
+        clean = scrub(text, self.account)
+        if clean != text:
+            response._content = clean.encode()
         return response
 
     def _parse(self, response: requests.Response, method: str, path: str, reference: str) -> Any:
         if not response.content:
             return {}
         try:
-            return loads(response.content)
-        except ValueError:
+            return load_json(response.content)
+        except ValueError as err:
             raise InvalidProviderResponse(
                 f"{self._where(method, path)} answered HTTP {response.status_code} with a body "
-                f"that is not JSON ({len(response.content)} bytes).",
+                f"that is not JSON we can read ({err}; {len(response.content)} bytes).",
                 status_code=response.status_code,
                 response=self._redact(response),
                 account=self.account.alias,
@@ -241,6 +308,8 @@ class ApiClient:
         self, response: requests.Response, method: str, path: str, reference: str, attempt: int
     ) -> ProviderAPIError:
         code, description, body = _error_body(response)
+        # The provider's words enter the app here: an echoed key or secret stops here too.
+        code, description = scrub(code, self.account), scrub(description, self.account)
         status = response.status_code
         if status == 429:
             cls: type[ProviderAPIError] = RateLimited
@@ -261,7 +330,7 @@ class ApiClient:
         message += f" (account {self.account.alias!r})"
         kwargs: dict[str, Any] = {}
         if issubclass(cls, OrderCannotBeCancelled):
-            kwargs["order_state"] = str(body.get("order_state") or "")
+            kwargs["order_state"] = scrub(str(body.get("order_state") or ""), self.account)[:100]
         return cls(
             message,
             status_code=status,
@@ -285,10 +354,70 @@ def _transport_error(err: requests.RequestException) -> str:
     return type(err).__name__
 
 
+def _left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (monotonic), never negative; None for no deadline."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _read_body(response: requests.Response) -> None:
+    """Read the body of a streamed response, refusing one over ``MAX_RESPONSE_BYTES``."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        raise _TooLarge()
+    buffer = bytearray()
+    for chunk in response.iter_content(_CHUNK):
+        buffer += chunk
+        if len(buffer) > MAX_RESPONSE_BYTES:
+            raise _TooLarge()
+    response._content = bytes(buffer)
+    response._content_consumed = True
+
+
+class _TooLarge(requests.RequestException):
+    """The answer is larger than ``MAX_RESPONSE_BYTES`` (raised as a transport failure)."""
+
+
+def load_json(content: bytes | str) -> Any:
+    """Provider JSON, parsed with its nesting bounded; ``ValueError`` for anything unreadable.
+
+    ``json`` itself gives up past about a thousand levels with ``RecursionError``;
+    code that walks a document recursively would give up sooner, so the limit
+    here is ``MAX_JSON_DEPTH``.
+    """
+    try:
+        value = loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except MemoryError:
+        raise ValueError("too large to parse") from None
+    # Fewer brackets than the limit cannot nest past it: most answers skip the walk.
+    raw = content.encode() if isinstance(content, str) else content
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _too_deep(value, MAX_JSON_DEPTH):
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True when ``value`` nests lists and objects more than ``limit`` deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
     """The provider's ``error`` and ``error_description`` (wrapped or not), if any."""
     try:
-        body = loads(response.content) if response.content else {}
+        body = load_json(response.content) if response.content else {}
     except ValueError:
         return "", "", {}
     if isinstance(body, dict) and isinstance(body.get("response"), dict) and "error" not in body:

@@ -102,6 +102,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "REFRESH_WORKERS": 4,
     # Cache alias (a key of settings.CACHES) holding the shared per-account rate limit.
     "RATE_LIMIT_CACHE": "default",
+    # True only when one process talks to the providers (one runserver, one command,
+    # no qcluster): then a local-memory RATE_LIMIT_CACHE is allowed.
+    "SINGLE_PROCESS": False,
     # DRF permission classes (dotted paths) of the read-only orders API.
     "API_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     # Courier display names: {"name as any provider spells it": "name people read"}.
@@ -177,6 +180,7 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     ),
     "REFRESH_WORKERS": (lambda v: _is_number(v, 1) and isinstance(v, int), "a whole number >= 1"),
     "RATE_LIMIT_CACHE": (lambda v: isinstance(v, str) and bool(v), "a CACHES alias"),
+    "SINGLE_PROCESS": (lambda v: isinstance(v, bool), "True or False"),
     "CALLBACK_PROCESSING": (lambda v: v in ("inline", "deferred"), "'inline' or 'deferred'"),
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
@@ -428,6 +432,11 @@ class ShippingSettings:
     def courier_names(self) -> dict[str, str]:
         """``COURIER_NAMES`` as given (``couriers.display_name`` matches it by courier key)."""
         return dict(self._get("COURIER_NAMES"))
+
+    @property
+    def single_process(self) -> bool:
+        """True when the settings say one process alone talks to the providers."""
+        return bool(self._get("SINGLE_PROCESS"))
 
     @property
     def api_permission_classes(self) -> list[type]:

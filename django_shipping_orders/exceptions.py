@@ -93,7 +93,15 @@ class LabelNotReady(ProviderValidationError):
 
 
 class RateLimited(ProviderAPIError):
-    """429 that outlasted the retries; ``retry_after`` says when to come back."""
+    """429 that outlasted the retries (or the caller's wait); ``retry_after`` says when to come back."""
+
+
+class RateBudgetExhausted(RateLimited):
+    """The account's own rate budget had no slot within the caller's wait: nothing was sent.
+
+    Raised before any request leaves, so it is always safe to try again
+    after ``retry_after`` seconds (placing an order included).
+    """
 
 
 class ProviderUnavailable(ProviderAPIError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import logging
 import socket
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
@@ -27,8 +26,9 @@ from .conf import shipping_settings
 from .exceptions import LabelError
 from .models import Order
 from .providers.base import Provider
+from .redaction import get_logger
 
-logger = logging.getLogger("django_shipping_orders.labels")
+logger = get_logger("django_shipping_orders.labels")
 
 #: Redirects followed per download (each hop is checked against the allow-list again).
 MAX_REDIRECTS = 3

@@ -1,13 +1,33 @@
 """Keeping secrets out of what we store, show and log: one place that knows them.
 
 Every string that came from outside (a provider's error body, an exception
-message, request headers) passes through :func:`scrub` or
-:func:`redact_headers` before it is stored, shown or logged.
+message, request headers, a logged request path that may hold a callback URL
+token) passes through :func:`scrub` or :func:`redact_headers` before it is
+stored, shown or logged. :func:`scrub` replaces every configured API key and
+callback secret, of every account, as written and URL-encoded.
+
+Where it is applied:
+
+- the HTTP client scrubs provider text as it enters the app (:mod:`.client`);
+- the callback view scrubs what it records and answers, and its DEBUG error
+  page (:class:`ScrubbingExceptionReporter`);
+- :class:`SecretsFilter` scrubs log records: the app installs it on its own
+  loggers and on Django's ``django.request`` and ``django.server`` (which log
+  request paths); add it to your own handlers for everything else
+  (docs/security.md).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.views.debug import ExceptionReporter
 
 from .conf import AccountSettings, shipping_settings
 
@@ -15,6 +35,8 @@ REDACTED = "[redacted]"
 #: Header names that always hold credentials, and words that mark one.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = ("secret", "token", "key", "auth", "signature", "password")
+#: Django's loggers that write request paths (where a callback URL token may sit).
+DJANGO_LOGGERS = ("django.request", "django.server")
 
 
 def is_secret_header(name: str, account: AccountSettings | None = None) -> bool:
@@ -32,10 +54,10 @@ def redact_headers(
 
     A header is redacted by its name (the account's secret header,
     Authorization, Cookie, anything naming a secret, token, key or auth) and
-    also by its value, when it carries one of the account's secrets under
-    an unexpected name.
+    also by its value, when it carries a configured secret under an
+    unexpected name.
     """
-    secrets = _secrets_of(account)
+    secrets = _secrets(account)
     result = {}
     for name, value in headers.items():
         text = str(value)
@@ -45,19 +67,121 @@ def redact_headers(
     return result
 
 
-def scrub(text: str, account: AccountSettings | str | None) -> str:
-    """``text`` with the account's secrets (callback secrets, API key) replaced."""
-    if isinstance(account, str):
-        try:
-            account = shipping_settings.account(account)
-        except Exception:  # a broken setting must not stop us from recording a failure
-            account = None
-    for secret in sorted(_secrets_of(account), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+def scrub(text: str, account: AccountSettings | str | None = None) -> str:
+    """``text`` with every configured secret (API keys, callback secrets) replaced.
+
+    The secrets of every account in ``SHIPPING_ORDERS`` are replaced, plus
+    those of ``account`` when it is an ``AccountSettings`` built elsewhere;
+    an alias adds nothing (its account is among the configured ones).
+    """
+    extra = account if isinstance(account, AccountSettings) else None
+    for secret in _secrets(extra):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     return text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
 
 
-def _secrets_of(account: AccountSettings | None) -> list[str]:
-    if account is None:
-        return []
-    return [secret for secret in (*account.callback_secrets, account.api_key) if secret]
+# -- the secrets ----------------------------------------------------------------------------
+
+_cache_lock = threading.Lock()
+_configured: list[str] | None = None
+
+
+def _secrets(extra: AccountSettings | None) -> list[str]:
+    """Every configured secret, longest first, as written and URL-encoded."""
+    global _configured
+    configured = _configured
+    if configured is None:
+        try:
+            accounts = shipping_settings.accounts()
+        except Exception:  # a broken setting must not stop us from recording a failure
+            accounts = []
+        configured = _spellings(accounts)
+        with _cache_lock:
+            _configured = configured
+    if extra is None:
+        return configured
+    own = [secret for secret in _spellings([extra]) if secret not in configured]
+    return sorted([*configured, *own], key=len, reverse=True) if own else configured
+
+
+def _spellings(accounts: list[AccountSettings]) -> list[str]:
+    found: set[str] = set()
+    for account in accounts:
+        for secret in (*account.callback_secrets, account.api_key):
+            if secret:
+                found.add(secret)
+                found.add(quote(secret, safe=""))  # as it appears in a logged URL path
+    return sorted(found, key=len, reverse=True)
+
+
+@receiver(setting_changed)
+def _forget_secrets(*, setting: str, **kwargs: Any) -> None:
+    global _configured
+    if setting == "SHIPPING_ORDERS":
+        with _cache_lock:
+            _configured = None
+
+
+# -- logging and error pages ----------------------------------------------------------------
+
+
+class SecretsFilter(logging.Filter):
+    """Replaces configured secrets in a log record's message and traceback with ``[redacted]``.
+
+    Attach it to a handler to cover every logger that handler serves::
+
+        LOGGING = {
+            ...,
+            "filters": {"secrets": {"()": "django_shipping_orders.redaction.SecretsFilter"}},
+            "handlers": {"console": {..., "filters": ["secrets"]}},
+        }
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's to report
+            return True
+        clean = scrub(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            clean = scrub(text)
+            if clean != text:
+                record.exc_text = clean  # formatters use it instead of formatting again
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        return True
+
+
+_filter = SecretsFilter()
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger ``name`` with :class:`SecretsFilter` installed (the app's loggers use this)."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(item, SecretsFilter) for item in logger.filters):
+        logger.addFilter(_filter)
+    return logger
+
+
+def install_log_filters() -> None:
+    """Put :class:`SecretsFilter` on Django's loggers that log request paths."""
+    for name in DJANGO_LOGGERS:
+        get_logger(name)
+
+
+class ScrubbingExceptionReporter(ExceptionReporter):
+    """Django's error report (the DEBUG page, the admins' e-mail) with secrets replaced.
+
+    The callback view uses it for its own requests, whose path may hold a URL
+    token; set ``DEFAULT_EXCEPTION_REPORTER`` to this class to use it everywhere.
+    """
+
+    def get_traceback_html(self) -> str:
+        return scrub(str(super().get_traceback_html()))
+
+    def get_traceback_text(self) -> str:
+        return scrub(str(super().get_traceback_text()))

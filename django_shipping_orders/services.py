@@ -4,11 +4,17 @@ Each function talks to the provider first, with no database lock held, then
 hands what the provider said to ``sync.apply_document``. Errors are recorded
 on the order (``last_error``) and raised as the typed exceptions of
 :mod:`.exceptions`.
+
+The functions a web request calls (place, cancel, refresh) take a ``wait``
+budget: the longest they wait for the account's rate limit (its shared budget
+and a 429's ``Retry-After`` together), ``SERVICE_WAIT`` seconds by default.
+Past it they raise ``RateLimited`` (``RateBudgetExhausted`` when nothing was
+sent) with ``retry_after``, instead of holding the request for up to a minute.
+Background work passes a longer budget (``wait=None``: as long as it takes).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -26,6 +32,7 @@ from .exceptions import (
     ProviderAPIError,
     ProviderTimeout,
     ProviderUnavailable,
+    RateBudgetExhausted,
     ShippingOrdersError,
     SubmissionOutcomeUnknown,
 )
@@ -33,19 +40,28 @@ from .label_documents import after_label_stored
 from .models import Order, Source
 from .providers import LabelInfo, get_provider
 from .providers.types import CourierQuote, MerchantInfo
+from .redaction import get_logger
 from .sync import SyncResult, apply_document, normalize_json
 
-logger = logging.getLogger("django_shipping_orders.services")
+logger = get_logger("django_shipping_orders.services")
+
+#: Default ``wait`` of the calls a web request makes: seconds spent waiting for rate limits.
+SERVICE_WAIT = 5.0
 
 
-def refresh_order(order: Order, *, source: str = Source.REFRESH) -> SyncResult:
-    """Fetch ``order`` from its provider and apply it; records and re-raises failures."""
+def refresh_order(
+    order: Order, *, source: str = Source.REFRESH, wait: float | None = SERVICE_WAIT
+) -> SyncResult:
+    """Fetch ``order`` from its provider and apply it; records and re-raises failures.
+
+    Waits at most ``wait`` seconds for the rate limit (see the module docstring).
+    """
     if not order.reference:
         raise OrderStateError(
             f"{order} has no provider reference yet (placement: {order.placement}).",
             account=order.account,
         )
-    provider = get_provider(order.account)
+    provider = get_provider(order.account).with_wait(wait)
     started = timezone.now()
     try:
         document = provider.get_order(order.reference)
@@ -55,21 +71,30 @@ def refresh_order(order: Order, *, source: str = Source.REFRESH) -> SyncResult:
     return apply_document(order.account, document, source, observed_at=started)
 
 
-def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order:
+def place_order(
+    account: str, order: OrderDocument | Mapping[str, Any], *, wait: float | None = SERVICE_WAIT
+) -> Order:
     """Create an order at the provider and mirror it; returns the local ``Order``.
 
     The local row is written first (placement ``pending``), so that a timeout
     never leaves an order we do not know about. The POST is never repeated by
     the app: if its outcome is unknown the row is marked ``unknown`` for a
     person to check, and ``SubmissionOutcomeUnknown`` is raised.
+
+    When the rate limit leaves no slot within ``wait`` seconds nothing is sent,
+    the row is dropped again and ``RateBudgetExhausted`` is raised: placing
+    again later is safe.
     """
     payload = dict(order.raw) if isinstance(order, OrderDocument) else dict(order)
-    provider = get_provider(account)
+    provider = get_provider(account).with_wait(wait)
     local = sync.begin_placement(account, payload)
     started = timezone.now()
     try:
         # Sent as stored: Decimal money goes out as a JSON number, not a TypeError.
         document = provider.place_order(local.raw)
+    except RateBudgetExhausted:
+        sync.discard_placement(local)
+        raise
     except (ProviderTimeout, ProviderUnavailable, InvalidProviderResponse) as err:
         # 5xx, no answer, or a 2xx we cannot read: the provider may have created the order.
         sync.mark_placement(local, Order.Placement.UNKNOWN, err)
@@ -84,23 +109,26 @@ def place_order(account: str, order: OrderDocument | Mapping[str, Any]) -> Order
     return sync.finish_placement(local, document, Source.PLACE, started)
 
 
-def cancel_order(order: Order) -> SyncResult | None:
+def cancel_order(order: Order, *, wait: float | None = SERVICE_WAIT) -> SyncResult | None:
     """Cancel ``order`` at the provider and mirror the answer.
 
     Raises ``OrderCannotBeCancelled`` (with the provider's ``order_state``)
-    once the parcel is on its way.
+    once the parcel is on its way, and ``RateLimited`` when the rate limit
+    leaves no room within ``wait`` seconds.
     """
     if not order.reference:
         raise OrderStateError(f"{order} was never accepted by the provider; nothing to cancel.")
-    provider = get_provider(order.account)
+    provider = get_provider(order.account).with_wait(wait)
     started = timezone.now()
     try:
         document = provider.cancel_order(order.reference)
+    except RateBudgetExhausted:
+        raise  # nothing was sent: nothing to record on the order
     except ProviderAPIError as err:
         sync.record_error(order, err)
         raise
     if document is None:
-        return refresh_order(order, source=Source.CANCEL)
+        return refresh_order(order, source=Source.CANCEL, wait=wait)
     return apply_document(order.account, document, Source.CANCEL, observed_at=started)
 
 

@@ -23,7 +23,6 @@ column: refresh bookkeeping (:func:`record_refresh_failure`,
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,9 +44,10 @@ from .models import (
     PayloadEncoder,
     Product,
 )
+from .redaction import get_logger
 from .shipped import ShippedLine, keep_shipped, record_shipped
 
-logger = logging.getLogger("django_shipping_orders.sync")
+logger = get_logger("django_shipping_orders.sync")
 
 #: Bookkeeping fields, written on every apply that is not stale.
 _BOOKKEEPING = ("last_synced_at", "next_refresh_at", "refresh_failures", "last_error", "updated_at")
@@ -434,6 +434,11 @@ def begin_placement(account: str, payload: Mapping[str, Any]) -> Order:
         receiver_name=str(payload.get("receiver_name") or "")[:255],
         raw=normalize_json(dict(payload)),
     )
+
+
+def discard_placement(order: Order) -> None:
+    """Drop the row of an order that was never sent (the rate limit left no room)."""
+    Order.objects.filter(pk=order.pk, placement=Order.Placement.PENDING).delete()
 
 
 def mark_placement(order: Order, placement: str, error: Exception) -> None:

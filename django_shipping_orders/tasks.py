@@ -6,15 +6,15 @@ Schedule them with ``manage.py install_shipping_schedules``; enqueue
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from . import locks, refresh, schedules, services
 from .callbacks import process_pending
 from .exceptions import ShippingOrdersError
 from .models import Order, Source
+from .redaction import get_logger
 
-logger = logging.getLogger("django_shipping_orders.tasks")
+logger = get_logger("django_shipping_orders.tasks")
 
 #: Failures kept in a task's result (the rest are on the orders' ``last_error``).
 MAX_REPORTED_FAILURES = 20

@@ -129,4 +129,6 @@ SHIPPING_ORDERS = {
         },
     },
     "LABEL_ROOT": str(Path(tempfile.gettempdir()) / "shipping-orders-test-labels"),
+    # pytest is one process; the tests that start others (qcluster) use Redis.
+    "SINGLE_PROCESS": True,
 }

@@ -10,7 +10,6 @@ failed receipt can always be processed again with :func:`reprocess` (the
 
 from __future__ import annotations
 
-import logging
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,9 +24,9 @@ from ..documents import OrderDocument, loads
 from ..exceptions import CallbackError, DocumentError, OrderNotFound
 from ..models import CallbackReceipt, Source
 from ..providers import Provider, get_provider
-from ..redaction import scrub
+from ..redaction import get_logger, scrub
 
-logger = logging.getLogger("django_shipping_orders.callbacks")
+logger = get_logger("django_shipping_orders.callbacks")
 
 Status = CallbackReceipt.Status
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
 import time
 from typing import Any
 
@@ -39,12 +38,12 @@ from .. import signals
 from ..conf import AccountSettings, shipping_settings
 from ..exceptions import UnknownAccount
 from ..models import CallbackReceipt
-from ..redaction import redact_headers, scrub
+from ..redaction import get_logger, redact_headers, scrub
 from .processing import check_receipt, process_receipt
 from .queue import request_processing
 from .receipts import TRUNCATED_KEEP_BYTES, dedupe_key, store_receipt
 
-logger = logging.getLogger("django_shipping_orders.callbacks")
+logger = get_logger("django_shipping_orders.callbacks")
 
 Status = CallbackReceipt.Status
 

@@ -26,10 +26,6 @@ def get_provider(alias: str) -> Provider:
                 "which is not a subclass of django_shipping_orders.providers.Provider."
             )
         provider = cls(account)
-        # Every request of every client spends the account's shared rate budget.
-        from ..ratelimit import shared_throttle
-
-        provider.client.throttle = shared_throttle()
         _instances[alias] = (account, provider)
         return provider
 

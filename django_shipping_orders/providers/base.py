@@ -8,6 +8,7 @@ and name the class by dotted path in the account's ``PROVIDER``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -17,6 +18,8 @@ from ..client import ApiClient, quote_reference
 from ..conf import AccountSettings
 from ..documents import OrderDocument, StatusEntry, parse_order_document
 from ..exceptions import DocumentError, InvalidProviderResponse, ProviderAPIError
+from ..ratelimit import RateLimiter, default_limiter
+from ..redaction import scrub
 from .types import (
     BookingResult,
     CourierQuote,
@@ -53,17 +56,31 @@ class Provider:
     #: Currency of the provider's charges when the account sets no ``CURRENCY``.
     default_currency: ClassVar[str] = ""
 
-    def __init__(self, account: AccountSettings) -> None:
+    def __init__(self, account: AccountSettings, *, limiter: RateLimiter | None = None) -> None:
         self.account = account
+        # Every request of this adapter spends the account's shared rate budget.
         self.client = ApiClient(
             account,
             self.base_url,
             auth_headers=self.auth_headers(),
             extra_headers=self.extra_headers(),
+            limiter=limiter or default_limiter(),
         )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} account={self.account.alias!r}>"
+
+    def with_wait(self, wait: float | None) -> Provider:
+        """This adapter (same session, same budget) whose calls wait at most ``wait`` s for it.
+
+        ``0`` looks once and raises ``RateBudgetExhausted`` at once; ``None``
+        waits as long as the budget needs. See ``ApiClient.with_wait``.
+        """
+        if wait == self.client.wait:
+            return self
+        other = copy.copy(self)
+        other.client = self.client.with_wait(wait)
+        return other
 
     # -- configuration hooks ------------------------------------------------------------
 
@@ -129,10 +146,17 @@ class Provider:
         try:
             return self.parse_document(self.unwrap(body))
         except DocumentError as err:
+            # Unchained and scrubbed: the field values quoted come from the provider.
             raise InvalidProviderResponse(
-                f"{what}: the provider's answer is not an order document ({err})",
+                f"{what}: the provider's answer is not an order document "
+                f"({scrub(str(err), self.account)})",
                 account=self.account.alias,
-            ) from err
+            ) from None
+        except RecursionError:
+            raise InvalidProviderResponse(
+                f"{what}: the provider's answer is nested too deeply to be read.",
+                account=self.account.alias,
+            ) from None
 
     # -- operations ---------------------------------------------------------------------
 

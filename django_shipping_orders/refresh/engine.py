@@ -2,10 +2,13 @@
 
 Orders are claimed through :mod:`.claims`.
 
-Fetching runs in a bounded pool of threads (``REFRESH_WORKERS``), each
-request admitted by the shared rate limiter first. Without ``wait`` the
-engine fetches what the budget allows now and reports the rest as skipped;
-with it, it sleeps for the budget until every selected order is fetched.
+Fetching runs in a bounded pool of threads (``REFRESH_WORKERS``). Each
+request takes its slot of the shared rate budget in the HTTP client, at the
+moment it is sent (:mod:`..ratelimit`). Without ``wait`` the engine fetches
+what the budget allows now: the first request the budget (or a 429) refuses
+marks its account spent for the run, and the account's other orders are
+reported as skipped and stay due. With ``wait`` each request waits for its
+slot as long as it takes, so every selected order is fetched.
 Faults of the provider (and bugs in an adapter) are recorded on the order
 and in the summary; they never stop a batch.
 
@@ -27,10 +30,8 @@ more CPU than the request it records.
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -40,16 +41,22 @@ from typing import Any
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .. import policy, ratelimit, sync
+from .. import policy, sync
 from ..conf import AccountSettings, shipping_settings
 from ..documents import OrderDocument
-from ..exceptions import ShippingOrdersConfigurationError, ShippingOrdersError
+from ..exceptions import (
+    RateBudgetExhausted,
+    RateLimited,
+    ShippingOrdersConfigurationError,
+    ShippingOrdersError,
+)
 from ..models import Order, PayloadEncoder, Source
 from ..providers import Provider, get_provider
+from ..redaction import get_logger, scrub
 from ..sync import apply_document, normalize_json
 from .claims import _writes, claim, due_orders, release
 
-logger = logging.getLogger("django_shipping_orders.refresh")
+logger = get_logger("django_shipping_orders.refresh")
 
 ProgressCallback = Callable[[int, int], None]
 _ENCODER = PayloadEncoder()
@@ -226,7 +233,8 @@ class _Engine:
         self.workers = max(1, workers if workers is not None else shipping_settings.refresh_workers)
         self.source = source
         self.progress = progress
-        self.limiter = ratelimit.default_limiter()
+        #: Seconds a request waits for its rate slot: as long as it takes, or not at all.
+        self._wait_budget: float | None = None if wait else 0.0
         self.summary = RefreshSummary()
         self.exhausted: set[str] = set()
         self._accounts: dict[str, AccountSettings | Exception] = {}
@@ -241,10 +249,9 @@ class _Engine:
 
     def run(self, next_chunk: Callable[[int], list[Order]]) -> None:
         # Claim a little ahead of the workers, never far: a claimed order's
-        # lease runs while it waits in the queue. With ``wait`` a whole chunk is
-        # admitted (slept for) before it is fetched, so chunks stay small; without
-        # it they are larger, which spreads the cost of claiming and of writing
-        # the bookkeeping over more orders.
+        # lease runs while it waits in the queue. With ``wait`` the workers sleep
+        # for the budget, so chunks stay small; without it they are larger, which
+        # spreads the cost of claiming and of writing the bookkeeping over more orders.
         per_worker = 8 if self.wait else 25
         size = min(100, max(25, self.workers * per_worker))
         pool = _Pool(self.workers, self._refresh_one) if self.workers > 1 else None
@@ -255,11 +262,7 @@ class _Engine:
                 chunk = next_chunk(size)
                 if not chunk:
                     break
-                admitted = {order.pk for order in self._admit(chunk)}
-                release([order for order in chunk if order.pk not in admitted])
                 for order in chunk:
-                    if order.pk not in admitted:
-                        continue
                     if pool is None:
                         self._refresh_one(order)
                     else:
@@ -278,47 +281,41 @@ class _Engine:
                 self._accounts[alias] = err
         return self._accounts[alias]
 
-    def _admit(self, chunk: list[Order]) -> list[Order]:
-        """The orders of ``chunk`` that got a slot of their account's rate budget.
-
-        Without ``wait``, slots are taken for the whole chunk in one round trip
-        per account, and an account whose budget runs out is skipped from then on.
-        """
-        by_account: dict[str, list[Order]] = defaultdict(list)
-        for order in chunk:
-            by_account[order.account].append(order)
-        admitted: list[Order] = []
-        for alias, orders in by_account.items():
-            account = self._account(alias)
-            if isinstance(account, Exception):
-                for order in orders:
-                    self._fail(order, account)
-                continue
-            if alias in self.exhausted:
-                granted = 0
-            elif self.wait:
-                granted = sum(1 for _ in orders if self.limiter.acquire(account))
-            else:
-                granted = self.limiter.try_acquire_many(account, len(orders))
-            if granted < len(orders):
-                self.exhausted.add(alias)
-                self.summary.skipped_rate_limited += len(orders) - granted
-            admitted.extend(orders[:granted])
-        return admitted
-
     def _provider(self, alias: str) -> Provider:
         # Once per run: get_provider reads and compares the account's settings on every call.
         provider = self._providers.get(alias)
         if provider is None:
-            provider = self._providers[alias] = get_provider(alias)
+            provider = get_provider(alias).with_wait(self._wait_budget)
+            self._providers[alias] = provider
         return provider
 
+    def _skip(self, order: Order) -> None:
+        """Leave ``order`` due (its account's budget is spent for this run) and give it back."""
+        with self._lock:
+            self.exhausted.add(order.account)
+            self.summary.skipped_rate_limited += 1
+        self._finish([order])
+
     def _refresh_one(self, order: Order) -> None:
+        if order.account in self.exhausted:
+            self._skip(order)
+            return
+        account = self._account(order.account)
+        if isinstance(account, Exception):
+            self._fail(order, account)
+            self._finish([order])
+            return
         try:
             provider = self._provider(order.account)
-            with ratelimit.prepaid(order.account):
-                started = timezone.now()
+            started = timezone.now()
+            try:
                 document = provider.get_order(order.reference)
+            except RateLimited as err:
+                if not self.wait or isinstance(err, RateBudgetExhausted):
+                    # Nothing wrong with the order: the budget is spent for now.
+                    self._skip(order)
+                    return
+                raise
             if _unchanged(order, document):
                 with self._lock:
                     self._unchanged.append((order, document, started))
@@ -332,7 +329,8 @@ class _Engine:
             # A bug in an adapter, a database fault: recorded like a provider
             # fault (with its type, since str(KeyError) is only the key).
             logger.exception("Refreshing %s failed unexpectedly", order)
-            error = ShippingOrdersError(f"{type(err).__name__}: {err}")
+            # Not a provider error, so not scrubbed by the client: its text may quote one.
+            error = ShippingOrdersError(scrub(f"{type(err).__name__}: {err}"))
             self._record_failure(order, error)
             self._fail(order, err, str(error))
         else:

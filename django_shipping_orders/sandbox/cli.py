@@ -51,6 +51,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0")
+    return value
+
+
 def parse_account(text: str) -> SandboxAccount:
     """Parse ``KEY=DIALECT[,callback=URL][,header=NAME][,secret=VALUE][,rate_limit=N]``."""
     first, *options = _OPTION_SPLIT.split(text)
@@ -149,8 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="requests allowed per 60 s of simulated time per API key; past it 429 with "
+        help="requests allowed per --rate-window per API key; past it 429 with "
         "Retry-After in real seconds (default: unlimited)",
+    )
+    faults.add_argument(
+        "--rate-window",
+        type=_positive,
+        default=60.0,
+        metavar="S",
+        help="the window of --rate-limit and of the arrival meter, in seconds (default: 60)",
+    )
+    faults.add_argument(
+        "--rate-clock",
+        choices=("simulated", "real"),
+        default="simulated",
+        help="whether the rate window runs on simulated or real time (default: simulated)",
+    )
+    faults.add_argument(
+        "--throttle-rate",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="probability that an API request is answered 429 with Retry-After: 1",
     )
     faults.add_argument(
         "--latency",
@@ -211,6 +238,9 @@ def run(args: argparse.Namespace) -> int:
         reorder_callbacks=args.reorder_callbacks,
         fail_rate=args.fail_rate,
         rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        rate_clock=args.rate_clock,
+        throttle_rate=args.throttle_rate,
         latency_ms=args.latency,
         garbage_rate=args.garbage_rate,
         timeout_rate=args.timeout_rate,

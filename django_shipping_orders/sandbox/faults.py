@@ -9,10 +9,8 @@ not change which orders get cancelled.
 
 from __future__ import annotations
 
-import math
 import random
 import threading
-from collections import deque
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -21,6 +19,7 @@ _PROBABILITIES = (
     "duplicate_callbacks",
     "fail_rate",
     "garbage_rate",
+    "throttle_rate",
     "timeout_rate",
 )
 
@@ -32,7 +31,11 @@ class Faults:
     A request hit by ``fail_rate`` or ``timeout_rate`` is not carried out; one
     hit by ``garbage_rate`` is, and only its answer is spoiled, so a placed
     order exists although the client could not read its reference, the case
-    that makes duplicate orders in production.
+    that makes duplicate orders in production. ``throttle_rate`` answers 429
+    with ``Retry-After: 1`` whatever the budget says.
+
+    ``rate_limit`` is counted by the arrival meter (:mod:`.meter`) over
+    ``rate_window`` seconds of the ``rate_clock`` ("simulated" or "real").
     """
 
     drop_callbacks: float = 0.0
@@ -40,7 +43,10 @@ class Faults:
     reorder_callbacks: bool = False
     reorder_max_delay: float = 1.0  # real seconds of extra delay per callback
     fail_rate: float = 0.0
-    rate_limit: int | None = None  # requests per 60 s of simulated time per key
+    rate_limit: int | None = None  # requests per rate_window per key
+    rate_window: float = 60.0
+    rate_clock: str = "simulated"
+    throttle_rate: float = 0.0
     latency_ms: float = 0.0
     garbage_rate: float = 0.0
     timeout_rate: float = 0.0
@@ -63,6 +69,10 @@ class Faults:
         for name in ("latency_ms", "timeout_seconds", "reorder_max_delay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0")
+        if self.rate_window <= 0:
+            raise ValueError("rate_window must be > 0")
+        if self.rate_clock not in ("simulated", "real"):
+            raise ValueError("rate_clock must be 'simulated' or 'real'")
 
     def with_changes(self, **changes: Any) -> Faults:
         """A copy with ``changes`` applied; unknown names are an error, not ignored."""
@@ -95,13 +105,16 @@ class FaultInjector:
             self._callback_rng.seed(None if seed is None else f"{seed}-callbacks")
 
     def request_fault(self, faults: Faults) -> str | None:
-        """``"timeout"``, ``"fail"``, ``"garbage"`` or None for one API request."""
-        if not (faults.timeout_rate or faults.fail_rate or faults.garbage_rate):
+        """``"timeout"``, ``"throttle"``, ``"fail"``, ``"garbage"`` or None for one API request."""
+        rates = (faults.timeout_rate, faults.throttle_rate, faults.fail_rate, faults.garbage_rate)
+        if not any(rates):
             return None
         with self._lock:
             rng = self._rng
             if faults.timeout_rate and rng.random() < faults.timeout_rate:
                 return "timeout"
+            if faults.throttle_rate and rng.random() < faults.throttle_rate:
+                return "throttle"
             if faults.fail_rate and rng.random() < faults.fail_rate:
                 return "fail"
             if faults.garbage_rate and rng.random() < faults.garbage_rate:
@@ -135,38 +148,3 @@ class FaultInjector:
             if faults.reorder_callbacks:
                 return [rng.uniform(0, faults.reorder_max_delay) for _ in range(copies)]
             return [0.0] * copies
-
-
-class RequestQuota:
-    """Per-key sliding window over simulated time, like a provider's 60 s budget."""
-
-    WINDOW = 60.0
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
-
-    def check(self, key: str, limit: int | None, now: float) -> float | None:
-        """Count a request; None if allowed, else simulated seconds until a slot frees."""
-        if not limit:
-            return None
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.WINDOW:
-                hits.popleft()
-            if len(hits) >= limit:
-                return hits[len(hits) - limit] + self.WINDOW - now
-            hits.append(now)
-            return None
-
-    def reset(self) -> None:
-        """Forget all counted requests."""
-        with self._lock:
-            self._hits.clear()
-
-
-def retry_after_header(sim_wait: float, speed: float) -> str:
-    """Whole real seconds to wait, at least 1; a frozen clock says 60."""
-    if speed <= 0:
-        return "60"
-    return str(max(1, math.ceil(sim_wait / speed)))

@@ -34,7 +34,6 @@ from .dialects import (
     render_document,
     wrap,
 )
-from .faults import retry_after_header
 from .world import Order, SandboxAccount
 
 if TYPE_CHECKING:
@@ -154,12 +153,16 @@ def _answer(
     if account is None or account.dialect != dialect:
         return json_response(403, error("invalid_merchant_account", lang=lang))
     limit = account.rate_limit if account.rate_limit is not None else faults.rate_limit
-    wait = sandbox.limiter.check(account.api_key, limit, now)
+    wait = sandbox.meter.arrive(account.api_key, limit)
     if wait is not None:
-        retry = retry_after_header(wait, sandbox.clock.speed)
-        text = f"Rate limit exceeded: {limit} requests per 60 seconds."
+        retry = sandbox.meter.retry_after(wait)
+        text = f"Rate limit exceeded: {limit} requests per {sandbox.meter.window:g} seconds."
         return json_response(429, error("too_many_requests", text), (("Retry-After", retry),))
     fault = sandbox.injector.request_fault(faults)
+    if fault == "throttle":
+        sandbox.counters.fault("throttle")
+        text = "Too many requests; slow down."
+        return json_response(429, error("too_many_requests", text), (("Retry-After", "1"),))
     if fault == "timeout":
         sandbox.counters.fault("timeout")
         sandbox.stopping.wait(faults.timeout_seconds)

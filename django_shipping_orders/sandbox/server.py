@@ -19,8 +19,9 @@ from typing import Any
 from .clock import Clock, iso
 from .control import handle_other
 from .dialects import Links
-from .faults import FaultInjector, Faults, RequestQuota
+from .faults import FaultInjector, Faults
 from .httpd import SandboxHTTPServer
+from .meter import ArrivalMeter
 from .pdf import check_available
 from .routes import Response, handle_api
 from .stats import Stats
@@ -76,7 +77,13 @@ class SandboxServer:
         self._faults = faults or Faults()
         fault_seed = self._faults.seed if self._faults.seed is not None else seed
         self.injector = FaultInjector(fault_seed)
-        self.limiter = RequestQuota()
+        # What the provider saw: every request's arrival per key, and its 429s.
+        self.meter = ArrivalMeter(
+            self.clock.now,
+            lambda: self.clock.speed,
+            window=self._faults.rate_window,
+            clock=self._faults.rate_clock,
+        )
         self.counters = Stats()
         self.stopping = threading.Event()
         if saved is not None:
@@ -242,8 +249,8 @@ class SandboxServer:
         new = self._faults.with_changes(**changes)
         if "seed" in changes:
             self.injector.reseed(new.seed)
-        if "rate_limit" in changes:
-            self.limiter.reset()
+        if {"rate_limit", "rate_window", "rate_clock"} & set(changes):
+            self.meter.configure(window=new.rate_window, clock=new.rate_clock)
         self._faults = new
         return new
 
@@ -259,12 +266,13 @@ class SandboxServer:
         self.world.cancel_share = float(value)
 
     def stats(self) -> dict[str, Any]:
-        """Request, status, fault and callback counters."""
-        return self.counters.snapshot()
+        """Request, status, fault and callback counters, and the arrival meter's figures."""
+        return {**self.counters.snapshot(), "meter": self.meter.snapshot()}
 
     def reset_stats(self) -> None:
-        """Zero the counters."""
+        """Zero the counters (the meter's figures too; its budget keeps counting)."""
         self.counters.reset()
+        self.meter.reset_counts()
 
     def clock_info(self) -> dict[str, Any]:
         """Simulated time and speed."""

@@ -36,16 +36,45 @@ def test_a_good_configuration_passes_every_check():
     assert run({"ACCOUNTS": {"default": GOOD}}) == []
 
 
-def test_w002_dummy_rate_limit_cache_keeps_no_budget():
+def test_e011_dummy_rate_limit_cache_keeps_no_budget():
     dummy = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     messages = run({"ACCOUNTS": {"default": GOOD}}, caches=dummy)
-    assert ids(messages) == ["shipping_orders.W002"]
+    assert ids(messages) == ["shipping_orders.E011"]
+    assert messages[0].level == checks.ERROR
 
 
-def test_w003_local_memory_rate_limit_cache_is_per_process_in_production():
+@pytest.mark.parametrize("debug", [False, True])
+def test_e010_local_memory_rate_limit_cache_is_refused_debug_or_not(debug):
     local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=local)) == ["shipping_orders.W003"]
-    assert run({"ACCOUNTS": {"default": GOOD}}, caches=local, debug=True) == []
+    messages = run({"ACCOUNTS": {"default": GOOD}}, caches=local, debug=debug)
+    assert ids(messages) == ["shipping_orders.E010"]
+    assert messages[0].level == checks.ERROR
+    assert "SINGLE_PROCESS" in messages[0].hint
+
+
+def test_e010_local_memory_is_allowed_when_the_settings_say_one_process():
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    setting = {"ACCOUNTS": {"default": GOOD}, "SINGLE_PROCESS": True}
+    assert run(setting, caches=local) == []
+    truthy = {"ACCOUNTS": {"default": GOOD}, "SINGLE_PROCESS": 1}
+    assert "shipping_orders.E010" in ids(run(truthy, caches=local)), "only True says it"
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.db.DatabaseCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.redis.RedisCache",
+    ],
+)
+def test_shared_rate_limit_caches_pass(backend):
+    assert run({"ACCOUNTS": {"default": GOOD}}, caches={"default": {"BACKEND": backend}}) == []
+
+
+def test_w004_file_cache_is_shared_but_not_atomic():
+    files = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
+    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=files)) == ["shipping_orders.W004"]
 
 
 def test_e009_rate_limit_cache_must_be_a_configured_cache():

@@ -26,23 +26,20 @@ def spend_budget(redis_url: str, prefix: str, rate: str, seconds: float, out: An
     )
     django.setup()
     from django_shipping_orders.conf import shipping_settings
+    from django_shipping_orders.exceptions import RateBudgetExhausted
     from django_shipping_orders.ratelimit import RateLimiter
 
-    last = [0.0]
-
-    def clock() -> float:
-        # The limiter's last reading of an admitted request is taken right after
-        # its increment: that is the moment the request counts at.
-        last[0] = time.time()
-        return last[0]
-
-    limiter = RateLimiter(clock=clock)
+    limiter = RateLimiter()
     account = shipping_settings.account("default")
-    admitted = []
+    arrived = []
     end = time.time() + seconds
     while time.time() < end:
-        if limiter.try_acquire(account):
-            admitted.append(last[0])
-        else:
+        try:
+            ticket = limiter.acquire(account, wait=0)
+        except RateBudgetExhausted:
             time.sleep(0.002)
-    out.put(admitted)
+            continue
+        # What a provider would stamp: a moment between the send and the answer.
+        arrived.append(time.time())
+        ticket.finish()
+    out.put(arrived)

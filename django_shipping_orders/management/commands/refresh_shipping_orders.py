@@ -123,6 +123,7 @@ class Command(BaseCommand):
             self.stdout.write(f"… and {count - len(orders)} more")
         limiter = default_limiter()
         aliases = [account] if account else shipping_settings.account_aliases
+        # A snapshot: every request takes its slot when it is sent, others may take them first.
         budget = ", ".join(
             f"{alias} {limiter.available(shipping_settings.account(alias))}"
             f"/{shipping_settings.account(alias).rate_limit}"
