@@ -7,21 +7,22 @@ Provider label URLs expire (Shippit's after 7 days), so the PDF is downloaded
 as soon as the provider says there is one and the stored file is what the app
 serves. The URL comes from data a callback can carry, so a forged callback
 could name any address: a download goes only to an https host on the
-account's allow-list (``LABEL_HOSTS``, else the provider's own), never to an
-address in a private network, follows no redirect off the list, stops at
-``LABEL_MAX_BYTES``, and keeps the file only if it is a readable PDF.
+account's allow-list (``LABEL_HOSTS``, else the provider's own), connects
+only to a public address it resolved once and checked, for every host
+(:mod:`.addresses`: no DNS rebinding, no allow-listed name pointing inside),
+checks every redirect the same way, stops at ``LABEL_MAX_BYTES``, and keeps
+the file only if it is a readable PDF.
 """
 
 from __future__ import annotations
 
 import io
-import ipaddress
-import socket
 from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from .addresses import AddressRefused, pinned_session
 from .conf import shipping_settings
 from .exceptions import LabelError
 from .models import Order
@@ -37,26 +38,35 @@ _CHUNK = 64 * 1024
 
 def fetch_pdf(provider: Provider, url: str, order: Order) -> bytes:
     """The PDF at ``url``, after the allow-list, address, size and content checks."""
+    # A session of its own: no API key, no proxy, every connection to a checked address.
+    # The sandbox alone (plain http by design) serves its labels from loopback.
+    with pinned_session(allow_private=provider.allows_plain_http) as session:
+        return _fetch(provider, session, url, order)
+
+
+def _fetch(provider: Provider, session: requests.Session, url: str, order: Order) -> bytes:
     account = provider.account
-    session = provider.client.session
     where = {"account": order.account, "reference": order.reference or ""}
     for _hop in range(MAX_REDIRECTS + 1):
         _check_url(provider, url, order)
         try:
-            # The session carries no API key (auth headers are sent per API call),
-            # so the file host never sees it.
             response = session.get(
                 url,
                 stream=True,
-                allow_redirects=False,
+                allow_redirects=False,  # each hop is checked here and in the adapter
                 timeout=(account.connect_timeout, account.timeout),
                 headers={"Accept": "application/pdf"},
             )
+        except AddressRefused as err:
+            raise LabelError(
+                f"{order}: refused to download a label from {_host(url)!r}: {err}.", **where
+            ) from None
         except requests.RequestException as err:
+            # Unchained: the URL may carry a signature, the transport's message quotes it.
             raise LabelError(
                 f"{order}: downloading the label from {_host(url)} failed ({type(err).__name__}).",
                 **where,
-            ) from err
+            ) from None
         with response:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("Location", ""))
@@ -78,7 +88,7 @@ def _host(url: str) -> str:
 
 
 def _check_url(provider: Provider, url: str, order: Order) -> None:
-    """Refuse URLs off the allow-list, and hosts that resolve into a private network."""
+    """Refuse URLs off the allow-list (the addresses are checked when connecting)."""
     where = {"account": order.account, "reference": order.reference or ""}
     if not provider.is_allowed_label_url(url):
         # The URL may carry a signature: name only its host.
@@ -87,21 +97,6 @@ def _check_url(provider: Provider, url: str, order: Order) -> None:
             f"the label allow-list of account {order.account!r} (LABEL_HOSTS).",
             **where,
         )
-    host = _host(url)
-    if provider.allows_plain_http or host in provider.account.label_hosts:
-        return  # the sandbox lives on loopback; hosts listed by name are trusted as configured
-    try:
-        infos = socket.getaddrinfo(host, urlsplit(url).port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as err:
-        raise LabelError(f"{order}: cannot resolve the label host {host!r}.", **where) from err
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global:
-            raise LabelError(
-                f"{order}: refused to download a label from {host!r}: it resolves to a "
-                "non-public address.",
-                **where,
-            )
 
 
 def _read_limited(response: requests.Response, order: Order) -> bytes:
