@@ -1,6 +1,6 @@
 """Include under a prefix of your choice, e.g. ``path("shipping/", include("django_shipping_orders.urls"))``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from . import api, views
 from .callbacks.views import CallbackView
@@ -10,6 +10,12 @@ app_name = "shipping_orders"
 urlpatterns = [
     path("callbacks/<str:account>/", CallbackView.as_view(), name="callback"),
     path("callbacks/<str:account>/<str:token>/", CallbackView.as_view(), name="callback-token"),
+    # The same without the trailing slash, and anything else under callbacks/, is answered
+    # by the view: Django's 404 page, its slash redirect and its request log would show the
+    # path, and a callback URL may carry the secret.
+    re_path(r"^callbacks/(?P<account>[^/]+)/(?P<token>[^/]+)\Z", CallbackView.as_view()),
+    re_path(r"^callbacks/(?P<account>[^/]+)\Z", CallbackView.as_view()),
+    re_path(r"^callbacks/(?P<rest>.*)\Z", CallbackView.as_view()),
     path("labels/<int:pk>/", views.label_view, name="label"),
     path("api/orders/", api.OrderViewSet.as_view({"get": "list"}), name="api-order-list"),
     path(

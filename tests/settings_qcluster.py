@@ -39,8 +39,8 @@ SHIPPING_ORDERS = {
             "PROVIDER": "sandbox",
             "API_KEY": os.environ["QCLUSTER_SANDBOX_KEY"],
             "BASE_URL": os.environ["QCLUSTER_SANDBOX_URL"],
-            "MAX_RETRIES": 0,
-            "RATE_LIMIT": "10000/m",
+            "MAX_RETRIES": int(os.environ.get("QCLUSTER_MAX_RETRIES", "0")),
+            "RATE_LIMIT": os.environ.get("QCLUSTER_RATE_LIMIT", "10000/m"),
         }
     },
     "REFRESH_WORKERS": 2,

@@ -38,7 +38,7 @@ from .. import signals
 from ..conf import AccountSettings, shipping_settings
 from ..exceptions import UnknownAccount
 from ..models import CallbackReceipt
-from ..redaction import get_logger, redact_headers, scrub
+from ..redaction import ScrubbingExceptionReporter, get_logger, redact_headers, scrub
 from .processing import check_receipt, process_receipt
 from .queue import request_processing
 from .receipts import TRUNCATED_KEEP_BYTES, dedupe_key, store_receipt
@@ -70,6 +70,9 @@ class CallbackView(View):
         return transaction.non_atomic_requests(view)
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The path may hold the URL token: an error page of this request (DEBUG, or the
+        # admins' e-mail) is scrubbed of it.
+        request.exception_reporter_class = ScrubbingExceptionReporter  # type: ignore[attr-defined]
         response = super().dispatch(request, *args, **kwargs)
         # Django logs every 4xx with the request path, and the path may hold the URL
         # token: this view logs its own refusals without it.
@@ -83,7 +86,19 @@ class CallbackView(View):
         response["Allow"] = "POST"
         return response
 
-    def post(self, request: HttpRequest, account: str, token: str | None = None) -> HttpResponse:
+    def post(
+        self,
+        request: HttpRequest,
+        account: str = "",
+        token: str | None = None,
+        rest: str | None = None,
+    ) -> HttpResponse:
+        if rest is not None:  # nothing a provider was given: never echo the path
+            return _error(
+                404,
+                "not_found",
+                "Callbacks go to callbacks/<account>/ or callbacks/<account>/<token>/.",
+            )
         try:
             config = shipping_settings.account(account)
         except UnknownAccount:

@@ -1,8 +1,14 @@
-"""Two real ``qcluster`` processes (Redis broker, PostgreSQL) refresh each due order once per due time."""
+"""Real ``qcluster`` processes (Redis broker and cache, PostgreSQL) beside each other and a command.
+
+Two clusters refresh each due order once per due time; three clusters and a
+``refresh_shipping_orders --wait`` command together keep to the account's
+rate limit as the provider's meter counts it.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -97,3 +103,92 @@ def test_two_clusters_refresh_each_due_order_exactly_once_per_due_time(sandbox, 
         errors.append(cluster.stderr.read().decode(errors="replace"))
         cluster.stderr.close()
     assert not any("Traceback" in text for text in errors), "\n".join(errors)
+
+
+ENQUEUE_EACH = """
+import django
+django.setup()
+from django_q.tasks import async_task
+for pk in {ids}:
+    async_task("django_shipping_orders.tasks.refresh_order", pk)
+for _ in range(10):
+    async_task("django_shipping_orders.tasks.refresh_due_orders")
+"""
+
+
+def test_three_clusters_and_a_wait_command_keep_to_the_limit_the_provider_counts(
+    sandbox, sandbox_settings
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs DATABASE_URL=postgres://… (the clusters share the test database)")
+    limit, window = 10, 2
+    orders = place(40)
+    make_due(*orders)
+    since = timezone.now()
+    sandbox.set_faults(rate_limit=limit, rate_window=window, rate_clock="real")
+    sandbox.reset_stats()
+    env = {**_env(sandbox), "QCLUSTER_RATE_LIMIT": f"{limit}/{window}s"}
+    clusters = [
+        subprocess.Popen(
+            [sys.executable, "-m", "django", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    try:
+        # Every order both as a task of its own (any worker of any cluster) and through
+        # the due runs, while a command fetches the same orders with --wait.
+        ids = [order.pk for order in orders]
+        subprocess.run(
+            [sys.executable, "-c", ENQUEUE_EACH.format(ids=ids)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=60,
+        )
+        command = subprocess.run(
+            [sys.executable, "-m", "django", "refresh_shipping_orders", "--all-open", "--wait"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        _wait_until_none_due(timeout=120)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            fresh = Order.objects.filter(pk__in=ids, last_synced_at__gte=since).count()
+            if fresh == len(ids):
+                break
+            time.sleep(0.5)
+    finally:
+        for cluster in clusters:
+            cluster.terminate()
+        for cluster in clusters:
+            try:
+                cluster.wait(20)
+            except subprocess.TimeoutExpired:
+                cluster.kill()
+    errors = []
+    for cluster in clusters:
+        errors.append(cluster.stderr.read().decode(errors="replace"))
+        cluster.stderr.close()
+    meter = sandbox.stats()["meter"]
+    figures = {
+        "limit": f"{limit}/{window}s",
+        "busiest_window": meter["busiest"][SANDBOX_KEY],
+        "requests": meter["requests"][SANDBOX_KEY],
+        "refused_by_the_limit": meter["refused"].get(SANDBOX_KEY, 0),
+        "orders_refreshed": Order.objects.filter(pk__in=ids, last_synced_at__gte=since).count(),
+    }
+    print(figures)
+    assert command.returncode == 0, command.stderr
+    assert not any("Traceback" in text for text in errors), "\n".join(errors)
+    assert figures["busiest_window"] <= limit
+    assert figures["refused_by_the_limit"] == 0
+    assert figures["orders_refreshed"] == len(ids)
+    fetched_by_command = int(re.search(r"fetched (\d+)", command.stdout).group(1))
+    assert 0 < fetched_by_command < figures["requests"], "the clusters and the command shared it"

@@ -342,3 +342,61 @@ def test_a_429_that_outlasts_the_callers_wait_is_raised_at_once(scripted_server)
             provider.get_order("PPX1")
     assert err.value.status_code == 429 and err.value.retry_after == 30
     assert slept == [] and len(scripted_server.requests) == 1
+
+
+# -- the calls a web request makes wait a few seconds at most -------------------------------
+
+
+@pytest.fixture
+def spent_account(scripted_server):
+    """An account whose one request an hour has just been spent."""
+    settings = {
+        "ACCOUNTS": {
+            "default": {
+                "PROVIDER": "shippit",
+                "API_KEY": "spent-key",
+                "BASE_URL": scripted_server.url + "/api/3",
+                "RATE_LIMIT": "1/h",
+            }
+        }
+    }
+    with override_settings(SHIPPING_ORDERS=settings):
+        account = shipping_settings.account("default")
+        RateLimiter().acquire(account, wait=0).finish()
+        yield scripted_server
+
+
+@pytest.mark.django_db
+def test_place_order_raises_at_once_when_the_budget_is_spent_and_leaves_nothing(spent_account):
+    from django_shipping_orders import services
+    from django_shipping_orders.models import Order
+
+    started = time.monotonic()
+    with pytest.raises(RateBudgetExhausted) as err:
+        services.place_order("default", {"retailer_reference": "WEB-1"})
+    assert time.monotonic() - started < services.SERVICE_WAIT
+    assert err.value.retry_after > 3000
+    assert spent_account.requests == []
+    assert not Order.objects.exists(), "nothing was sent, so no order to check"
+
+
+@pytest.mark.django_db
+def test_cancel_order_waits_only_its_budget(spent_account):
+    from django_shipping_orders import services
+    from django_shipping_orders.models import Order
+
+    order = Order.objects.create(account="default", reference="PPX1", state="processing")
+    with pytest.raises(RateBudgetExhausted):
+        services.cancel_order(order, wait=0.2)
+    order.refresh_from_db()
+    assert order.last_error == "" and spent_account.requests == []
+
+
+def test_the_default_wait_of_web_calls_is_short():
+    import inspect
+
+    from django_shipping_orders import services
+
+    for function in (services.place_order, services.cancel_order, services.refresh_order):
+        assert inspect.signature(function).parameters["wait"].default == services.SERVICE_WAIT
+    assert services.SERVICE_WAIT <= 10
