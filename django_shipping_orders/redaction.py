@@ -12,9 +12,9 @@ Where it is applied:
 - the callback view scrubs what it records and answers, and its DEBUG error
   page (:class:`ScrubbingExceptionReporter`);
 - :class:`SecretsFilter` scrubs log records: the app installs it on its own
-  loggers and on Django's ``django.request`` and ``django.server`` (which log
-  request paths); add it to your own handlers for everything else
-  (docs/security.md).
+  loggers and on Django's ``django.request``, ``django.server`` and
+  ``django.template`` (which log request paths); add it to your own handlers
+  for everything else (docs/security.md).
 """
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ REDACTED = "[redacted]"
 #: Header names that always hold credentials, and words that mark one.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _SECRET_WORDS = ("secret", "token", "key", "auth", "signature", "password")
-#: Django's loggers that write request paths (where a callback URL token may sit).
-DJANGO_LOGGERS = ("django.request", "django.server")
+#: Django's loggers that write request paths (where a callback URL token may sit):
+#: the request log, runserver's, and the template log, which at DEBUG quotes the context
+#: of a failed lookup (an error page's context holds the request).
+DJANGO_LOGGERS = ("django.request", "django.server", "django.template")
 
 
 def is_secret_header(name: str, account: AccountSettings | None = None) -> bool:
