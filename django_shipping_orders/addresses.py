@@ -124,16 +124,21 @@ class PinnedAddressAdapter(HTTPAdapter):
         proxies: Mapping[str, str] | None = None,
         cert: Any = None,
     ) -> Any:
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        verified = True if verify is None else verify
+        host_params, pool_kwargs = self.build_connection_pool_key_attributes(
+            request, verified, cert
+        )
         address = getattr(request, "pinned_address", None)
         if address is None:  # only send() may open connections
             raise AddressRefused("a connection without a checked address")
         name = host_params["host"]
-        host_params = {**host_params, "host": address}
+        options: dict[str, Any] = dict(pool_kwargs)
         if host_params["scheme"] == "https":
             # SNI and the certificate check use the name; the socket uses the address.
-            pool_kwargs = {**pool_kwargs, "server_hostname": name, "assert_hostname": name}
-        return self.poolmanager.connection_from_host(**host_params, pool_kwargs=pool_kwargs)
+            options.update(server_hostname=name, assert_hostname=name)
+        return self.poolmanager.connection_from_host(
+            address, host_params["port"], host_params["scheme"], pool_kwargs=options
+        )
 
 
 def pinned_session(

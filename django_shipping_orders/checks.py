@@ -92,7 +92,7 @@ _UNLOCKED_CACHES = ("django.core.cache.backends.filebased.FileBasedCache",)
 
 
 def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
-    """The rate budget must live in a cache every process shares (E009, E010, E011, W004)."""
+    """The rate budget must live in a cache every process shares (E009, E010, E011, W005)."""
     alias = raw.get("RATE_LIMIT_CACHE", GLOBAL_DEFAULTS["RATE_LIMIT_CACHE"])
     caches = getattr(settings, "CACHES", {}) or {}
     if not isinstance(alias, str):
@@ -138,7 +138,7 @@ def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
                 "processes taking slots at the same moment can exceed the rate limit.",
                 hint="Use Redis, Memcached or the database cache for RATE_LIMIT_CACHE. "
                 "See docs/scaling.md.",
-                id="shipping_orders.W004",
+                id="shipping_orders.W005",
             )
         ]
     return []

@@ -72,8 +72,9 @@ CODE_ERRORS: dict[str, type[ProviderAPIError]] = {
 }
 #: Longest Retry-After we wait out inside one call; longer ones are raised to the caller.
 MAX_RETRY_AFTER = 60.0
-#: Default ``wait`` of a client (seconds spent waiting for rate limits per call).
-DEFAULT_WAIT = 60.0
+#: Default ``wait`` of a client: seconds one call may spend waiting for rate limits. Short,
+#: because most calls come from a web request; the ``--wait`` refresh passes ``None``.
+DEFAULT_WAIT = 5.0
 #: Largest provider answer read; a larger one is an ``InvalidProviderResponse``.
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 #: Deepest nesting of a provider's JSON answer (an order document needs about 5).
@@ -370,7 +371,6 @@ def _read_body(response: requests.Response) -> None:
         if len(buffer) > MAX_RESPONSE_BYTES:
             raise _TooLarge()
     response._content = bytes(buffer)
-    response._content_consumed = True
 
 
 class _TooLarge(requests.RequestException):

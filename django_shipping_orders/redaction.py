@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter
 
 from .conf import AccountSettings, shipping_settings
@@ -182,8 +183,9 @@ class ScrubbingExceptionReporter(ExceptionReporter):
     token; set ``DEFAULT_EXCEPTION_REPORTER`` to this class to use it everywhere.
     """
 
-    def get_traceback_html(self) -> str:
-        return scrub(str(super().get_traceback_html()))
+    # Django's page is escaped HTML: replacing a secret by "[redacted]" keeps it so.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(scrub(str(super().get_traceback_html())))  # noqa: S308
 
-    def get_traceback_text(self) -> str:
-        return scrub(str(super().get_traceback_text()))
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(scrub(str(super().get_traceback_text())))  # noqa: S308

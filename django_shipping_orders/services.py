@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from . import labels, signals, sync
 from .booking import BookingOutcome, book_orders
+from .client import DEFAULT_WAIT
 from .documents import OrderDocument
 from .exceptions import (
     InvalidProviderResponse,
@@ -46,7 +47,7 @@ from .sync import SyncResult, apply_document, normalize_json
 logger = get_logger("django_shipping_orders.services")
 
 #: Default ``wait`` of the calls a web request makes: seconds spent waiting for rate limits.
-SERVICE_WAIT = 5.0
+SERVICE_WAIT = DEFAULT_WAIT
 
 
 def refresh_order(

@@ -72,7 +72,7 @@ class CallbackView(View):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # The path may hold the URL token: an error page of this request (DEBUG, or the
         # admins' e-mail) is scrubbed of it.
-        request.exception_reporter_class = ScrubbingExceptionReporter  # type: ignore[attr-defined]
+        request.exception_reporter_class = ScrubbingExceptionReporter
         response = super().dispatch(request, *args, **kwargs)
         # Django logs every 4xx with the request path, and the path may hold the URL
         # token: this view logs its own refusals without it.

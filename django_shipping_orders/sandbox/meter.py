@@ -41,6 +41,12 @@ def busiest_window(arrivals: list[float], window: float) -> int:
 class ArrivalMeter:
     """Arrivals and admissions per key over a sliding window; thread-safe."""
 
+    _requests: dict[str, int]
+    _busiest: dict[str, int]
+    _refused: dict[str, int]
+    _seen: dict[str, deque[float]]
+    _admitted: dict[str, deque[float]]
+
     def __init__(
         self,
         simulated: Callable[[], float],
@@ -113,11 +119,8 @@ class ArrivalMeter:
             self._reset()
 
     def _reset(self) -> None:
-        self._requests: dict[str, int] = {}
-        self._busiest: dict[str, int] = {}
-        self._refused: dict[str, int] = {}
-        self._seen: dict[str, deque[float]] = {}
-        self._admitted: dict[str, deque[float]] = {}
+        self._requests, self._busiest, self._refused = {}, {}, {}
+        self._seen, self._admitted = {}, {}
 
     def busiest(self) -> dict[str, int]:
         """Per key: the most requests that arrived in any one window."""

@@ -72,9 +72,9 @@ def test_shared_rate_limit_caches_pass(backend):
     assert run({"ACCOUNTS": {"default": GOOD}}, caches={"default": {"BACKEND": backend}}) == []
 
 
-def test_w004_file_cache_is_shared_but_not_atomic():
+def test_w005_file_cache_is_shared_but_not_atomic():
     files = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
-    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=files)) == ["shipping_orders.W004"]
+    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=files)) == ["shipping_orders.W005"]
 
 
 def test_e009_rate_limit_cache_must_be_a_configured_cache():

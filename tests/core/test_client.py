@@ -128,12 +128,19 @@ def test_endless_503_gives_up_after_max_retries_plus_one_attempts(shippit, sleep
     assert Order.objects.get(pk=order.pk).refresh_failures == 1
 
 
-def test_429_with_retry_after_is_honoured(shippit, sleeps):
+def test_429_with_retry_after_is_honoured_within_the_callers_wait(shippit, sleeps):
     shippit.add(429, {"error": "rate_limited"}, {"Retry-After": "7"})
     shippit.add(200, _order_body())
-    document = get_provider("default").get_order("PPDOC0001")
+    document = get_provider("default").with_wait(30).get_order("PPDOC0001")
     assert document.reference == "PPDOC0001"
     assert sleeps == [7.0]
+
+
+def test_429_with_a_retry_after_past_the_default_wait_is_raised_at_once(shippit, sleeps):
+    shippit.add(429, {"error": "rate_limited"}, {"Retry-After": "7"})
+    with pytest.raises(RateLimited) as info:
+        get_provider("default").get_order("PPDOC0001")
+    assert info.value.retry_after == 7 and sleeps == []
 
 
 def test_429_with_a_long_retry_after_is_raised_to_the_caller(shippit, sleeps):
@@ -464,7 +471,7 @@ def test_retry_after_as_an_http_date_is_honoured():
         "https://shippit.test/api/3/orders/PP1", status=429, headers={"Retry-After": when}
     )
     responses.get("https://shippit.test/api/3/orders/PP1", json=_order_body("PP1"))
-    provider = get_provider("default")
+    provider = get_provider("default").with_wait(60)
     slept: list[float] = []
     provider.client._sleep = slept.append
     provider.get_order("PP1")
