@@ -1,6 +1,6 @@
 """Core tests exercise one client at a time: the shared, cross-test rate budget stays out of them.
 
-The shared rate limiter (``ratelimit.py``) keeps its budget in the cache and
+The shared rate limiter (``ratelimit/``) keeps its budget in the cache and
 pauses an account after a 429; these tests check the client's own retry
 rules, so every provider built here gets a client without a limiter.
 """
