@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.test import override_settings
 
 from django_shipping_orders.conf import shipping_settings
@@ -218,9 +219,12 @@ def test_the_database_cache_shares_the_budget_under_its_lock():
         lock = threading.Lock()
 
         def spend() -> None:
-            got = take(RateLimiter(), account, 4)
-            with lock:
-                results.extend(got)
+            try:
+                got = take(RateLimiter(), account, 4)
+                with lock:
+                    results.extend(got)
+            finally:
+                connections.close_all()  # each thread had a connection of its own
 
         threads = [threading.Thread(target=spend) for _ in range(3)]
         for thread in threads:
