@@ -12,7 +12,6 @@ Reached as ``services.book_orders``; the admin's "Book for pickup" calls it.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -26,8 +25,9 @@ from .models import Manifest, Order
 from .providers import get_provider
 from .providers.base import Provider
 from .providers.types import BookingResult, ManifestResult
+from .redaction import get_logger
 
-logger = logging.getLogger("django_shipping_orders.booking")
+logger = get_logger("django_shipping_orders.booking")
 
 #: Orders one ``POST /book`` may carry (Shippit's limit).
 BATCH = 1000

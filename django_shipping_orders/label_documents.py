@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -24,8 +23,9 @@ from .exceptions import LabelError, ShippingOrdersError
 from .models import LabelDocument, Order, Source
 from .providers.base import Provider
 from .providers.types import DocumentLink, LabelInfo
+from .redaction import get_logger
 
-logger = logging.getLogger("django_shipping_orders.labels")
+logger = get_logger("django_shipping_orders.labels")
 
 
 def after_label_stored(order: Order, provider: Provider, info: LabelInfo | None) -> None:
