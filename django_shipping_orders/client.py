@@ -60,6 +60,7 @@ logger = get_logger("django_shipping_orders.client")
 USER_AGENT = f"django-shipping-orders/{__version__} python-requests/{requests.__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 STATUS_ERRORS: dict[int, type[ProviderAPIError]] = {
+    401: InvalidMerchantAccount,
     403: InvalidMerchantAccount,
     404: OrderNotFound,
 }

@@ -5,23 +5,32 @@ documents into rows. Parsing is strict where a wrong value would corrupt the
 mirror (the reference, the state, a field of the wrong type) and tolerant
 everywhere else: a missing optional key is simply absent, unknown keys live on
 in ``raw``. Money and measures become ``Decimal``; datetimes become aware and
-keep their instant.
+keep their instant (the parsers are in ``values.py``).
+
+A number its column cannot hold never fails a document: the field is left
+unset, the provider's value stays in ``raw``, and the document's
+``warnings`` say so (``Order.data_warnings``, the callback receipt). A
+*lenient* parse (the answer to placing an order, whose reference must never
+be lost) treats a field of the wrong type the same way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
+from . import values
 from .couriers import normalize as normalize_courier
-from .exceptions import DocumentError
+from .document_fields import ORDER_FIELDS as ORDER_FIELDS
+from .document_fields import PARCEL_FIELDS as PARCEL_FIELDS
+from .document_fields import PRODUCT_FIELDS as PRODUCT_FIELDS
+from .document_fields import USER_FIELDS as USER_FIELDS
+from .exceptions import DocumentError, ValueOutOfRange
+from .values import Parser
 
 
 def loads(body: bytes | str) -> Any:
@@ -29,171 +38,21 @@ def loads(body: bytes | str) -> Any:
     return json.loads(body, parse_float=Decimal)
 
 
-# -- field parsers: each takes (value, field name) and raises DocumentError naming it ---------
-
-
-def _text(value: Any, name: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool | dict | list):
-        raise DocumentError(f"Field {name!r} must be text, got {type(value).__name__}.", field=name)
-    return str(value)
-
-
-def _decimal(value: Any, name: str) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise DocumentError(f"Field {name!r} must be a number, got {value!r}.", field=name)
-    try:
-        # str() first: a float that slipped through keeps its shortest exact spelling.
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise DocumentError(
-            f"Field {name!r} must be a number, got {value!r}.", field=name
-        ) from None
-    if not result.is_finite():
-        raise DocumentError(f"Field {name!r} must be a finite number, got {value!r}.", field=name)
-    return result
-
-
-def _integer(value: Any, name: str) -> int | None:
-    number = _decimal(value, name)
-    if number is None:
-        return None
-    if number != number.to_integral_value():
-        raise DocumentError(f"Field {name!r} must be a whole number, got {value!r}.", field=name)
-    return int(number)
-
-
-def _boolean(value: Any, name: str) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | Decimal) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in {"true", "false", "yes", "no", "1", "0"}:
-        return value.strip().lower() in {"true", "yes", "1"}
-    raise DocumentError(f"Field {name!r} must be true or false, got {value!r}.", field=name)
-
-
-def parse_timestamp(value: Any, name: str) -> datetime | None:
-    """An aware datetime from ISO 8601 text; a time without offset is read as UTC."""
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise DocumentError(f"Field {name!r} must be an ISO 8601 time, got {value!r}.", field=name)
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise DocumentError(f"Field {name!r} must be an ISO 8601 time, got {value!r}.", field=name)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt_timezone.utc)
-    return parsed
-
-
-def _json_object(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise DocumentError(f"Field {name!r} must be an object, got {value!r}.", field=name)
-    return value
-
-
-def _json_list(value: Any, name: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise DocumentError(f"Field {name!r} must be a list, got {value!r}.", field=name)
-    return value
-
-
-Parser = Callable[[Any, str], Any]
+_text = values.text
+_json_list = values.json_list
+_json_object = values.json_object
+parse_timestamp = values.timestamp
 
 #: Longest order reference stored (``Order.reference``).
 MAX_REFERENCE_LENGTH = 64
+#: Most parcels, products or status entries one document may list: far above any
+#: real order, and what keeps one callback from holding an order's row lock for long.
+MAX_LINES = 1000
+#: Longest ``data_warnings`` text kept on an order.
+MAX_WARNINGS_LENGTH = 2000
 
-#: Payload key -> (Order field, parser) for the top level of an order document.
-ORDER_FIELDS: dict[str, tuple[str, Parser]] = {
-    "authority_to_leave": ("authority_to_leave", _text),
-    "cash_on_delivery_amount": ("cash_on_delivery_amount", _decimal),
-    "courier_type": ("courier_type", _text),
-    "courier_allocation": ("courier_allocation", _text),
-    "receiver_contact_number": ("receiver_contact_number", _text),
-    "receiver_name": ("receiver_name", _text),
-    "receiver_language_code": ("receiver_language_code", _text),
-    "retailer_invoice": ("retailer_invoice", _text),
-    "retailer_reference": ("retailer_reference", _text),
-    "product_currency": ("product_currency", _text),
-    "suppress_communications": ("suppress_communications", _boolean),
-    "tracking_only": ("tracking_only", _boolean),
-    "features": ("features", _json_list),
-    "description": ("description", _text),
-    "duties": ("duties", _decimal),
-    "tax_amount": ("tax_amount", _decimal),
-    "customs_clearance_attributes": ("customs_clearance_attributes", _json_object),
-    "return": ("is_return", _boolean),
-    "pickup_at": ("pickup_at", parse_timestamp),
-    "pickup_deadline_at": ("pickup_deadline_at", parse_timestamp),
-    "dropoff_at": ("dropoff_at", parse_timestamp),
-    "dropoff_deadline_at": ("dropoff_deadline_at", parse_timestamp),
-    "delivery_company": ("delivery_company", _text),
-    "delivery_address": ("delivery_address", _text),
-    "delivery_suburb": ("delivery_suburb", _text),
-    "delivery_state": ("delivery_state", _text),
-    "delivery_postcode": ("delivery_postcode", _text),
-    "delivery_country_code": ("delivery_country_code", _text),
-    "delivery_timezone": ("delivery_timezone", _text),
-    "delivery_instructions": ("delivery_instructions", _text),
-    # Not in the documented Get Order example, but sent by the label/webhook
-    # endpoints and by the sandbox; mirrored when present.
-    "courier_job_id": ("courier_job_id", _text),
-    "tracking_url": ("tracking_url", _text),
-    "label_url": ("label_url", _text),
-    "courier_name": ("courier_name", _text),
-    "retailer_order_number": ("retailer_order_number", _text),
-    "expected_delivery_date": ("expected_delivery_at", parse_timestamp),
-    # The charge for the shipment (a string in Shippit's answers: "15.95").
-    "price": ("price", _decimal),
-}
-
-#: ``user_attributes`` key -> Order field.
-USER_FIELDS: dict[str, str] = {
-    "email": "user_email",
-    "first_name": "user_first_name",
-    "last_name": "user_last_name",
-    "mobile": "user_mobile",
-}
-
-PARCEL_FIELDS: dict[str, Parser] = {
-    "qty": _integer,
-    "length": _decimal,
-    "width": _decimal,
-    "depth": _decimal,
-    "weight": _decimal,
-    "label_number": _text,
-}
-
-PRODUCT_FIELDS: dict[str, Parser] = {
-    "price": _decimal,
-    "tariff_code": _text,
-    "quantity": _integer,
-    "title": _text,
-    "sku": _text,
-    "dangerous_goods_code": _text,
-    "dangerous_goods_text": _text,
-    "origin_country_code": _text,
-    "product_line_id": _text,
-    "location": _text,
-    "dangerous_goods_class": _text,
-    "packed": _integer,
-}
+#: Longest order reference stored (``Order.reference``).
+MAX_REFERENCE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -232,6 +91,8 @@ class OrderDocument:
     remote_updated_at: datetime | None = None
     is_full: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: What the document said that could not be stored (kept in ``raw``), one sentence each.
+    warnings: tuple[str, ...] = ()
 
     @property
     def courier_job_id(self) -> str:
@@ -249,49 +110,129 @@ class OrderDocument:
         return None
 
 
-def _lines(items: Any, name: str, parsers: Mapping[str, Parser]) -> tuple[LineDocument, ...]:
+class _Reader:
+    """Reads the fields of one payload, collecting what could not be stored as warnings.
+
+    An out-of-range number is always a warning (the field reads ``None``); a
+    field of the wrong type is a ``DocumentError``, or a warning (the field
+    is left out) when the parse is lenient.
+    """
+
+    def __init__(self, lenient: bool) -> None:
+        self.lenient = lenient
+        self.warnings: list[str] = []
+
+    def read(self, parse: Parser, value: Any, name: str) -> Any:
+        """The parsed value, ``None`` when out of range, ``_SKIP`` when unreadable (lenient)."""
+        try:
+            return parse(value, name)
+        except ValueOutOfRange as err:
+            self.warnings.append(str(err))
+            return None
+        except DocumentError as err:
+            self.refuse(err)
+            return _SKIP
+
+    def refuse(self, err: DocumentError) -> None:
+        """Raise ``err``, or note it when lenient."""
+        if not self.lenient:
+            raise err
+        self.warnings.append(f"{err} Not stored, kept in raw.")
+
+
+#: What :meth:`_Reader.read` returns for a field to leave out.
+_SKIP: Any = object()
+
+
+def _lines(
+    items: Any, name: str, parsers: Mapping[str, Parser], reader: _Reader
+) -> tuple[LineDocument, ...] | None:
+    """The lines of list ``name``; ``None`` (not said) when a lenient read cannot use it."""
+    try:
+        listed = _json_list(items, name)
+        if len(listed) > MAX_LINES:
+            raise DocumentError(
+                f"Field {name!r} lists {len(listed)} entries; the limit is {MAX_LINES}.",
+                field=name,
+            )
+    except DocumentError as err:
+        reader.refuse(err)
+        return None
     result = []
-    for index, item in enumerate(_json_list(items, name)):
+    for index, item in enumerate(listed):
         where = f"{name}[{index}]"
         if not isinstance(item, dict):
-            raise DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
-        values = {
-            key: parse(item[key], f"{where}.{key}") for key, parse in parsers.items() if key in item
+            reader.refuse(
+                DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
+            )
+            continue
+        parsed = {
+            key: reader.read(parse, item[key], f"{where}.{key}")
+            for key, parse in parsers.items()
+            if key in item
         }
-        result.append(LineDocument(values=values, raw=item))
+        result.append(
+            LineDocument(values={k: v for k, v in parsed.items() if v is not _SKIP}, raw=item)
+        )
     return tuple(result)
 
 
-def _products(payload: Mapping[str, Any]) -> tuple[Any, Any]:
+def _products(payload: Mapping[str, Any], reader: _Reader) -> tuple[Any, Any]:
     """(the order's lines, what shipped): each ``None`` when the payload does not say.
 
     Get Order lists the lines as ``product_attributes``; the create and label
-    answers as ``products``. A webhook (``current_state``, no ``state``) lists
-    under ``products`` what shipped, which the official plugins use to mark
-    shipped items: it records quantities, it does not replace the lines.
+    answers as ``products`` (with or without a ``state``). A webhook
+    (``current_state``, no ``state``) lists under ``products`` what shipped,
+    which the official plugins use to mark shipped items: it records
+    quantities, it does not replace the lines. A callback is always read
+    that way, whatever its keys (:func:`as_pushed`).
     """
+    webhook = "current_state" in payload and "state" not in payload
+    lines = shipped = None
     if "product_attributes" in payload:
-        lines = _lines(payload["product_attributes"], "product_attributes", PRODUCT_FIELDS)
-    elif "products" in payload and "state" in payload:
-        lines = _lines(payload["products"], "products", PRODUCT_FIELDS)
-    else:
-        lines = None
-    shipped = None
-    if "products" in payload and "current_state" in payload and "state" not in payload:
-        shipped = _lines(payload["products"], "products", PRODUCT_FIELDS)
+        lines = _lines(payload["product_attributes"], "product_attributes", PRODUCT_FIELDS, reader)
+    elif "products" in payload and not webhook:
+        lines = _lines(payload["products"], "products", PRODUCT_FIELDS, reader)
+    if "products" in payload and webhook:
+        shipped = _lines(payload["products"], "products", PRODUCT_FIELDS, reader)
     return lines, shipped
 
 
-def _status_history(items: Any) -> tuple[StatusEntry, ...]:
+def as_pushed(document: OrderDocument) -> OrderDocument:
+    """``document`` as a callback must be read: its ``products`` are what shipped.
+
+    A webhook that also carries ``state`` would otherwise have its shipped
+    items taken for the order's lines, and replace them.
+    """
+    raw = document.raw
+    if document.products is not None and "products" in raw and "product_attributes" not in raw:
+        return replace(document, products=None, shipped_products=document.products)
+    return document
+
+
+def _status_history(items: Any, reader: _Reader) -> tuple[StatusEntry, ...]:
     entries = []
-    for index, item in enumerate(_json_list(items, "status_history")):
+    try:
+        listed = _json_list(items, "status_history")
+        if len(listed) > MAX_LINES:
+            raise DocumentError(
+                f"Field 'status_history' lists {len(listed)} entries; the limit is {MAX_LINES}.",
+                field="status_history",
+            )
+    except DocumentError as err:
+        reader.refuse(err)
+        return ()
+    for index, item in enumerate(listed):
         where = f"status_history[{index}]"
         if not isinstance(item, dict):
-            raise DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
-        status = _text(item.get("status"), f"{where}.status").strip()
-        time = parse_timestamp(item.get("time"), f"{where}.time")
-        if status and time:
-            entries.append(StatusEntry(status=status, time=time))
+            reader.refuse(
+                DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
+            )
+            continue
+        status = reader.read(_text, item.get("status"), f"{where}.status")
+        time = reader.read(parse_timestamp, item.get("time"), f"{where}.time")
+        if isinstance(status, str) and status.strip() and isinstance(time, datetime):
+            entries.append(StatusEntry(status=values.state(status), time=time))
     # Newest first, whatever order the provider used.
     return tuple(sorted(entries, key=lambda entry: entry.time, reverse=True))
 
@@ -303,13 +244,16 @@ def parse_order_document(
     state_keys: tuple[str, ...] = ("state", "current_state"),
     field_map: Mapping[str, str] | None = None,
     currency: str = "",
+    lenient: bool = False,
 ) -> OrderDocument:
     """Parse a provider's order payload (Get Order document or webhook) into a document.
 
     ``reference_keys`` names where the provider puts its order reference;
     ``field_map`` renames provider keys to the documented ones first (the
     per-account ``FIELD_MAP`` hook); ``currency`` is that of ``price`` when
-    the payload does not name one. Raises ``DocumentError`` naming the field.
+    the payload does not name one. Raises ``DocumentError`` naming the field;
+    when ``lenient``, only for a payload without a usable reference (any other
+    unreadable field becomes a warning).
     """
     if not isinstance(payload, dict):
         raise DocumentError(
@@ -317,6 +261,7 @@ def parse_order_document(
         )
     if field_map:
         payload = {field_map.get(key, key): value for key, value in payload.items()}
+    reader = _Reader(lenient)
 
     reference = ""
     for key in reference_keys:
@@ -340,46 +285,56 @@ def parse_order_document(
     state_key, state = None, ""
     for key in state_keys:
         if key in payload:
-            state = _text(payload[key], key).strip()
+            given = reader.read(_text, payload[key], key)
+            state = values.state(given) if isinstance(given, str) else ""
             if state:
                 state_key = key
                 break
     if len(state) > 64:
-        raise DocumentError(
-            f"Field {state_key!r} is too long to be a state.", field=state_key or ""
+        reader.refuse(
+            DocumentError(f"Field {state_key!r} is too long to be a state.", field=state_key or "")
         )
+        state_key, state = None, ""
 
     fields: dict[str, Any] = {}
     for key, (model_field, parse) in ORDER_FIELDS.items():
         if key in payload:
-            fields[model_field] = parse(payload[key], key)
+            value = reader.read(parse, payload[key], key)
+            if value is not _SKIP:
+                fields[model_field] = value
     # Get Order says user_attributes; the label answer says user.
     user_key = "user_attributes" if "user_attributes" in payload else "user"
     if user_key in payload:
-        user = _json_object(payload[user_key], user_key)
+        user = reader.read(_json_object, payload[user_key], user_key)
         for key, model_field in USER_FIELDS.items():
-            if key in user:
-                fields[model_field] = _text(user[key], f"{user_key}.{key}").strip()
+            if isinstance(user, dict) and key in user:
+                value = reader.read(_text, user[key], f"{user_key}.{key}")
+                if value is not _SKIP:
+                    fields[model_field] = value.strip()
     if state_key:
         fields["state"] = state
     if fields.get("price") is not None:
-        fields["price_currency"] = _text(
-            payload.get("price_currency") or payload.get("currency") or currency, "price_currency"
-        ).upper()[:8]
+        fields["price_currency"] = _price_currency(payload, currency, reader)
     courier = normalize_courier(fields.get("courier_allocation") or fields.get("courier_name"))
     if courier:
         fields["courier"] = courier
 
-    history = _status_history(payload.get("status_history"))
+    history = _status_history(payload.get("status_history"), reader)
     parcels = (
-        _lines(payload["parcel_attributes"], "parcel_attributes", PARCEL_FIELDS)
+        _lines(payload["parcel_attributes"], "parcel_attributes", PARCEL_FIELDS, reader)
         if "parcel_attributes" in payload
         else None
     )
-    products, shipped = _products(payload)
-    updated_at = parse_timestamp(payload.get("updated_at"), "updated_at")
+    products, shipped = _products(payload, reader)
+    updated_at = reader.read(parse_timestamp, payload.get("updated_at"), "updated_at")
+    updated_at = updated_at if isinstance(updated_at, datetime) else None
     if history and (updated_at is None or history[0].time > updated_at):
         updated_at = history[0].time
+    is_full = "parcel_attributes" in payload and "state" in payload
+    if reader.warnings:
+        fields["data_warnings"] = " ".join(reader.warnings)[:MAX_WARNINGS_LENGTH]
+    elif is_full:
+        fields["data_warnings"] = ""  # a full document that reads cleanly clears old warnings
     return OrderDocument(
         reference=reference,
         state=state,
@@ -390,6 +345,20 @@ def parse_order_document(
         status_history=history,
         remote_updated_at=updated_at,
         # A webhook carries current_state and no parcel list: it is partial.
-        is_full="parcel_attributes" in payload and "state" in payload,
+        is_full=is_full,
         raw=payload,
+        warnings=tuple(reader.warnings),
     )
+
+
+def _price_currency(payload: Mapping[str, Any], default: str, reader: _Reader) -> str:
+    """The ISO 4217 code the payload names for ``price`` (else ``default``); "" when unreadable."""
+    for key in ("price_currency", "currency"):
+        if payload.get(key) not in (None, ""):
+            try:
+                return values.currency(payload[key], key)
+            except DocumentError as err:
+                # Never a reason to refuse the document: the price is still right.
+                reader.warnings.append(str(err))
+                return ""
+    return default.strip().upper()[:8]

@@ -69,7 +69,7 @@ class ProviderAPIError(ShippingOrdersError):
 
 
 class InvalidMerchantAccount(ProviderAPIError):
-    """403: the API key is not valid for this merchant account (never retried)."""
+    """401 or 403: the API key is not valid for this merchant account (never retried)."""
 
 
 class OrderNotFound(ProviderAPIError):
@@ -133,6 +133,14 @@ class DocumentError(ShippingOrdersError, ValueError):
     def __init__(self, message: str, *, field: str = "", **kwargs: Any) -> None:
         self.field = field
         super().__init__(message, **kwargs)
+
+
+class ValueOutOfRange(DocumentError):
+    """A number its column cannot hold (a price of 10^20, a quantity of 10^12).
+
+    Never fails a document: the field is left unset, the provider's value
+    stays in ``raw`` and the order carries a warning (``Order.data_warnings``).
+    """
 
 
 class CallbackError(ShippingOrdersError, SuspiciousOperation):

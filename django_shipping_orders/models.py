@@ -27,11 +27,20 @@ from .storage import label_storage
 
 
 class PayloadEncoder(DjangoJSONEncoder):
-    """Writes ``Decimal`` as a JSON number, so a stored payload reads like the one received."""
+    """Writes ``Decimal`` as a JSON number, so a stored payload reads like the one received.
+
+    A number no JSON reader holds as a number (``1.5e400`` would read as
+    infinity, which PostgreSQL refuses in ``jsonb``; ``1e-400`` as zero) is
+    written as its text instead: kept exactly, and storable everywhere.
+    """
 
     def default(self, o: Any) -> Any:
         if isinstance(o, Decimal):
-            return int(o) if o == o.to_integral_value() and "." not in str(o) else float(o)
+            if not o.is_finite() or not -300 < o.adjusted() < 300:
+                return str(o)
+            if o == o.to_integral_value() and "." not in str(o):
+                return int(o)
+            return float(o)
         return super().default(o)
 
 
@@ -165,6 +174,9 @@ class Order(models.Model):
     refresh_failures = models.PositiveIntegerField(default=0)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    #: What the provider sent that could not be stored (a price no column holds, a
+    #: currency that is not one): the values stay in ``raw``; a clean full document clears it.
+    data_warnings = models.TextField(_("data warnings"), blank=True)
 
     # -- the label, stored locally because provider URLs expire ----------------------------
     label = models.FileField(

@@ -309,8 +309,8 @@ def _sync_lines(
         manager = model.objects.filter(order=order)
         existing = list(manager.order_by("position"))
         if model is Product:
-            # New lines keep what webhooks said shipped.
-            keep_shipped(cast(list[Product], existing), cast(list[Product], wanted))
+            # New lines keep what webhooks said shipped, and the items only webhooks listed.
+            wanted += keep_shipped(cast(list[Product], existing), cast(list[Product], wanted))
         if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
             return False
         manager.delete()
@@ -467,7 +467,15 @@ def finish_placement(
         Order.objects.filter(pk=existing.pk).update(placement=Order.Placement.SUBMITTED)
         existing.placement = Order.Placement.SUBMITTED
         return existing
-    Order.objects.filter(pk=local.pk).update(placement=Order.Placement.SUBMITTED)
+    try:
+        with transaction.atomic():
+            # The reference first, on its own: whatever happens to the rest of the
+            # answer, the order the provider now has is never lost.
+            Order.objects.filter(pk=local.pk).update(
+                placement=Order.Placement.SUBMITTED, reference=document.reference
+            )
+    except IntegrityError:  # a callback created the row meanwhile: apply_document finds it
+        Order.objects.filter(pk=local.pk).update(placement=Order.Placement.SUBMITTED)
     apply_document(account, document, source, observed_at=observed_at, order=local)
     local.refresh_from_db()
     return local

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from .. import signals, sync
 from ..conf import AccountSettings, shipping_settings
-from ..documents import OrderDocument, loads
+from ..documents import OrderDocument, as_pushed, loads
 from ..exceptions import CallbackError, DocumentError, OrderNotFound
 from ..models import CallbackReceipt, Source
 from ..providers import Provider, get_provider
@@ -125,10 +125,11 @@ def process_receipt(receipt: CallbackReceipt) -> ProcessResult:
                     sync_result=result,
                 )
             else:
+                # Processed; what could not be stored (kept in raw) is said on the receipt too.
                 outcome = _finish(
                     receipt,
                     Status.PROCESSED,
-                    "",
+                    " ".join(document.warnings),
                     attempts,
                     reference=document.reference,
                     order_id=result.order.pk,
@@ -183,7 +184,8 @@ def _parse(body: bytes, provider: Provider) -> OrderDocument:
     """The order document in ``body``; raises ``CallbackError`` with a code and a readable reason."""
     payload = _load_object(body)
     try:
-        document = provider.parse_document(payload)
+        # A callback's products are what shipped, whatever else its keys say.
+        document = as_pushed(provider.parse_document(payload))
     except DocumentError as err:
         raise CallbackError(str(err), code="invalid_document") from None
     except RecursionError:

@@ -245,6 +245,7 @@ class Migration(migrations.Migration):
                 ("refresh_failures", models.PositiveIntegerField(default=0)),
                 ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
                 ("last_error", models.TextField(blank=True)),
+                ("data_warnings", models.TextField(blank=True, verbose_name="data warnings")),
                 (
                     "label",
                     models.FileField(

@@ -117,7 +117,16 @@ class Provider:
             field_map=self.account.field_map,
             currency=self.account.currency or self.default_currency,
         )
-        return self.map_states(document)
+        return self.map_states(self._scrub_warnings(document))
+
+    def _scrub_warnings(self, document: OrderDocument) -> OrderDocument:
+        """The document with its warnings scrubbed: they quote values the provider sent."""
+        if not document.warnings:
+            return document
+        fields = dict(document.fields)
+        fields["data_warnings"] = scrub(str(fields.get("data_warnings", "")), self.account)
+        warnings = tuple(scrub(text, self.account) for text in document.warnings)
+        return replace(document, fields=fields, warnings=warnings)
 
     def map_states(self, document: OrderDocument) -> OrderDocument:
         """The document with the provider's own states renamed through ``STATE_MAP``.
@@ -142,10 +151,27 @@ class Provider:
         )
         return replace(document, state=known(document.state), fields=fields, status_history=history)
 
-    def _document_from_response(self, body: Any, what: str) -> OrderDocument:
+    def _document_from_response(
+        self, body: Any, what: str, *, lenient: bool = False
+    ) -> OrderDocument:
+        payload = self.unwrap(body)
         try:
-            return self.parse_document(self.unwrap(body))
+            return self.parse_document(payload)
         except DocumentError as err:
+            if lenient:
+                # An answer we must not lose (it names the order just created): read
+                # again, keeping every readable field and noting the others as warnings.
+                try:
+                    document = parse_order_document(
+                        payload,
+                        reference_keys=self.reference_keys,
+                        field_map=self.account.field_map,
+                        currency=self.account.currency or self.default_currency,
+                        lenient=True,
+                    )
+                    return self.map_states(self._scrub_warnings(document))
+                except DocumentError:
+                    pass
             # Unchained and scrubbed: the field values quoted come from the provider.
             raise InvalidProviderResponse(
                 f"{what}: the provider's answer is not an order document "
@@ -178,7 +204,8 @@ class Provider:
     def place_order(self, order: Mapping[str, Any]) -> OrderDocument:
         """Create an order (``POST /orders``); never retried (no idempotency key)."""
         body = self.client.post("orders", json=self.build_order_payload(order), retry=False)
-        return self._document_from_response(body, "POST /orders")
+        # Lenient: one odd field must not cost the reference of an order that now exists.
+        return self._document_from_response(body, "POST /orders", lenient=True)
 
     def cancel_order(self, reference: str) -> OrderDocument | None:
         """Cancel an order (``DELETE /orders/{reference}``); the answer, when it is a document."""
