@@ -2,9 +2,9 @@
 
 ``POST /book`` answers one entry per courier manifest, each with its own
 ``success``. Only the orders the provider confirmed are marked booked: an
-order is confirmed when it is not named by a failed entry and its courier
-has a successful manifest (or there is exactly one, and every failure names
-its orders). Every entry becomes a :class:`~.paperwork.Manifest` row, its
+order is confirmed when a successful entry names it, or names no orders and
+is for the order's courier (courier names compared by their key, see
+``couriers.py``); every other order gets "not confirmed by the provider". Every entry becomes a :class:`~.paperwork.Manifest` row, its
 PDF downloaded into private storage before the pre-signed URL expires.
 Reached as ``services.book_orders``; the admin's "Book for pickup" calls it.
 """
@@ -124,32 +124,34 @@ def _save_manifest(account: str, entry: ManifestResult) -> Manifest:
 def _assign(
     batch: list[Order], result: BookingResult, manifests: list[Manifest]
 ) -> tuple[dict[Order, Manifest | None], dict[Order, str]]:
-    """Which orders each manifest booked, and why the others were not booked."""
+    """Which orders each manifest booked, and why the others were not booked.
+
+    An order is booked only when the provider confirms it: a successful entry
+    names it, or names no orders and is for the order's courier. An entry
+    that failed gives its error to the orders it names (or, naming none, to
+    its courier's orders). Any other order is reported as not confirmed.
+    """
     entries = list(zip(result.manifests, manifests, strict=True))
-    named_failures = {
-        ref: (entry, row) for entry, row in entries if not entry.success for ref in entry.orders
-    }
-    successes = [(entry, row) for entry, row in entries if entry.success]
-    every_failure_named = all(entry.orders for entry, _ in entries if not entry.success)
+    named: dict[str, tuple[ManifestResult, Manifest]] = {}
+    by_courier: dict[str, tuple[ManifestResult, Manifest]] = {}
+    for entry, row in entries:
+        for ref in entry.orders:
+            named.setdefault(ref, (entry, row))
+        if not entry.orders and row.courier:
+            by_courier.setdefault(row.courier, (entry, row))
     booked: dict[Order, Manifest | None] = {}
     failed: dict[Order, str] = {}
     for order in batch:
-        hit = named_failures.get(order.reference or "")
-        by_courier = [(e, r) for e, r in entries if r.courier and r.courier == order.courier]
-        if hit is None and by_courier and not by_courier[0][0].success:
-            hit = by_courier[0]
-        if hit is not None:
-            entry, _ = hit
-            failed[order] = _error_text(entry)
-        elif by_courier:
-            booked[order] = by_courier[0][1]
-        elif len(successes) == 1 and every_failure_named:
-            booked[order] = successes[0][1]
-        else:
+        hit = named.get(order.reference or "") or by_courier.get(order.courier or "\0")
+        if hit is None:
             failed[order] = (
-                "the provider's answer does not say whether this order was booked; "
-                "check with the provider before booking it again"
+                "not confirmed by the provider: its answer names neither this order nor its "
+                "courier; check with the provider before booking it again"
             )
+        elif hit[0].success:
+            booked[order] = hit[1]
+        else:
+            failed[order] = _error_text(hit[0])
     return booked, failed
 
 

@@ -2,23 +2,33 @@
 
 Shippit names the courier twice, differently: ``courier_allocation``
 ("CouriersPlease") in the order document and ``courier_name`` ("Couriers
-Please") in webhooks and answers. Both become one key, the name lower-cased
-with everything but letters and digits dropped, so one courier is one filter
-entry. The name shown for a key comes from ``SHIPPING_ORDERS["COURIER_NAMES"]``,
-then from the built-in list below, then from the name the provider sent.
+Please") in webhooks and answers. Both become one key, so one courier is one
+filter entry: the name folded (compatibility forms, accents dropped, case
+folded) with every letter and digit kept, of any script ("Zariņš" and
+"Zarins" give ``zarins``, "Почта России" ``почтароссии``), then looked up in
+:data:`ALIASES` ("AusPost" is "Australia Post"). The name shown for a key
+comes from ``SHIPPING_ORDERS["COURIER_NAMES"]``, then from the built-in list
+below, then from the name the provider sent.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from functools import lru_cache
 
-_NOT_ALNUM = re.compile(r"[^0-9a-z]+")
+#: Keys that name the same courier as another key (folded spelling -> key).
+ALIASES: dict[str, str] = {
+    "auspost": "australiapost",
+    "australiaposteparcel": "eparcel",
+    "australiaposteparcelexpress": "eparcelexpress",
+    "australiaposteparcelinternational": "eparcelinternational",
+    "bondscouriers": "bonds",
+    "alliedexpress": "allied",
+}
 
 #: Display names of couriers the providers are known to name (key -> name).
 BUILTIN_NAMES: dict[str, str] = {
     "couriersplease": "Couriers Please",
-    "auspost": "Australia Post",
     "australiapost": "Australia Post",
     "eparcel": "Australia Post eParcel",
     "eparcelexpress": "Australia Post eParcel Express",
@@ -31,9 +41,7 @@ BUILTIN_NAMES: dict[str, str] = {
     "dhl": "DHL",
     "dhlexpress": "DHL Express",
     "bonds": "Bonds Couriers",
-    "bondscouriers": "Bonds Couriers",
     "allied": "Allied Express",
-    "alliedexpress": "Allied Express",
     "sendle": "Sendle",
     "omniva": "Omniva",
     "dpd": "DPD",
@@ -44,7 +52,21 @@ BUILTIN_NAMES: dict[str, str] = {
 
 def normalize(name: str | None) -> str:
     """The courier key of ``name``: ``"Couriers Please"`` and ``"CouriersPlease"`` give ``"couriersplease"``."""
-    return _NOT_ALNUM.sub("", (name or "").lower())[:64]
+    key = _fold(name or "")
+    return ALIASES.get(key, key)[:64]
+
+
+@lru_cache(maxsize=1024)
+def _fold(name: str) -> str:
+    # NFKD splits "ņ" into "n" and a combining mark, and full-width forms into
+    # plain ones; marks are dropped, letters and digits of every script kept.
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    kept = "".join(
+        char
+        for char in decomposed
+        if char.isalnum() and not unicodedata.category(char).startswith("M")
+    )
+    return unicodedata.normalize("NFC", kept)
 
 
 def display_name(key: str, fallback: str = "") -> str:

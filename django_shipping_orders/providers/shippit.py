@@ -9,10 +9,12 @@ URL beside the order (its ``state``, ``products``, ``price`` and
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 
+from .. import values
 from ..client import quote_reference
 from ..documents import OrderDocument, parse_timestamp
 from ..exceptions import (
@@ -85,6 +87,14 @@ class ShippitProvider(Provider):
         payload = require_dict(self.unwrap(body), "GET label", self.account.alias)
         given = payload.get("order")
         order: dict[str, Any] = given if isinstance(given, dict) else {}
+        about = _text(order.get("tracking_number")).strip()
+        if about and about != reference:
+            # Like Get Order: an answer about another order must not become this one's label.
+            raise InvalidProviderResponse(
+                f"GET /orders/{reference}/label answered about order {about[:64]!r}.",
+                account=self.account.alias,
+                reference=reference,
+            )
         documents = _documents(order.get("documents"))
         url = payload.get("qualified_url") or _label_document_url(documents)
         if not isinstance(url, str) or not url:
@@ -140,8 +150,16 @@ class ShippitProvider(Provider):
     def get_tracking(self, reference: str) -> Tracking:
         body = self.client.get(f"orders/{quote_reference(reference)}/tracking", reference=reference)
         payload = require_dict(self.unwrap(body), "GET tracking", self.account.alias)
+        track = payload.get("track")
+        if track is not None and not isinstance(track, list):
+            raise InvalidProviderResponse(
+                f"GET /orders/{reference}/tracking: 'track' must be a list, "
+                f"got {type(track).__name__}.",
+                account=self.account.alias,
+                reference=reference,
+            )
         events = []
-        for item in payload.get("track") or []:
+        for item in track or []:
             if not isinstance(item, dict):
                 continue
             try:
@@ -159,12 +177,19 @@ class ShippitProvider(Provider):
             reference=str(payload.get("tracking_number") or reference),
             tracking_url=str(payload.get("tracking_url") or ""),
             events=tuple(events),
-            success=payload.get("success") is not False,
+            success=payload.get("success") not in (False, "false", "False", 0),
             raw=payload,
         )
 
     def get_merchant(self) -> MerchantInfo:
-        return _merchant(self.unwrap(self.client.get("merchant")), self.account.alias)
+        merchant = _merchant(self.unwrap(self.client.get("merchant")), self.account.alias)
+        if not (merchant.name or merchant.email or merchant.webhook_url):
+            # An empty 200 (a proxy, a login page's JSON) must not read as "the key works".
+            raise InvalidProviderResponse(
+                "GET /merchant: the answer is not a merchant (no name, email or webhook URL).",
+                account=self.account.alias,
+            )
+        return merchant
 
     def set_webhook_url(self, url: str) -> MerchantInfo:
         body = self.client.request("PUT", "merchant", json={"merchant": {"webhook_url": url}})
@@ -191,7 +216,7 @@ def _documents(value: Any) -> tuple[DocumentLink, ...]:
         return ()
     return tuple(
         DocumentLink(
-            kind=str(kind)[:64],
+            kind=_kind(str(kind)),
             url=_text(item.get("url")),
             page_size=_text(item.get("page_size"))[:16],
             file_type=_text(item.get("file_type"))[:16],
@@ -199,6 +224,15 @@ def _documents(value: Any) -> tuple[DocumentLink, ...]:
         for kind, item in value.items()
         if isinstance(item, dict) and item.get("url")
     )
+
+
+def _kind(name: str) -> str:
+    """A document's name as stored (64 characters): a longer one keeps a digest of the rest,
+    so two names alike for 64 characters stay two documents."""
+    if len(name) <= 64:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{name[:51]}~{digest}"
 
 
 def _label_document_url(documents: tuple[DocumentLink, ...]) -> str:
@@ -222,18 +256,37 @@ def _label_document_url(documents: tuple[DocumentLink, ...]) -> str:
 def _manifest(entry: dict[str, Any]) -> ManifestResult:
     listed = entry.get("orders")
     orders: list[Any] = listed if isinstance(listed, list) else []
-    count = entry.get("order_count")
     return ManifestResult(
         courier=_text(entry.get("courier")),
         success=entry.get("success") is True,
         manifest=_text(entry.get("manifest")),
         manifest_pdf=_text(entry.get("manifest_pdf") or entry.get("manifest_url")),
-        order_count=int(count) if isinstance(count, int | Decimal) else None,
+        order_count=_count(entry.get("order_count")),
         error=_text(entry.get("error")),
         error_description=_text(entry.get("error_description") or entry.get("message")),
-        orders=tuple(_text(o.get("tracking_number") if isinstance(o, dict) else o) for o in orders),
+        orders=tuple(
+            ref
+            for ref in (
+                _text(o.get("tracking_number") if isinstance(o, dict) else o).strip()
+                for o in orders
+            )
+            if ref
+        ),
         raw=entry,
     )
+
+
+def _count(value: Any) -> int | None:
+    """A count the answer gives (``order_count``): a whole number from 0 up, else ``None``.
+
+    -1, 10^20, 2.5 or ``"many"`` say nothing usable; the entry is still
+    recorded (the booking happened), its raw answer keeps what was sent.
+    """
+    try:
+        count = values.integer(value, "order_count")
+    except DocumentError:
+        return None
+    return count if count is not None and count >= 0 else None
 
 
 def _merchant(payload: Any, alias: str) -> MerchantInfo:
@@ -248,14 +301,28 @@ def _merchant(payload: Any, alias: str) -> MerchantInfo:
     )
 
 
+#: Quote prices are read like the order's price column: 10^20 or 1E+400 is not a price.
+_QUOTE_PRICE = values.DecimalParser(14, 4)
+
+
 def _price(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value in (None, ""):
+    if isinstance(value, bool):
         return None
     try:
-        price = Decimal(str(value))
-    except InvalidOperation:
+        return _QUOTE_PRICE(value, "price")
+    except DocumentError:
         return None
-    return price if price.is_finite() else None
+
+
+def _currency(entry: dict[str, Any], default: str) -> str:
+    """The entry's own ISO 4217 currency when it names one, else the account's."""
+    for key in ("currency", "price_currency"):
+        if entry.get(key) not in (None, ""):
+            try:
+                return values.currency(entry[key], key)
+            except DocumentError:
+                return ""
+    return default
 
 
 def _courier_quote(entry: dict[str, Any], currency: str) -> CourierQuote:
@@ -281,7 +348,12 @@ def _courier_quote(entry: dict[str, Any], currency: str) -> CourierQuote:
     error = _text(entry.get("error"))
     description = _text(entry.get("error_description") or entry.get("message"))
     if not success and not (error or description):
-        description = "No price was quoted." if not options else "Quoted $0: not available."
+        if entry.get("success") is False:
+            description = "The courier declined to quote."
+        elif options:
+            description = "Quoted $0: not available."
+        else:
+            description = "No price was quoted."
     return CourierQuote(
         courier_type=_text(entry.get("courier_type")),
         service_level=_text(entry.get("service_level")),
@@ -289,6 +361,6 @@ def _courier_quote(entry: dict[str, Any], currency: str) -> CourierQuote:
         options=tuple(usable),
         error=error,
         error_description=description,
-        currency=currency,
+        currency=_currency(entry, currency),
         raw=entry,
     )

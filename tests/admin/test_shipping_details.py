@@ -95,3 +95,40 @@ def test_documents_of_an_order_are_not_served_to_staff_without_the_view_permissi
 
     url = reverse("admin:shipping_orders_order_document_file", args=[order.pk, document.pk])
     assert client.get(url).status_code == 403
+
+
+def test_couriers_of_any_script_and_their_aliases_are_one_entry_each(client, viewer, settings):
+    from django_shipping_orders.models import Order
+    from django_shipping_orders.providers import get_provider
+    from django_shipping_orders.sync import apply_document
+
+    names = [
+        ("courier_allocation", "CouriersPlease"),
+        ("courier_name", "Couriers Please"),
+        ("courier_name", "eParcel Express"),
+        ("courier_name", "Australia Post eParcel Express"),
+        ("courier_name", "Australia Post"),
+        ("courier_name", "AusPost"),
+        ("courier_name", "Почта России"),
+        ("courier_name", "ヤマト運輸"),
+        ("courier_name", "Zariņš Kurjers"),
+        ("courier_name", "Zarins Kurjers"),
+    ]
+    provider = get_provider("default")
+    for number, (key, name) in enumerate(names):
+        body = {"tracking_number": f"PPC{number}", "current_state": "in_transit", key: name}
+        apply_document("default", provider.parse_document(body), "callback")
+    client.force_login(viewer)
+
+    response = client.get(reverse(CHANGELIST))
+
+    assert courier_choices(response.text) == [
+        "All",
+        "Australia Post",
+        "Australia Post eParcel Express",
+        "Couriers Please",
+        "Zariņš Kurjers",
+        "Почта России",
+        "ヤマト運輸",
+    ]
+    assert not Order.objects.filter(courier="").exists()
