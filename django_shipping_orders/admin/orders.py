@@ -159,6 +159,7 @@ class OrderAdmin(LabelDocumentViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
                     ("observed_at", "remote_updated_at"),
                     "refresh_failures",
                     "last_error",
+                    "data_warnings",
                     "callback_receipts",
                 ],
             },

@@ -100,7 +100,15 @@ def label_response(order: Order, at: float, links: Links) -> dict[str, Any]:
         )
     ]
     label = links.label_url(order.ref, at)
-    documents = {"label": {"url": label, "page_size": "a6", "file_type": "pdf"}}
+    documents = {
+        "label": {"url": label, "page_size": "a6", "file_type": "pdf"},
+        # The published example's one document: the courier's archive copy of the waybill.
+        "archive_awb": {
+            "url": links.document_url(order.ref, "archive_awb", at),
+            "page_size": "a6",
+            "file_type": "pdf",
+        },
+    }
     if is_international(order):
         documents["commercial_invoice"] = {
             "url": links.document_url(order.ref, "commercial_invoice", at),
@@ -129,8 +137,12 @@ def label_response(order: Order, at: float, links: Links) -> dict[str, Any]:
     }
 
 
+#: Tracking statuses spelled as the published example spells them, where title case differs.
+_TITLES = {"ready_for_pickup": "Ready For Pick Up"}
+
+
 def _title(state: str) -> str:
-    return state.replace("_", " ").title()
+    return _TITLES.get(state) or state.replace("_", " ").title()
 
 
 def _status_owner(order: Order, state: str) -> str:

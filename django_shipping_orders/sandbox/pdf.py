@@ -1,12 +1,16 @@
 """Sandbox labels, customs invoices and manifests, drawn with fpdf2 and a Unicode font.
 
 Labels are downloaded, stored, merged and printed by the app, so the sandbox
-serves real PDFs that any reader accepts, and prints any receiver's name as
-written ("Roberts Zariņš", "Анна"): text is drawn with the Roboto TrueType
-font (embedded, subset) rather than a standard PDF font, which knows only
-Latin-1. Both come with the ``sandbox`` extra
-(``pip install "django-shipping-orders[sandbox]"``), so shops that do not run
-the sandbox do not install them.
+serves real PDFs that any reader accepts, and prints any receiver's name
+("Roberts Zariņš", "Анна"): text is drawn with the Roboto TrueType font
+(embedded, subset) rather than a standard PDF font, which knows only
+Latin-1. Roboto covers Latin, Greek and Cyrillic; no font small enough to
+ship covers CJK, so a character the font lacks (CJK, Arabic, Thai, emoji) is
+printed transliterated to Latin letters by ``anyascii`` ("山田太郎" prints
+"ShanTianTaiLang", "😀" ":grinning:"), or as its code point ("U+D800") when
+it has none: never dropped (docs/sandbox.md). All three come with the
+``sandbox`` extra (``pip install "django-shipping-orders[sandbox]"``), so
+shops that do not run the sandbox do not install them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ _MARGIN = 18.0
 _FAMILY = "SandboxSans"
 
 MISSING = (
-    "The sandbox draws its PDFs with fpdf2 and the Roboto font: "
+    "The sandbox draws its PDFs with fpdf2, the Roboto font and anyascii: "
     'pip install "django-shipping-orders[sandbox]"'
 )
 
@@ -31,10 +35,34 @@ MISSING = (
 def check_available() -> None:
     """Raise ``RuntimeError`` naming the extra to install when the PDF libraries are missing."""
     try:
+        import anyascii  # noqa: F401
         import font_roboto  # noqa: F401
         import fpdf  # noqa: F401
     except ImportError as err:
         raise RuntimeError(f"{MISSING} ({err})") from None
+
+
+@lru_cache(maxsize=1)
+def _covered() -> frozenset[int]:
+    """The code points the embedded font has glyphs for (read once per process)."""
+    check_available()
+    import font_roboto
+    from fontTools.ttLib import TTFont  # fpdf2's own dependency
+
+    with TTFont(font_roboto.Roboto, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def printable(text: str) -> str:
+    """``text`` with every character the font lacks transliterated, or written ``U+XXXX``."""
+    covered = _covered()
+    if all(ord(char) in covered for char in text):
+        return text
+    from anyascii import anyascii
+
+    return "".join(
+        char if ord(char) in covered else (anyascii(char) or f"U+{ord(char):04X}") for char in text
+    )
 
 
 def _document(size: tuple[float, float], title: str) -> Any:
@@ -47,7 +75,7 @@ def _document(size: tuple[float, float], title: str) -> Any:
     pdf.set_auto_page_break(True, margin=_MARGIN)
     # One face: parsing and subsetting a TrueType font is most of the cost of a page.
     pdf.add_font(_FAMILY, "", font_roboto.Roboto)
-    pdf.set_title(title)
+    pdf.set_title(printable(title) if title else title)
     pdf.set_creator("django-shipping-orders sandbox")
     pdf.set_producer("django-shipping-orders")
     return pdf
@@ -61,12 +89,12 @@ def _page(pdf: Any, lines: Sequence[str], title_size: float) -> None:
     pdf.rect(half, half, width - _MARGIN, height - _MARGIN)
     first, rest = (lines[0], lines[1:]) if lines else ("", [])
     pdf.set_font(_FAMILY, "", title_size)
-    pdf.multi_cell(0, title_size * 1.3, first or " ", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, title_size * 1.3, printable(first) or " ", new_x="LMARGIN", new_y="NEXT")
     body = max(7.0, title_size * 0.6)
     pdf.set_font(_FAMILY, "", body)
     pdf.ln(body * 0.6)
     for line in rest:
-        pdf.multi_cell(0, body * 1.35, line or " ", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, body * 1.35, printable(line) or " ", new_x="LMARGIN", new_y="NEXT")
 
 
 def render_pdf(
@@ -144,3 +172,20 @@ def manifest_pdf(manifest_id: str, booked_at: str, rows: Sequence[str]) -> bytes
         ]
         pages.append(head + chunk)
     return render_pdf(pages, size=A4, title_size=16.0, title=f"Manifest {manifest_id}")
+
+
+def archive_awb_pdf(
+    reference: str, courier: str, courier_job_id: str, receiver: Sequence[str]
+) -> bytes:
+    """The courier's archive copy of the waybill (the published label answer's ``archive_awb``)."""
+    lines = [
+        f"Archive waybill - {courier_job_id}",
+        f"Order reference: {reference}",
+        f"Courier: {courier}",
+        "",
+        "RECEIVER:",
+        *[line for line in receiver if line],
+        "",
+        "SANDBOX DOCUMENT - KEEP FOR YOUR RECORDS",
+    ]
+    return render_pdf([lines], size=A6, title=f"Waybill {reference}")

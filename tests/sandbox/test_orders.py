@@ -293,7 +293,7 @@ def test_tracking_lists_title_case_events_newest_first(shipping_sandbox):
     track = body["response"]["track"]
     assert body["response"]["success"] is True
     assert body["response"]["tracking_url"].endswith(f"/tracking/{tn}")
-    assert [t["status"] for t in track][:2] == ["In Transit", "Ready For Pickup"]
+    assert [t["status"] for t in track][:2] == ["In Transit", "Ready For Pick Up"]
     documented = set(load_fixture("shippit/tracking_200.json")["response"]["track"][0])
     assert all(set(t) == documented for t in track)
     assert track[0]["date"] > track[1]["date"] and track[0]["status_owner"]
