@@ -100,15 +100,8 @@ def label_response(order: Order, at: float, links: Links) -> dict[str, Any]:
         )
     ]
     label = links.label_url(order.ref, at)
-    documents = {
-        "label": {"url": label, "page_size": "a6", "file_type": "pdf"},
-        # The published example's one document: the courier's archive copy of the waybill.
-        "archive_awb": {
-            "url": links.document_url(order.ref, "archive_awb", at),
-            "page_size": "a6",
-            "file_type": "pdf",
-        },
-    }
+    # As the published example: the A6 label listed as its one document, archive_awb.
+    documents = {"archive_awb": {"url": label, "page_size": "a6", "file_type": "pdf"}}
     if is_international(order):
         documents["commercial_invoice"] = {
             "url": links.document_url(order.ref, "commercial_invoice", at),

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from .clock import iso
 from .dialects import error, receiver_lines
-from .pdf import archive_awb_pdf, invoice_pdf, label_pdf, manifest_pdf
+from .pdf import invoice_pdf, label_pdf, manifest_pdf
 from .routes import Response, json_response
 
 if TYPE_CHECKING:
@@ -107,24 +107,15 @@ def _manifest_pdf(sandbox: SandboxServer, path: str, query: str, now: float) -> 
     return Response(200, data, "application/pdf")
 
 
-#: Label documents the sandbox serves besides the label.
-_DOCUMENTS = ("commercial_invoice", "archive_awb")
-
-
 def _document_pdf(sandbox: SandboxServer, path: str, query: str, now: float) -> Response:
-    """A label document other than the label: the archive waybill, an international order's invoice."""
+    """A label document other than the label: the customs invoice of an international order."""
     if not sandbox.links.verify(path, query, now):
         return _forbidden()
     ref, _, kind = unquote(path[len("/documents/") : -len(".pdf")]).rpartition("/")
     with sandbox.world.lock:
         order = sandbox.world.orders.get(ref)
-        if order is None or kind not in _DOCUMENTS or not order.allocated(now):
+        if order is None or kind != "commercial_invoice" or not order.allocated(now):
             return json_response(404, error("not_found"))
-        if kind == "archive_awb":
-            data = archive_awb_pdf(
-                order.ref, order.courier, order.courier_job_id, receiver_lines(order)
-            )
-            return Response(200, data, "application/pdf")
         items = [
             f"{p.get('quantity') or 1} x {p.get('title') or p.get('sku') or 'item'}"
             f"  {p.get('price') if p.get('price') is not None else ''}"

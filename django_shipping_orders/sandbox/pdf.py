@@ -16,6 +16,7 @@ shops that do not run the sandbox do not install them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +25,7 @@ A6 = (297.64, 419.53)
 A4 = (595.28, 841.89)
 
 _MARGIN = 18.0
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _FAMILY = "SandboxSans"
 
 MISSING = (
@@ -76,6 +78,9 @@ def _document(size: tuple[float, float], title: str) -> Any:
     # One face: parsing and subsetting a TrueType font is most of the cost of a page.
     pdf.add_font(_FAMILY, "", font_roboto.Roboto)
     pdf.set_title(printable(title) if title else title)
+    # A fixed date: the same document is the same bytes however often it is drawn, so the
+    # app sees the label and a document pointing at it as one file (by digest).
+    pdf.set_creation_date(_EPOCH)
     pdf.set_creator("django-shipping-orders sandbox")
     pdf.set_producer("django-shipping-orders")
     return pdf
@@ -172,20 +177,3 @@ def manifest_pdf(manifest_id: str, booked_at: str, rows: Sequence[str]) -> bytes
         ]
         pages.append(head + chunk)
     return render_pdf(pages, size=A4, title_size=16.0, title=f"Manifest {manifest_id}")
-
-
-def archive_awb_pdf(
-    reference: str, courier: str, courier_job_id: str, receiver: Sequence[str]
-) -> bytes:
-    """The courier's archive copy of the waybill (the published label answer's ``archive_awb``)."""
-    lines = [
-        f"Archive waybill - {courier_job_id}",
-        f"Order reference: {reference}",
-        f"Courier: {courier}",
-        "",
-        "RECEIVER:",
-        *[line for line in receiver if line],
-        "",
-        "SANDBOX DOCUMENT - KEEP FOR YOUR RECORDS",
-    ]
-    return render_pdf([lines], size=A6, title=f"Waybill {reference}")

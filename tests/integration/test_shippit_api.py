@@ -175,7 +175,7 @@ def test_international_label_comes_with_its_customs_invoice_and_prints_with_it(s
 
     assert order.label  # downloaded after the refresh named the courier
     documents = {doc.kind: doc for doc in order.documents.all()}
-    assert set(documents) == {"label", "commercial_invoice"}
+    assert set(documents) == {"archive_awb", "commercial_invoice"}  # as published, plus customs
     invoice = documents["commercial_invoice"]
     assert (invoice.page_size, invoice.file_type) == ("a4", "pdf") and invoice.file
     assert "Roberts Zariņš" in pdf_text(order.label)  # any name prints as written
@@ -192,7 +192,7 @@ def test_tracking_is_typed(shop):
     tracking = get_provider(SHIPPIT).get_tracking(order.reference)
 
     assert tracking.success and tracking.reference == order.reference
-    assert [event.status for event in tracking.events][:2] == ["In Transit", "Ready For Pickup"]
+    assert [event.status for event in tracking.events][:2] == ["In Transit", "Ready For Pick Up"]
     assert all(event.date is not None and event.status_owner for event in tracking.events)
 
 

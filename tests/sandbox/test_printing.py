@@ -57,18 +57,19 @@ def test_the_label_answer_lists_the_published_archive_awb_and_serves_it(shipping
     ]["tracking_number"]
     shipping_sandbox.process_all()
 
-    answer = s.get(f"{shipping_sandbox.shippit_url}/orders/{ref}/label").json()
-    documents = answer["response"]["order"]["documents"]
+    answer = s.get(f"{shipping_sandbox.shippit_url}/orders/{ref}/label").json()["response"]
+    documents = answer["order"]["documents"]
     published = load_fixture("shippit/label_200.json")["response"]["order"]["documents"]
 
-    assert set(published) <= set(documents)
+    assert set(documents) == set(published) == {"archive_awb"}  # a domestic order
     awb = documents["archive_awb"]
     assert set(awb) == set(published["archive_awb"])
     assert (awb["page_size"], awb["file_type"]) == ("a6", "pdf")
     pdf = s.get(awb["url"])
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content == s.get(answer["qualified_url"]).content  # the label itself
     text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
-    assert "Archive waybill" in text and ref in text
+    assert ref in text and "SANDBOX LABEL" in text
 
 
 def test_tracking_says_ready_for_pick_up_as_published(shipping_sandbox):
