@@ -85,17 +85,26 @@ class CourierFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         queryset = model_admin.get_queryset(request).order_by().exclude(courier="")
-        spelled: dict[str, str] = {}
+        spelled: dict[str, set[str]] = {}
         for key, name, allocation in queryset.values_list(
             "courier", "courier_name", "courier_allocation"
         ).distinct():
-            spelled[key] = spelled.get(key) or name or allocation
-        choices = [(key, couriers.display_name(key, spelled[key])) for key in spelled]
+            spelled.setdefault(key, set()).add(name or allocation)
+        # One name per key whatever order the database lists them in: the spelling with
+        # the most accents and letters beyond ASCII ("Zariņš" over "Zarins"), then the first.
+        choices = [
+            (key, couriers.display_name(key, min(names - {""} or {""}, key=_spelling_rank)))
+            for key, names in spelled.items()
+        ]
         return sorted(choices, key=lambda item: item[1].lower())
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         value = self.value()
         return queryset.filter(courier=value) if value else queryset
+
+
+def _spelling_rank(name: str) -> tuple[int, str]:
+    return (-sum(1 for char in name if ord(char) > 127), name)
 
 
 class PickupFilter(admin.SimpleListFilter):
