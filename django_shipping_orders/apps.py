@@ -10,7 +10,7 @@ class ShippingOrdersConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks; nothing here touches the database or settings.
-        from . import checks  # noqa: F401
+        from . import checks, checks_setup  # noqa: F401
         from .redaction import install_log_filters
 
         # Django logs request paths, and a callback URL may carry its secret.

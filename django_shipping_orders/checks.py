@@ -6,12 +6,14 @@ They read settings only: no database, no network, so they are safe in
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
 
 from .conf import (
     ACCOUNT_DEFAULTS,
@@ -19,6 +21,7 @@ from .conf import (
     SETTING_NAME,
     RateLimit,
     account_type_errors,
+    account_wrong_keys,
     build_account,
     global_type_errors,
 )
@@ -40,47 +43,108 @@ def _is_loopback(host: str) -> bool:
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Report every problem of the ``SHIPPING_ORDERS`` setting at once."""
     raw = getattr(settings, SETTING_NAME, None)
-    if raw is None or (isinstance(raw, dict) and not raw.get("ACCOUNTS")):
+    no_accounts = Error(
+        f"{SETTING_NAME} defines no accounts.",
+        hint=f'Add {SETTING_NAME} = {{"ACCOUNTS": {{"default": {{"PROVIDER": "shippit", '
+        f'"API_KEY": ...}}}}}}. {_DOCS}',
+        id="shipping_orders.E001",
+    )
+    if raw is None:
+        return [no_accounts]
+    if not isinstance(raw, dict):
         return [
             Error(
-                f"{SETTING_NAME} defines no accounts.",
-                hint=f'Add {SETTING_NAME} = {{"ACCOUNTS": {{"default": {{"PROVIDER": "shippit", '
-                f'"API_KEY": ...}}}}}}. {_DOCS}',
-                id="shipping_orders.E001",
-            )
-        ]
-    if not isinstance(raw, dict) or not isinstance(raw.get("ACCOUNTS"), dict):
-        return [
-            Error(
-                f"{SETTING_NAME} must be a dict whose 'ACCOUNTS' is a dict of alias -> settings.",
-                hint=_DOCS,
+                f"{SETTING_NAME} must be a dict, got {type(raw).__name__}.",
+                hint=f'Write it as {SETTING_NAME} = {{"ACCOUNTS": {{"default": {{...}}}}}}. {_DOCS}',
                 id="shipping_orders.E007",
             )
         ]
     messages: list[CheckMessage] = [
         Error(message, hint=_DOCS, id="shipping_orders.E007") for message in global_type_errors(raw)
     ]
-    unknown = sorted(set(raw) - set(GLOBAL_DEFAULTS))
+    accounts = raw.get("ACCOUNTS") or {}
+    if not isinstance(accounts, dict):
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['ACCOUNTS'] must be a dict of alias -> account settings, "
+                f"got {type(accounts).__name__}.",
+                hint=f'Write it as "ACCOUNTS": {{"default": {{"PROVIDER": "shippit", ...}}}}. {_DOCS}',
+                id="shipping_orders.E007",
+            )
+        )
+        accounts = {}
+    elif not accounts:
+        messages.append(no_accounts)
+    unknown = sorted(str(key) for key in set(raw) - set(GLOBAL_DEFAULTS))
     if unknown:
         messages.append(
             Error(
                 f"{SETTING_NAME} has unknown key(s): {', '.join(unknown)}.",
-                hint=f"Known keys: {', '.join(sorted(GLOBAL_DEFAULTS))}. {_DOCS}",
+                hint=_unknown_key_hint(unknown, GLOBAL_DEFAULTS),
                 id="shipping_orders.E006",
             )
         )
-    for alias, given in raw["ACCOUNTS"].items():
+    for alias, given in accounts.items():
         messages.extend(_check_account(str(alias), given))
-    if "REFRESH" in raw:
-        from .policy import PolicySettings
-
-        try:
-            PolicySettings.from_settings(
-                raw["REFRESH"] if isinstance(raw["REFRESH"], dict) else {"?": 0}
-            )
-        except ShippingOrdersConfigurationError as err:
-            messages.append(Error(str(err), hint="See docs/refresh.md.", id="shipping_orders.E008"))
+    messages.extend(_check_refresh(raw))
     messages.extend(_check_rate_limit_cache(raw))
+    messages.extend(_check_references(raw))
+    return messages
+
+
+def _check_refresh(raw: dict[str, Any]) -> list[CheckMessage]:
+    """The refresh policy overrides (E008)."""
+    if "REFRESH" not in raw:
+        return []
+    refresh = raw["REFRESH"]
+    if not isinstance(refresh, dict):
+        return [
+            Error(
+                f"{SETTING_NAME}['REFRESH'] must be a dict of name -> seconds, "
+                f"got {type(refresh).__name__}.",
+                hint='For example "REFRESH": {"GRACE_PERIOD": 300}. See docs/refresh.md.',
+                id="shipping_orders.E008",
+            )
+        ]
+    from .policy import PolicySettings
+
+    try:
+        PolicySettings.from_settings(refresh)
+    except ShippingOrdersConfigurationError as err:
+        return [Error(str(err), hint="See docs/refresh.md.", id="shipping_orders.E008")]
+    return []
+
+
+def _check_references(raw: dict[str, Any]) -> list[CheckMessage]:
+    """Names that must exist elsewhere: the label storage alias, the API permission classes."""
+    messages: list[CheckMessage] = []
+    storage = raw.get("LABEL_STORAGE")
+    storages = getattr(settings, "STORAGES", {}) or {}
+    if isinstance(storage, str) and storage and storage not in storages:
+        messages.append(
+            Error(
+                f"{SETTING_NAME}['LABEL_STORAGE'] names {storage!r}, which is not in STORAGES.",
+                hint="Name a key of settings.STORAGES, or leave LABEL_STORAGE out to keep labels "
+                "in the private folder LABEL_ROOT. See docs/admin.md.",
+                id="shipping_orders.E007",
+            )
+        )
+    classes = raw.get("API_PERMISSION_CLASSES")
+    if isinstance(classes, list | tuple):
+        for path in classes:
+            if not isinstance(path, str):
+                continue  # reported as a wrong type
+            try:
+                import_string(path)
+            except ImportError as err:
+                messages.append(
+                    Error(
+                        f"{SETTING_NAME}['API_PERMISSION_CLASSES']: cannot import {path!r} ({err}).",
+                        hint="Give dotted paths of DRF permission classes, such as "
+                        "'rest_framework.permissions.IsAdminUser'.",
+                        id="shipping_orders.E007",
+                    )
+                )
     return messages
 
 
@@ -147,22 +211,34 @@ def _check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
 def _check_account(alias: str, given: Any) -> list[CheckMessage]:
     where = f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]"
     if not isinstance(given, dict):
-        return [Error(f"{where} must be a dict.", hint=_DOCS, id="shipping_orders.E007")]
+        return [
+            Error(
+                f"{where} must be a dict, got {type(given).__name__}.",
+                hint='Write the account as a dict: {"PROVIDER": "shippit", "API_KEY": ...}. '
+                + _DOCS,
+                id="shipping_orders.E007",
+            )
+        ]
     messages: list[CheckMessage] = []
-    unknown = sorted(set(given) - set(ACCOUNT_DEFAULTS))
+    unknown = sorted(str(key) for key in set(given) - set(ACCOUNT_DEFAULTS))
     if unknown:
         messages.append(
             Error(
                 f"{where} has unknown key(s): {', '.join(unknown)}.",
-                hint=f"Known keys: {', '.join(sorted(ACCOUNT_DEFAULTS))}. {_DOCS}",
+                hint=_unknown_key_hint(unknown, ACCOUNT_DEFAULTS),
                 id="shipping_orders.E006",
             )
         )
-        return messages
     type_errors = account_type_errors(alias, given)
-    if type_errors:
-        # Nothing more can be read reliably from an account with wrong types.
-        return [Error(message, hint=_DOCS, id="shipping_orders.E007") for message in type_errors]
+    messages.extend(
+        Error(message, hint=_DOCS, id="shipping_orders.E007") for message in type_errors
+    )
+    # Check the rest of the account as if the keys above were left out, so that
+    # every mistake shows at once instead of one per round of fixing.
+    wrong = account_wrong_keys(given)
+    given = {
+        key: value for key, value in given.items() if key in ACCOUNT_DEFAULTS and key not in wrong
+    }
     # Read from ``given`` (not shipping_settings), so that a broken top-level
     # key elsewhere does not hide the problems of the accounts.
     account = (
@@ -184,7 +260,7 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
             if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
                 messages.append(_unknown_provider(where, account.provider, imported=True))
                 provider_class = None
-    if not given.get("API_KEY"):
+    if not given.get("API_KEY") and "API_KEY" not in wrong:
         messages.append(
             Error(
                 f"{where} has no API_KEY.",
@@ -234,7 +310,7 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
                 id="shipping_orders.W004",
             )
         )
-    if not given.get("CALLBACK_SECRETS"):
+    if not given.get("CALLBACK_SECRETS") and "CALLBACK_SECRETS" not in wrong:
         messages.append(
             Warning(
                 f"{where} has no CALLBACK_SECRETS: callbacks to this account are refused "
@@ -245,6 +321,17 @@ def _check_account(alias: str, given: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+def _unknown_key_hint(unknown: list[str], known: dict[str, Any]) -> str:
+    """``Did you mean …?`` for each near miss, then the known keys."""
+    guesses = [
+        f"{key} -> {match[0]}"
+        for key in unknown
+        if (match := difflib.get_close_matches(key.upper(), list(known), n=1, cutoff=0.7))
+    ]
+    meant = f"Did you mean: {', '.join(guesses)}? " if guesses else ""
+    return f"{meant}Known keys: {', '.join(sorted(known))}. {_DOCS}"
 
 
 def _unknown_provider(where: str, name: str | None, *, imported: bool = False) -> Error:

@@ -211,6 +211,13 @@ def account_type_errors(alias: str, given: dict[str, Any]) -> list[str]:
     return _type_errors(given, _ACCOUNT_TYPES, f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]")
 
 
+def account_wrong_keys(given: dict[str, Any]) -> set[str]:
+    """The keys of one account's dict whose values are of the wrong type."""
+    return {
+        key for key, (valid, _) in _ACCOUNT_TYPES.items() if key in given and not valid(given[key])
+    }
+
+
 def global_type_errors(raw: dict[str, Any]) -> list[str]:
     """One message per top-level value of the wrong type (the check reports them as E007)."""
     return _type_errors(raw, _GLOBAL_TYPES, SETTING_NAME)

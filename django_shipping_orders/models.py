@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import states
 from .conf import shipping_settings
-from .storage import label_storage
+from .storage import ConfiguredLabelStorage
 
 
 class PayloadEncoder(DjangoJSONEncoder):
@@ -45,7 +45,7 @@ class PayloadEncoder(DjangoJSONEncoder):
 
 
 def _label_storage() -> Any:
-    return label_storage()
+    return ConfiguredLabelStorage()
 
 
 def _label_upload_to(order: Order, filename: str) -> str:

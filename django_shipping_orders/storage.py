@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -37,3 +38,48 @@ def label_storage() -> Storage:
         str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media"
     )
     return _private_storage(str(root))
+
+
+class ConfiguredLabelStorage(Storage):
+    """The storage of ``Order.label``: whatever :func:`label_storage` names at the time of use.
+
+    The model field is built while ``models.py`` is imported; resolving the
+    setting then would turn a mistake in ``SHIPPING_ORDERS`` into a traceback
+    of every ``manage.py`` command, before the system checks could report it.
+    """
+
+    def _target(self) -> Storage:
+        return label_storage()
+
+    def open(self, name: str, mode: str = "rb") -> Any:
+        return self._target().open(name, mode)
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        return self._target().save(name, content, max_length=max_length)
+
+    def delete(self, name: str) -> None:
+        self._target().delete(name)
+
+    def exists(self, name: str) -> bool:
+        return self._target().exists(name)
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        return self._target().listdir(path)
+
+    def size(self, name: str) -> int:
+        return self._target().size(name)
+
+    def url(self, name: str | None) -> str:
+        return self._target().url(name)
+
+    def path(self, name: str) -> str:
+        return self._target().path(name)
+
+    def generate_filename(self, filename: str) -> str:
+        return self._target().generate_filename(filename)
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        return self._target().get_available_name(name, max_length=max_length)
+
+    def get_valid_name(self, name: str) -> str:
+        return self._target().get_valid_name(name)

@@ -1,0 +1,117 @@
+"""System checks of what the app needs around it: django-q2's broker and SQLite's locking.
+
+A new shop following the README gets these right; one that skips a line
+learns it from ``manage.py check`` instead of from the first callback. Like
+``checks``, they read settings only (``importlib.util.find_spec`` looks for a
+module without importing it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import django
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+#: django-q2's brokers, in the order it picks them (``django_q.brokers.get_broker``), with
+#: the module each needs. No key at all means Redis on localhost.
+_BROKERS: tuple[tuple[str, str, str], ...] = (
+    ("iron_mq", "IronMQ", "iron_mq"),
+    ("sqs", "Amazon SQS", "boto3"),
+    ("orm", "the database (ORM broker)", ""),
+    ("mongo", "MongoDB", "pymongo"),
+    ("django_redis", "Redis through django-redis", "django_redis"),
+    ("redis", "Redis", "redis"),
+)
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package is missing, or the name is empty
+        return False
+
+
+@register(Tags.compatibility)
+def check_task_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """django-q2 must have a broker it can reach: named explicitly, its library installed."""
+    cluster = getattr(settings, "Q_CLUSTER", None)
+    cluster = cluster if isinstance(cluster, dict) else {}
+    if cluster.get("sync"):
+        return []  # tasks run inline (tests): no broker is used
+    if cluster.get("broker_class"):
+        path = str(cluster["broker_class"])
+        module = path.rpartition(".")[0]
+        if module and _importable(module):
+            return []
+        return [_missing_broker_library(f"the broker class {path!r}", module or path)]
+    for key, name, module in _BROKERS:
+        if cluster.get(key):
+            if module and not _importable(module):
+                return [_missing_broker_library(name, module)]
+            return []
+    orm_hint = (
+        'Add "orm": "default" to Q_CLUSTER to queue tasks in the database (nothing else to run), '
+        'or "redis": "redis://…" for Redis. See README.md and docs/scaling.md.'
+    )
+    if not _importable("redis"):
+        return [
+            Error(
+                "Q_CLUSTER names no broker, so django-q2 uses Redis, but the redis package is "
+                "not installed: the first callback or label download would fail.",
+                hint=orm_hint,
+                id="shipping_orders.E020",
+            )
+        ]
+    return [
+        Warning(
+            "Q_CLUSTER names no broker, so django-q2 falls back to Redis on localhost:6379; "
+            "callbacks and label downloads fail while that server is not running.",
+            hint=orm_hint,
+            id="shipping_orders.W020",
+        )
+    ]
+
+
+def _missing_broker_library(name: str, module: str) -> Error:
+    return Error(
+        f"Q_CLUSTER uses {name}, but the Python module {module!r} is not installed.",
+        hint="Install it (pip install django-shipping-orders[redis] for Redis), or use the "
+        'ORM broker ("orm": "default").',
+        id="shipping_orders.E020",
+    )
+
+
+@register(Tags.compatibility)
+def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """SQLite must wait for its write lock: the web server and qcluster write at the same time.
+
+    Settings only: Django runs ``database``-tagged checks only when asked for
+    them, and this one needs no connection.
+    """
+    messages: list[CheckMessage] = []
+    for alias, database in (getattr(settings, "DATABASES", {}) or {}).items():
+        if not str(database.get("ENGINE", "")).endswith("sqlite3"):
+            continue
+        options = database.get("OPTIONS") or {}
+        missing = []
+        if "timeout" not in options:
+            missing.append('"timeout": 20')
+        if django.VERSION >= (5, 1) and str(options.get("transaction_mode", "")).upper() != (
+            "IMMEDIATE"
+        ):
+            missing.append('"transaction_mode": "IMMEDIATE"')
+        if missing:
+            messages.append(
+                Warning(
+                    f"Database {alias!r} is SQLite without a lock timeout and immediate "
+                    "transactions: the web server and qcluster write at the same time, and one "
+                    "of them fails with 'database is locked'.",
+                    hint=f"Set DATABASES[{alias!r}]['OPTIONS'] = {{{', '.join(missing)}}}, or use "
+                    "PostgreSQL. See README.md.",
+                    id="shipping_orders.W021",
+                )
+            )
+    return messages
