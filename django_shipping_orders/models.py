@@ -85,12 +85,20 @@ class Order(models.Model):
     # The provider's order reference (Shippit tracking_number, Sender.lv order_reference).
     # NULL while an order we are placing has no answer yet: NULLs never collide in
     # the unique constraint below, on every supported database.
-    reference = models.CharField(_("reference"), max_length=64, null=True, blank=True)  # noqa: DJ001
+    # db_index: search by reference alone (the unique key leads with the account); on
+    # PostgreSQL it also gets a pattern index for prefix search.
+    reference = models.CharField(  # noqa: DJ001
+        _("reference"), max_length=64, null=True, blank=True, db_index=True
+    )
     submission_id = models.UUIDField(
         _("submission id"), default=uuid.uuid4, unique=True, editable=False
     )
     placement = models.CharField(
-        _("placement"), max_length=16, choices=Placement.choices, default=Placement.REMOTE
+        _("placement"),
+        max_length=16,
+        choices=Placement.choices,
+        default=Placement.REMOTE,
+        db_index=True,  # "needs attention": the few unknown and rejected placements
     )
 
     # -- mirrored from the Get Order document (the provider's names) ------------------------
@@ -183,6 +191,11 @@ class Order(models.Model):
         upload_to=_label_upload_to, storage=_label_storage, max_length=255, blank=True
     )
     label_downloaded_at = models.DateTimeField(null=True, blank=True)
+    #: Why the last label download failed ("" once a label is stored).
+    label_error = models.TextField(_("label download error"), blank=True)
+    label_printed_at = models.DateTimeField(_("label printed at"), null=True, blank=True)
+    #: The username of whoever printed it (kept as text: the record outlives the account).
+    label_printed_by = models.CharField(_("label printed by"), max_length=150, blank=True)
     booked_at = models.DateTimeField(null=True, blank=True)
     manifest = models.ForeignKey(
         "shipping_orders.Manifest",

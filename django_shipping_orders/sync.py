@@ -17,7 +17,8 @@ The other writes of an order live here too, so there is one owner for each
 column: refresh bookkeeping (:func:`record_refresh_failure`,
 :func:`record_unchanged_fetches`), placement (:func:`begin_placement`,
 :func:`mark_placement`, :func:`finish_placement`), provider errors
-(:func:`record_error`) and the stored label (:func:`store_label`).
+(:func:`record_error`), the stored label (:func:`store_label`,
+:func:`record_label_failure`) and the shop's print record (:func:`mark_printed`).
 """
 
 from __future__ import annotations
@@ -489,8 +490,9 @@ def store_label(order: Order, data: bytes) -> None:
     old_name = order.label.name if order.label else ""
     order.label.save(f"{order.reference or order.pk}.pdf", ContentFile(data), save=False)
     order.label_downloaded_at = timezone.now()
+    order.label_error = ""
     # Only the label columns: a concurrent sync may be writing the mirrored ones.
-    order.save(update_fields=["label", "label_downloaded_at", "updated_at"])
+    order.save(update_fields=["label", "label_downloaded_at", "label_error", "updated_at"])
     if old_name and old_name != order.label.name:
         order.label.storage.delete(old_name)
 
@@ -514,3 +516,27 @@ def record_booking(
             )
         for pk, error in failed.items():
             Order.objects.filter(pk=pk).update(booking_error=error[:2000], updated_at=at)
+
+
+# -- writes that are not mirrored data ---------------------------------------------------------
+
+
+def mark_printed(orders: Sequence[Order], user: Any) -> int:
+    """Record that the labels of ``orders`` were printed now by ``user``; returns how many.
+
+    Bookkeeping of our own, not the provider's data: ``updated_at`` is left
+    alone, so a refresh in flight that guards on it still records its poll.
+    """
+    ids = [order.pk for order in orders]
+    name = str(user.get_username()) if user is not None and hasattr(user, "get_username") else ""
+    now = timezone.now()
+    count = Order.objects.filter(pk__in=ids).update(label_printed_at=now, label_printed_by=name)
+    for order in orders:
+        order.label_printed_at, order.label_printed_by = now, name
+    return count
+
+
+def record_label_failure(order_id: int, error: Exception | str) -> None:
+    """Note why the label of order ``order_id`` could not be stored (cleared once one is)."""
+    text = str(error)[:2000]
+    Order.objects.filter(pk=order_id, label="").update(label_error=text)

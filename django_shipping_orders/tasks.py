@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import locks, refresh, schedules, services
+from . import locks, refresh, schedules, services, sync
 from .callbacks import process_pending
-from .exceptions import ShippingOrdersError
+from .exceptions import LabelNotReady, ShippingOrdersError
 from .models import Order, Source
 from .redaction import get_logger
 
@@ -67,6 +67,8 @@ def download_label(order_id: int) -> str:
         return f"order {order_id} no longer exists"
     except ShippingOrdersError as err:
         logger.warning("Label of order %s not stored: %s", order_id, err)
+        if not isinstance(err, LabelNotReady):  # not a failure: the next sync tries again
+            sync.record_label_failure(order_id, err)  # shown in the admin and the status
         return f"not stored: {err}"
     return f"stored {order.label.name}"
 

@@ -92,7 +92,11 @@ class Migration(migrations.Migration):
                 (
                     "reference",
                     models.CharField(
-                        blank=True, max_length=64, null=True, verbose_name="reference"
+                        blank=True,
+                        db_index=True,
+                        max_length=64,
+                        null=True,
+                        verbose_name="reference",
                     ),
                 ),
                 (
@@ -114,6 +118,7 @@ class Migration(migrations.Migration):
                             ("unknown", "Submission outcome unknown: check with the provider"),
                             ("rejected", "Rejected by the provider"),
                         ],
+                        db_index=True,
                         default="remote",
                         max_length=16,
                         verbose_name="placement",
@@ -256,6 +261,15 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("label_downloaded_at", models.DateTimeField(blank=True, null=True)),
+                ("label_error", models.TextField(blank=True, verbose_name="label download error")),
+                (
+                    "label_printed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="label printed at"),
+                ),
+                (
+                    "label_printed_by",
+                    models.CharField(blank=True, max_length=150, verbose_name="label printed by"),
+                ),
                 ("booked_at", models.DateTimeField(blank=True, null=True)),
                 ("booking_error", models.TextField(blank=True, verbose_name="booking error")),
                 ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
