@@ -1,4 +1,4 @@
-"""The order admin's actions: refresh, print labels, cancel, book for pickup.
+"""The order admin's actions: refresh, print labels (see ``printing``), cancel, book for pickup.
 
 Each talks to the provider through the same services a task or a person's
 own code would use, and each is behind its own permission (see
@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -24,11 +24,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from .. import services
-from ..exceptions import LabelError, OrderCannotBeCancelled, ShippingOrdersError
-from ..label_documents import merge_with_documents
-from ..labels import merge_labels
+from ..exceptions import OrderCannotBeCancelled, ShippingOrdersError
 from ..models import Order
-from .display import admin_link
+from ..providers import get_provider
+from ..utils import safe_web_url
+from .display import humanize_state
+from .printing import print_labels
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -93,42 +94,6 @@ def refresh_from_provider(
     )
 
 
-@admin.action(description=gettext_lazy("Print labels (one PDF)"), permissions=["print_label"])
-def print_labels(
-    modeladmin: ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet[Order],
-    merge: Callable[[list[Order]], bytes] = merge_labels,
-) -> HttpResponse | None:
-    orders = list(queryset)  # in the order of the list the person selected them from
-    printable = []
-    for order in orders:
-        if order.label:
-            printable.append(order)
-        else:
-            modeladmin.message_user(
-                request,
-                _("%(order)s: no stored label yet; not printed.") % {"order": _name(order)},
-                messages.WARNING,
-            )
-    if not printable:
-        modeladmin.message_user(
-            request, _("None of the selected orders has a label."), messages.ERROR
-        )
-        return None
-    try:
-        pdf = merge(printable)
-    except (LabelError, OSError) as err:
-        modeladmin.message_user(request, _("Could not merge the labels: %s") % err, messages.ERROR)
-        return None
-    response = HttpResponse(pdf, content_type="application/pdf")
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'inline; filename="shipping-labels-{stamp}.pdf"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
-
-
 @admin.action(description=gettext_lazy("Cancel at the provider…"), permissions=["cancel"])
 def cancel_at_provider(
     modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
@@ -156,7 +121,7 @@ def cancel_at_provider(
             modeladmin.message_user(
                 request,
                 _("%(order)s: already %(state)s; nothing to cancel.")
-                % {"order": _name(order), "state": order.state},
+                % {"order": _name(order), "state": humanize_state(order.state).lower()},
                 messages.WARNING,
             )
             return False
@@ -164,7 +129,11 @@ def cancel_at_provider(
             services.cancel_order(order)
         except OrderCannotBeCancelled as err:
             reason = err.description or err.code or str(err)
-            where = _(" (state at the provider: %s)") % err.order_state if err.order_state else ""
+            where = (
+                _(" (state at the provider: %s)") % humanize_state(err.order_state).lower()
+                if err.order_state
+                else ""
+            )
             modeladmin.message_user(
                 request,
                 _("%(order)s: the provider refused to cancel it: %(reason)s%(where)s")
@@ -198,7 +167,7 @@ def book_for_pickup(
             modeladmin.message_user(
                 request,
                 _("%(order)s: %(state)s; cannot be booked.")
-                % {"order": _name(order), "state": order.state},
+                % {"order": _name(order), "state": humanize_state(order.state)},
                 messages.ERROR,
             )
         else:
@@ -210,9 +179,11 @@ def book_for_pickup(
 def _book_batch(
     modeladmin: ModelAdmin, request: HttpRequest, account: str, orders: list[Order]
 ) -> None:
-    """Book one account's orders through ``services.book_orders`` and say what happened."""
     try:
-        outcome = services.book_orders(account, orders)
+        provider = get_provider(account)
+        if not provider.supports_booking:
+            raise NotImplementedError(_("account %s's provider does not book pickups") % account)
+        result = provider.book([order.reference for order in orders if order.reference])
     except ACTION_ERRORS as err:
         for order in orders:
             modeladmin.message_user(
@@ -221,51 +192,24 @@ def _book_batch(
                 messages.ERROR,
             )
         return
-    for manifest in outcome.manifests:
-        if not manifest.success:
-            continue
-        refs = set(manifest.references)
-        booked = [order for order in outcome.booked if order.reference in refs]
-        text = ngettext(
-            "Booked %(count)d order of account %(account)s with %(courier)s for pickup.",
-            "Booked %(count)d orders of account %(account)s with %(courier)s for pickup.",
-            len(booked) or manifest.order_count or 0,
-        ) % {
-            "count": len(booked) or manifest.order_count or 0,
-            "account": account,
-            "courier": manifest.courier_display or _("the courier"),
-        }
-        url = admin_link("admin:shipping_orders_manifest_change", manifest.pk)
-        if url:
-            label = _("Manifest %s") % (manifest.number or manifest.pk)
-            modeladmin.message_user(
-                request, format_html('{} <a href="{}">{}</a>', text, url, label), messages.SUCCESS
-            )
-        else:
-            modeladmin.message_user(request, text, messages.SUCCESS)
-    for order, error in outcome.failed:
-        modeladmin.message_user(
-            request,
-            _("%(order)s: not booked: %(err)s") % {"order": _name(order), "err": error},
-            messages.ERROR,
+    booked = set(result.references) or {order.reference for order in orders}
+    Order.objects.filter(account=account, reference__in=booked).update(booked_at=timezone.now())
+    text = ngettext(
+        "Booked %(count)d order of account %(account)s for pickup.",
+        "Booked %(count)d orders of account %(account)s for pickup.",
+        len(booked),
+    ) % {"count": len(booked), "account": account}
+    manifest = safe_web_url(result.manifest_url)
+    if manifest:
+        message = format_html(
+            '{} <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
+            text,
+            manifest,
+            _("Open the manifest"),
         )
+        modeladmin.message_user(request, message, messages.SUCCESS)
+    else:
+        modeladmin.message_user(request, text, messages.SUCCESS)
 
 
-@admin.action(
-    description=gettext_lazy("Print labels with customs documents (one PDF)"),
-    permissions=["print_label"],
-)
-def print_labels_and_documents(
-    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
-) -> HttpResponse | None:
-    """Each label followed by the order's other stored documents (customs invoices ...)."""
-    return print_labels(modeladmin, request, queryset, merge=merge_with_documents)
-
-
-ORDER_ACTIONS = [
-    refresh_from_provider,
-    print_labels,
-    print_labels_and_documents,
-    cancel_at_provider,
-    book_for_pickup,
-]
+ORDER_ACTIONS = [refresh_from_provider, print_labels, cancel_at_provider, book_for_pickup]

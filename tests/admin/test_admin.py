@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -75,7 +76,53 @@ def test_unknown_state_is_shown_as_it_came(client, viewer, make_order):
         ("PP9001", "reference", "PP9001"),
         ("R-SHOP-77", "retailer_reference", "R-SHOP-77"),
         ("CPJOB55", "courier_job_id", "CPJOB55"),
+        ("cpjob55", "courier_job_id", "CPJOB55"),  # a scanner that types lower case
+    ],
+)
+def test_searching_one_reference_opens_its_order(client, viewer, make_order, query, field, value):
+    wanted = make_order(**{field: value})
+    make_order()
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": query})
+    assert response.status_code == 302
+    assert response["Location"] == change_url(wanted)
+
+
+def test_a_scanned_parcel_label_number_lands_on_its_order(client, viewer, make_order):
+    wanted = make_order()
+    Parcel.objects.create(order=wanted, position=0, label_number="CPX0048213077001")
+    other = make_order()
+    Parcel.objects.create(order=other, position=0, label_number="CPX0048213077002")
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": "CPX0048213077001"}, follow=True)
+    assert response.redirect_chain == [(change_url(wanted), 302)]
+    assert response.context["original"] == wanted
+
+
+def test_several_references_at_once_find_all_of_them(client, viewer, make_order):
+    a = make_order(reference="PPAAA1")
+    b = make_order(retailer_reference="SHOP-22")
+    c = make_order(courier_job_id="CJ333")
+    make_order()
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": "PPAAA1, SHOP-22  cj333,"})
+    assert set(response.context["cl"].result_list) == {a, b, c}
+
+
+def test_the_start_of_a_reference_finds_the_orders_it_begins(client, viewer, make_order):
+    a = make_order(reference="PPXY0001")
+    b = make_order(reference="PPXY0002")
+    make_order(reference="PPZZ0003")
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": "PPXY"})
+    assert set(response.context["cl"].result_list) == {a, b}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
         ("Marguerite", "receiver_name", "Marguerite Duras"),
+        ("marguerite duras", "receiver_name", "Marguerite Duras"),
         ("md@example.org", "user_email", "md@example.org"),
         ("3053", "delivery_postcode", "3053"),
     ],
@@ -132,9 +179,11 @@ def test_changelist_runs_the_same_queries_for_10_and_for_10000_orders(client, vi
     client.force_login(viewer)
     url = reverse(CHANGELIST)
     bulk(10, 0)
+    cache.clear()  # both pages count afresh (the counts on top are cached for a while)
     with CaptureQueriesContext(connection) as few:
         assert client.get(url).status_code == 200
     bulk(9990, 10)
+    cache.clear()
     with CaptureQueriesContext(connection) as many:
         response = client.get(url)
     assert response.status_code == 200
@@ -306,7 +355,19 @@ def test_refresh_button_on_the_detail_page(client, clerk, viewer, make_order, sp
     assert spy == [("refresh", order.reference)]
 
 
-def test_print_labels_gives_one_pdf_in_the_listed_order(client, clerk, make_order):
+def print_labels(client, orders: list[Order]):
+    """Select ``orders``, choose "Print labels…", then press Print on the confirmation page."""
+    confirm = run_action(client, "print_labels", orders)
+    assert confirm.status_code == 200
+    ids = [order.pk for order in confirm.context["printable"]]
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "print_labels", "_selected_action": ids, "post": "yes"},
+    )
+    return confirm, response
+
+
+def test_print_labels_asks_first_then_gives_one_pdf_in_the_listed_order(client, clerk, make_order):
     now = timezone.now()
     # The list shows the newest first: that is the order the labels come out in.
     old = make_order(label=make_pdf("old label"))
@@ -316,13 +377,77 @@ def test_print_labels_gives_one_pdf_in_the_listed_order(client, clerk, make_orde
     Order.objects.filter(pk=new.pk).update(created_at=now - timedelta(hours=1))
     client.force_login(clerk)
 
-    response = run_action(client, "print_labels", [old, new, unlabelled])
+    confirm, response = print_labels(client, [old, new, unlabelled])
 
+    html = confirm.content.decode()
+    assert "Print these labels?" in html
+    assert "<strong>2 labels</strong> will be printed" in html
+    assert f"<strong>{unlabelled.reference}</strong> (no stored label yet)" in html
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith("inline")
     assert pdf_page_texts(response.content) == ["new label p1", "new label p2", "old label"]
-    assert messages_of(response) == [f"{unlabelled.reference}: no stored label yet; not printed."]
+
+
+def test_printing_a_selection_with_a_cancelled_order_prints_only_the_others_and_names_it(
+    client, clerk, make_order
+):
+    ready = make_order(state="ready_for_pickup", courier_job_id="CJ1", label=make_pdf("ready"))
+    cancelled = make_order(state="cancelled", label=make_pdf("cancelled"))
+    voided = make_order(state="untrackable", label=make_pdf("untrackable, never shipped"))
+    client.force_login(clerk)
+
+    confirm, response = print_labels(client, [ready, cancelled, voided])
+
+    html = confirm.content.decode()
+    assert "<strong>1 label</strong> will be printed." in html
+    assert "2 orders are left out:" in html
+    assert f"<strong>{cancelled.reference}</strong> (cancelled)" in html
+    assert f"<strong>{voided.reference}</strong> (final without a shipment)" in html
+    assert [o.pk for o in confirm.context["printable"]] == [ready.pk]
+    assert pdf_page_texts(response.content) == ["ready"]
+    assert set(Order.objects.exclude(label_printed_at=None).values_list("pk", flat=True)) == {
+        ready.pk
+    }
+
+
+def test_a_printed_label_is_marked_with_when_and_by_whom(client, clerk, make_order):
+    order = make_order(label=make_pdf("label"))
+    waiting = make_order(label=make_pdf("other"))
+    client.force_login(clerk)
+    before = timezone.now()
+
+    print_labels(client, [order])
+
+    order.refresh_from_db()
+    assert order.label_printed_by == "clerk"
+    assert before <= order.label_printed_at <= timezone.now()
+    unprinted = client.get(reverse(CHANGELIST), {"label": "unprinted"}).context["cl"]
+    assert list(unprinted.result_list) == [waiting]
+    page = client.get(change_url(order)).content.decode()
+    assert "by clerk" in page
+    again = run_action(client, "print_labels", [order]).content.decode()
+    assert "1 label was printed before and will be printed again." in again
+
+
+def test_print_todays_pickups_not_printed_yet_in_one_click(client, clerk, viewer, make_order):
+    today = timezone.localtime().replace(hour=15, minute=0, second=0, microsecond=0)
+    due = make_order(pickup_at=today, label=make_pdf("due today"))
+    make_order(pickup_at=today, label=make_pdf("printed"), label_printed_at=timezone.now())
+    make_order(pickup_at=today + timedelta(days=1), label=make_pdf("tomorrow"))
+    make_order(pickup_at=today, state="cancelled", label=make_pdf("cancelled"))
+    make_order(pickup_at=today)  # no label yet
+    url = reverse("admin:shipping_orders_order_print_today")
+    client.force_login(viewer)
+    assert url not in client.get(reverse(CHANGELIST)).content.decode()
+    assert client.get(url).status_code == 403
+
+    client.force_login(clerk)
+    listing = client.get(reverse(CHANGELIST)).content.decode()
+    assert "Print today's pickup not printed yet (1)" in listing
+    confirm = client.get(url)
+    assert [o.pk for o in confirm.context["printable"]] == [due.pk]
+    assert confirm.context["skipped"] == []
 
 
 def test_cancel_asks_for_confirmation_then_shows_the_providers_refusal(
@@ -356,7 +481,7 @@ def test_cancel_asks_for_confirmation_then_shows_the_providers_refusal(
     assert sorted(messages_of(response)) == sorted(
         [
             f"{moving.reference}: the provider refused to cancel it: Order is already in transit "
-            "(state at the provider: in_transit)",
+            "(state at the provider: in transit)",
             f"{done.reference}: already completed; nothing to cancel.",
             "Cancelled 1 order.",
         ]

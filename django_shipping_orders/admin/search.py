@@ -1,0 +1,86 @@
+"""The order list's search box: scanned barcodes and pasted lists of references first.
+
+A clerk scans a parcel label or types a reference; a list of references is
+pasted from an e-mail. So the search tries, in order, stopping at the first
+that finds something:
+
+1. **exact**: each word (split on spaces, commas and semicolons) against the
+   provider's reference, the retailer reference, the courier's tracking
+   number and the parcels' label numbers (all indexed);
+2. **prefix**: words of three characters or more as the start of the same
+   fields (PostgreSQL has a pattern index for each, MySQL and MariaDB use the
+   plain one; SQLite reads the table, which is fast enough at its sizes);
+3. **words**: Django's own search over the receiver's name, e-mail and
+   postcode (every word must match).
+
+Exact and prefix matches are looked up with the words as typed and in upper
+case, since references are upper case and scanners are not always.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Q, QuerySet
+
+from ..models import Order, Parcel
+
+#: The fields a reference can be in (each indexed).
+REFERENCE_FIELDS = ("reference", "retailer_reference", "courier_job_id")
+#: Most words of one search (a pasted list longer than this is cut).
+MAX_TERMS = 200
+#: Orders found through parcel label numbers, at most.
+MAX_PARCEL_HITS = 1000
+_SPLIT = re.compile(r"[\s,;]+")
+
+
+def terms(search: str) -> list[str]:
+    """The words of ``search``, in order, without repeats."""
+    words = [word for word in _SPLIT.split(search or "") if word]
+    return list(dict.fromkeys(words))[:MAX_TERMS]
+
+
+def _variants(words: list[str]) -> list[str]:
+    return list(dict.fromkeys([*words, *(word.upper() for word in words)]))
+
+
+def exact(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | None:
+    """Orders with any of ``words`` as a reference or a parcel label number, or None."""
+    if not words:
+        return None
+    values = _variants(words)
+    condition = Q()
+    for field in REFERENCE_FIELDS:
+        condition |= Q(**{f"{field}__in": values})
+    # Looked up first, on their own index: an OR with a subquery would scan the orders.
+    by_parcel = list(
+        Parcel.objects.filter(label_number__in=values)
+        .order_by()
+        .values_list("order_id", flat=True)[:MAX_PARCEL_HITS]
+    )
+    if by_parcel:
+        condition |= Q(pk__in=by_parcel)
+    found = queryset.filter(condition)
+    return found if found.exists() else None
+
+
+def prefix(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | None:
+    """Orders with a reference starting with any of ``words`` (three characters or more), or None."""
+    values = _variants([word for word in words if len(word) >= 3])
+    if not values:
+        return None
+    condition = Q()
+    parcels = Q()
+    for value in values:
+        parcels |= Q(label_number__startswith=value)
+        for field in REFERENCE_FIELDS:
+            condition |= Q(**{f"{field}__startswith": value})
+    by_parcel = list(
+        Parcel.objects.filter(parcels)
+        .order_by()
+        .values_list("order_id", flat=True)[:MAX_PARCEL_HITS]
+    )
+    if by_parcel:
+        condition |= Q(pk__in=by_parcel)
+    found = queryset.filter(condition)
+    return found if found.exists() else None
