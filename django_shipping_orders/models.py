@@ -235,7 +235,10 @@ class Order(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account}:{self.reference or f'(unsubmitted {self.submission_id})'}"
+        if self.reference:
+            return f"{self.account}:{self.reference}"
+        # Not placed (yet): the shop's own reference is what people know it by.
+        return f"{self.account}:{self.retailer_reference or self.submission_id} (not placed)"
 
     @property
     def is_final(self) -> bool:

@@ -24,6 +24,7 @@ from . import attention
 from .display import (
     DOC_ICON,
     admin_link,
+    badge,
     label_url,
     local_time,
     pretty_json,
@@ -56,9 +57,10 @@ class OrderColumns:
             head = format_html('<span class="so-ref">{}</span>', order.reference)
         else:
             head = format_html(
-                '<span class="so-placement so-placement--{}">{}</span>',
+                '<span class="so-placement so-placement--{}" title="{}">{}</span>',
                 order.placement,
                 order.get_placement_display(),
+                _("not placed"),
             )
         return format_html(
             '{}<br><span class="so-muted">{}</span>', head, order.retailer_reference or "—"
@@ -68,29 +70,40 @@ class OrderColumns:
     def receiver(self, order: Order) -> str:
         place = " ".join(part for part in (order.delivery_suburb, order.delivery_postcode) if part)
         return format_html(
-            '<span class="so-clip">{}</span><br><span class="so-muted">{}</span>',
+            '{}<br><span class="so-muted">{}</span>',
             order.receiver_name or "—",
             place,
         )
 
     @admin.display(description=_("state"), ordering="state")
     def state_display(self, order: Order) -> str:
-        return state_badge(order.state)
+        return self.state_or_placement(order)
 
     @admin.display(description=_("state"), ordering="state")
     def state_column(self, order: Order) -> str:
         """The badge; under it why the order needs a person, and when it was last synced."""
         reasons = format_html_join(
             "",
-            '<br><span class="so-reason">{}</span>',
-            ((reason,) for reason in attention.reasons_for(order)),
+            '<span class="so-reason" title="{}">{}</span>',
+            ((reason, reason) for reason in attention.reasons_for(order)),
         )
         return format_html(
-            '{}{}<br><span class="so-muted">{}</span>',
-            state_badge(order.state),
+            '{}{}<span class="so-muted so-line">{}</span>',
+            self.state_or_placement(order),
             reasons,
             self.synced_text(order),
         )
+
+    def state_or_placement(self, order: Order) -> str:
+        """The state badge, or for an order the provider never took, how placing it went."""
+        if not order.state and order.placement in (
+            Order.Placement.REJECTED,
+            Order.Placement.UNKNOWN,
+        ):
+            tone = "problem" if order.placement == Order.Placement.REJECTED else "pending"
+            text = _("Rejected") if order.placement == Order.Placement.REJECTED else _("Unknown")
+            return badge(tone, order.get_placement_display(), text)
+        return state_badge(order.state)
 
     @admin.display(description=_("courier"), ordering="courier_allocation")
     def courier(self, order: Order) -> str:
@@ -154,7 +167,12 @@ class OrderColumns:
                     self.printed_text(order),
                     _("printed"),
                 )
-            return format_html('{}<br><span class="so-muted">{}</span>', link, _("not printed"))
+            return format_html(
+                '{}<br><span class="so-muted" title="{}">{}</span>',
+                link,
+                _("Not printed yet"),
+                _("to print"),
+            )
         if order.label_error:
             return format_html(
                 '<span class="so-reason" title="{}">{}</span>', order.label_error, _("failed")
@@ -219,7 +237,7 @@ class OrderColumns:
             '<span class="so-summary-ref">{}</span>{}<span class="so-muted">{} · {}</span></div>'
             '{}<dl class="so-facts">{}</dl></div>',
             order.reference or order.get_placement_display(),
-            state_badge(order.state),
+            self.state_or_placement(order),
             order.account,
             order.retailer_reference or "—",
             alert,

@@ -36,7 +36,9 @@ _NOTHING_SHIPS = frozenset({"cancelled", "invalidated"})
 
 def why_not_printable(order: Order) -> str:
     """Why ``order``'s label must not be printed, or "" when it may."""
-    if order.placement == Order.Placement.REJECTED or order.state in _NOTHING_SHIPS:
+    if order.placement == Order.Placement.REJECTED:
+        return _("rejected by the provider")
+    if order.state in _NOTHING_SHIPS:
         return _("cancelled") if order.state == "cancelled" else _("nothing ships")
     if states.is_terminal(order.state) and not order.courier_job_id:
         return _("final without a shipment")

@@ -7,8 +7,10 @@ from typing import Any
 from django import template
 from django.contrib.admin.views.main import ChangeList
 
-from ..admin.display import humanize_state, state_badge
+from ..admin.columns import OrderColumns
+from ..admin.display import humanize_state, local_time, state_badge
 from ..admin.listing import date_bar
+from ..models import Order
 
 register = template.Library()
 
@@ -29,3 +31,15 @@ def state_name(state: str) -> str:
 def state_tag(state: str) -> str:
     """The state as the list's coloured badge."""
     return state_badge(state)
+
+
+@register.filter
+def state_or_placement(order: Order) -> str:
+    """The state badge, or "Rejected" / "Unknown" for an order the provider never took."""
+    return OrderColumns().state_or_placement(order)
+
+
+@register.filter
+def pickup_time(order: Order) -> str:
+    """The pickup time in the receiver's time zone, or "—"."""
+    return local_time(order.pickup_at, order.delivery_timezone, "D j M H:i T") or "—"

@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from django_shipping_orders.admin import attention
 from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent, Parcel, Product
 from django_shipping_orders.sandbox.pdf import label_pdf
 
@@ -289,6 +290,98 @@ def _demo_orders() -> Order:
         if index == 0:
             first = order
     return first
+
+
+def _rejected_order() -> Order:
+    """An order the provider refused, as placing leaves it."""
+    return Order.objects.create(
+        account="default",
+        reference=None,
+        placement=Order.Placement.REJECTED,
+        retailer_reference="SHOP-10453",
+        receiver_name="Harper Singh",
+        delivery_suburb="Paddington",
+        delivery_postcode="2021",
+        delivery_timezone="Australia/Sydney",
+        last_error="Shippit refused the order (422 invalid_attribute): delivery_postcode: "
+        "2021 is not a postcode of Paddington QLD",
+        raw={"retailer_reference": "SHOP-10453", "receiver_name": "Harper Singh"},
+    )
+
+
+def _fits(page) -> bool:
+    """True when the page needs no sideways scrolling and every column header is on screen."""
+    return page.evaluate(
+        """() => {
+            const box = document.querySelector('#changelist-form .results');
+            const right = Math.min(window.innerWidth, box.getBoundingClientRect().right);
+            const heads = [...document.querySelectorAll('#result_list thead th')];
+            return document.documentElement.scrollWidth <= window.innerWidth
+                && box.scrollWidth <= box.clientWidth
+                && heads.every(th => th.getBoundingClientRect().right <= right + 0.5);
+        }"""
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_admin_desk_at_1280_by_800_in_a_real_browser(live_server, monkeypatch):
+    playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
+    User.objects.create_superuser("clerk", "clerk@example.com", "correct horse")
+    _demo_orders()
+    rejected = _rejected_order()
+    base = f"{live_server.url}/admin/shipping_orders/order/"
+    ARTIFACTS.mkdir(exist_ok=True)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{live_server.url}/admin/login/")
+            page.fill("#id_username", "clerk")
+            page.fill("#id_password", "correct horse")
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/")
+
+            # The list, with Django's app menu open as it comes: every column on screen.
+            page.goto(base)
+            assert page.locator("#result_list tbody tr").count() == len(ORDERS) + 1
+            print(
+                page.evaluate(
+                    """() => { const box = document.querySelector('#changelist-form .results'); return [box.clientWidth, box.scrollWidth, [...document.querySelectorAll('#result_list thead th')].map(t => Math.round(t.getBoundingClientRect().width))]; }"""
+                )
+            )
+            assert _fits(page)
+            needing = attention.counts(fresh=True)["total"]  # the rejected order, a failed pickup …
+            assert needing >= 2
+            assert page.locator(".so-desk-attention .so-count").inner_text() == str(needing)
+            page.screenshot(path=str(ARTIFACTS / "admin-changelist-1280.png"))
+
+            page.click(".so-desk-attention")
+            page.wait_for_url(f"{base}?attention=any")
+            assert page.locator("#result_list tbody tr").count() == needing
+            assert page.locator(".so-reason").count() >= needing
+            assert _fits(page)
+            page.screenshot(path=str(ARTIFACTS / "admin-needs-attention-1280.png"))
+
+            page.goto(base)
+            page.check("#action-toggle")
+            page.select_option("select[name=action]", "print_labels")
+            page.click("button[name=index]")
+            page.wait_for_selector(".so-print-summary")
+            assert "labels</strong> will be printed" in page.content()
+            assert page.locator(".so-row-skipped").count() == 4  # cancelled, rejected, no label
+            page.screenshot(path=str(ARTIFACTS / "admin-print-confirmation-1280.png"))
+
+            page.goto(f"{base}{rejected.pk}/change/")
+            alert = page.locator(".so-attention")
+            assert "is not a postcode of Paddington" in alert.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "admin-rejected-order-1280.png"))
+        finally:
+            browser.close()
+
+    for name in ("changelist", "needs-attention", "print-confirmation", "rejected-order"):
+        assert (ARTIFACTS / f"admin-{name}-1280.png").stat().st_size > 10_000
 
 
 @pytest.mark.django_db(transaction=True)
