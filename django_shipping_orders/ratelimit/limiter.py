@@ -12,7 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.cache import caches
+
+from .. import usage
 from ..conf import AccountSettings, RateLimit, shipping_settings
 from ..exceptions import RateBudgetExhausted
 from .base import Store, new_token
@@ -72,6 +76,8 @@ class RateLimiter:
             token = new_token()
             decision = store.take(key, rate.requests, rate.seconds, flight, token)
             if decision.admitted:
+                # The last hour's requests, for shipping_orders_status (one cache incr).
+                usage.record(self._cache(), account.alias, now=self._clock())
                 return Ticket(store, key, token)
             pause = max(0.01, decision.wait)
             if deadline is not None:
@@ -111,6 +117,9 @@ class RateLimiter:
 
     def _store(self) -> Store:
         return store_for(self._cache_alias or shipping_settings.rate_limit_cache, self._clock)
+
+    def _cache(self) -> Any:
+        return caches[self._cache_alias or shipping_settings.rate_limit_cache]
 
 
 def _limit(rate: RateLimit, slowed: bool) -> int:

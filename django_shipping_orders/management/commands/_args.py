@@ -1,10 +1,16 @@
-"""Parsing of the commands' arguments: ages (``90d``) and moments (``2025-01-01``, ``7d``)."""
+"""Parsing of the commands' arguments: ages (``90d``) and moments (``2025-01-01``, ``7d``).
+
+Also the help formatter that keeps the line breaks of an epilog (the exit
+status tables of the commands).
+"""
 
 from __future__ import annotations
 
+import argparse
 import re
 from datetime import datetime, timedelta
 
+from django.core.management.base import DjangoHelpFormatter
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -42,3 +48,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
+
+
+class EpilogHelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Django's help layout, with the epilog (the exit status table) printed as written."""
