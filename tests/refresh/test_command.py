@@ -69,7 +69,7 @@ def test_without_budget_the_rest_is_reported_as_skipped(sandbox):
     assert "run again later or use --wait" in out
 
 
-def test_each_failure_gets_a_line_and_fail_on_error_exits_non_zero(scripted_server):
+def test_each_failure_gets_a_line_and_the_exit_status_is_1(scripted_server):
     scripted_server.default = (
         404,
         {"error": "not_found", "error_description": "No such order"},
@@ -80,8 +80,9 @@ def test_each_failure_gets_a_line_and_fail_on_error_exits_non_zero(scripted_serv
         Order.objects.create(account="default", reference="PPGONE2")
         make_due()
         out, err = StringIO(), StringIO()
-        with pytest.raises(CommandError, match="2 order\\(s\\) could not be refreshed"):
-            call_command("refresh_shipping_orders", "--fail-on-error", stdout=out, stderr=err)
+        with pytest.raises(CommandError, match="2 order\\(s\\) could not be refreshed") as error:
+            call_command("refresh_shipping_orders", stdout=out, stderr=err)
+    assert error.value.returncode == 1
     lines = err.getvalue().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("FAILED default:PPGONE") and "not_found: No such order" in lines[0]
@@ -89,13 +90,48 @@ def test_each_failure_gets_a_line_and_fail_on_error_exits_non_zero(scripted_serv
     assert "test-api-key" not in err.getvalue() + out.getvalue()
 
 
-def test_failures_without_fail_on_error_do_not_raise(scripted_server):
+@pytest.mark.parametrize("flag", ["--fail-on-error", None])
+def test_failures_exit_1_by_default_and_with_the_old_flag(scripted_server, flag):
     scripted_server.default = (404, {"error": "not_found"}, {})
     with override_settings(SHIPPING_ORDERS=sandbox_accounts(scripted_server.url + "/api/3")):
         Order.objects.create(account="default", reference="PPGONE1")
         make_due()
-        out, _ = run()
+        with pytest.raises(CommandError) as error:
+            run(*([flag] if flag else []))
+    assert error.value.returncode == 1
+
+
+def test_allow_failures_exits_0_and_still_prints_them(scripted_server):
+    scripted_server.default = (404, {"error": "not_found"}, {})
+    with override_settings(SHIPPING_ORDERS=sandbox_accounts(scripted_server.url + "/api/3")):
+        Order.objects.create(account="default", reference="PPGONE1")
+        make_due()
+        out, err = run("--allow-failures")
     assert "failed 1" in out
+    assert err.startswith("FAILED default:PPGONE1")
+
+
+def test_exit_statuses_are_documented_in_help(capsys):
+    from django.core.management import get_commands, load_command_class
+
+    command = load_command_class(
+        get_commands()["refresh_shipping_orders"], "refresh_shipping_orders"
+    )
+    text = command.create_parser("manage.py", "refresh_shipping_orders").format_help()
+    assert "exit status:" in text
+    assert "1  some orders could not be refreshed" in text
+    assert "--allow-failures" in text
+
+
+def test_progress_shows_the_rate_and_the_time_left():
+    from django_shipping_orders.management.commands.refresh_shipping_orders import _Progress
+
+    now = [100.0]
+    progress = _Progress(StringIO(), clock=lambda: now[0])
+    now[0] += 10
+    assert progress.line(20, 200) == f"[{'#' * 3}{'-' * 27}] 20/200  2.0/s  ETA 1 min 30 s"
+    now[0] += 90
+    assert progress.line(200, 200).endswith("200/200  2.0/s")
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,16 @@ fetched. Examples::
     manage.py refresh_shipping_orders --all-open --wait     # everything not final; slow on purpose
     manage.py refresh_shipping_orders --dry-run             # list what would be fetched
 
-Exit status 1 with ``--fail-on-error`` when any order failed; each failure is
-printed on a line of its own and recorded on the order (``last_error``).
+Each failure is printed on a line of its own and recorded on the order
+(``last_error``); the exit status is then 1, unless ``--allow-failures``.
+On a terminal a progress line shows the rate and the time left.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -28,13 +30,25 @@ from ...conf import shipping_settings
 from ...exceptions import ShippingOrdersConfigurationError
 from ...models import Order, Source
 from ...ratelimit import default_limiter
+from ._args import EpilogHelpFormatter
 
 #: Orders listed one by one by --dry-run before it only counts.
 DRY_RUN_LISTED = 50
 
+EPILOG = """\
+exit status:
+  0  every selected order was fetched, or left for later by the rate limit
+  1  some orders could not be refreshed (each is printed), unless --allow-failures
+  2  bad arguments or settings: nothing was fetched"""
+
 
 class Command(BaseCommand):
     help = "Fetch shipping orders from their provider (due ones by default) within the rate limit."
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        kwargs.setdefault("epilog", EPILOG)
+        kwargs.setdefault("formatter_class", EpilogHelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         which = parser.add_mutually_exclusive_group()
@@ -54,8 +68,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be fetched; fetch nothing."
         )
-        parser.add_argument(
-            "--fail-on-error", action="store_true", help="Exit with status 1 if any order failed."
+        failures = parser.add_mutually_exclusive_group()
+        failures.add_argument(
+            "--allow-failures",
+            action="store_true",
+            help="Exit with status 0 even when orders failed (they are still printed).",
+        )
+        failures.add_argument(
+            "--fail-on-error",
+            action="store_true",
+            help="Exit with status 1 when any order failed (the default; kept for old scripts).",
         )
         parser.add_argument(
             "--wait",
@@ -67,14 +89,16 @@ class Command(BaseCommand):
         limit = _parse_limit(options["limit"])
         account = options["account"]
         if options["dry_run"] and options["wait"]:
-            raise CommandError("--dry-run and --wait cannot be combined: a dry run fetches nothing")
+            raise CommandError(
+                "--dry-run and --wait cannot be combined: a dry run fetches nothing", returncode=2
+            )
         try:
             if account is not None:
                 shipping_settings.account(account)
             shipping_settings.accounts()  # a broken account setting is reported before any work
             if not shipping_settings.account_aliases:
                 raise CommandError(
-                    "No shipping account is configured (SHIPPING_ORDERS['ACCOUNTS'])"
+                    "No shipping account is configured (SHIPPING_ORDERS['ACCOUNTS'])", returncode=2
                 )
             selection = self._selection(options, account)
             if options["dry_run"]:
@@ -82,10 +106,14 @@ class Command(BaseCommand):
                 return
             summary = self._run(selection, options, limit, account)
         except ShippingOrdersConfigurationError as err:
-            raise CommandError(str(err)) from None
+            raise CommandError(str(err), returncode=2) from None
         self._report(summary, quiet=options["verbosity"] == 0)
-        if options["fail_on_error"] and summary.failed:
-            raise CommandError(f"{summary.failed} order(s) could not be refreshed.")
+        if summary.failed and not options["allow_failures"]:
+            raise CommandError(
+                f"{summary.failed} order(s) could not be refreshed; each is named above "
+                "(--allow-failures exits 0).",
+                returncode=1,
+            )
 
     # -- selection -----------------------------------------------------------------------
 
@@ -100,7 +128,9 @@ class Command(BaseCommand):
             missing = [ref for ref in references if ref not in found]
             if missing:
                 where = f" in account {account!r}" if account else ""
-                raise CommandError(f"No order with reference {', '.join(missing)}{where}.")
+                raise CommandError(
+                    f"No order with reference {', '.join(missing)}{where}.", returncode=2
+                )
             return queryset.order_by("pk")
         if options["all_open"]:
             aliases = [account] if account else shipping_settings.account_aliases
@@ -179,9 +209,13 @@ def _parse_limit(value: str | None) -> int | None:
     try:
         limit = int(value)
     except ValueError:
-        raise CommandError(f"--limit must be a whole number of 1 or more, got {value!r}.") from None
+        raise CommandError(
+            f"--limit must be a whole number of 1 or more, got {value!r}.", returncode=2
+        ) from None
     if limit < 1:
-        raise CommandError(f"--limit must be a whole number of 1 or more, got {limit}.")
+        raise CommandError(
+            f"--limit must be a whole number of 1 or more, got {limit}.", returncode=2
+        )
     return limit
 
 
@@ -191,21 +225,38 @@ def _is_tty(stream: Any) -> bool:
 
 
 class _Progress:
-    """A one-line progress bar on the terminal (called from the worker threads)."""
+    """A one-line progress bar on the terminal, with the rate and the time left.
+
+    Called from the worker threads. The rate is measured over the whole run
+    so far: the rate limit, not the network, usually sets it.
+    """
 
     WIDTH = 30
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, clock: Any = time.monotonic) -> None:
         self.stream = stream
+        self._clock = clock
+        self._started = clock()
         self._lock = threading.Lock()
         self._shown = False
 
-    def __call__(self, done: int, total: int) -> None:
+    def line(self, done: int, total: int) -> str:
+        """The text of the progress line for ``done`` of ``total`` orders."""
         total = max(total, done, 1)
         filled = self.WIDTH * done // total
         bar = "#" * filled + "-" * (self.WIDTH - filled)
+        elapsed = max(self._clock() - self._started, 1e-9)
+        rate = done / elapsed
+        text = f"[{bar}] {done}/{total}  {rate:.1f}/s"
+        if done and done < total:
+            text += f"  ETA {_duration((total - done) / rate)}"
+        return text
+
+    def __call__(self, done: int, total: int) -> None:
+        text = self.line(done, total)
         with self._lock:
-            self.stream.write(f"\r[{bar}] {done}/{total}")
+            # Padded, so that a shorter line wipes the end of a longer one.
+            self.stream.write(f"\r{text:<72}")
             self.stream.flush()
             self._shown = True
 
@@ -214,3 +265,12 @@ class _Progress:
             if self._shown:
                 self.stream.write("\n")
                 self.stream.flush()
+
+
+def _duration(span: float) -> str:
+    seconds = round(span)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
