@@ -5,17 +5,24 @@ dozen orders across both accounts, and shows where to look. Ctrl-C stops
 every process it started. ``--once`` runs the same flow fast and without a
 person: it exits 0 only when every order has a label and a courier tracking
 number (or was cancelled) and the admin pages of the orders answer 200.
+
+``--port`` and ``--sandbox-port`` move the web server and the sandbox. A port
+already taken is named in a one-line error before anything starts (exit
+status 1), and if any process of the demo dies, the demo stops the others
+and exits 1 naming it.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -44,21 +51,49 @@ class Command(BaseCommand):
         )
         parser.add_argument("--timeout", type=float, default=150.0, help="--once: seconds to wait")
         parser.add_argument("--keep-db", action="store_true", help="keep orders of earlier runs")
+        parser.add_argument(
+            "--port",
+            type=int,
+            help="port of the shop's web server (default from DEMO_APP_URL: 8000)",
+        )
+        parser.add_argument(
+            "--sandbox-port", type=int, help="port of the sandbox (default from SANDBOX_URL: 8765)"
+        )
 
     def handle(
-        self, *args: Any, once: bool, speed: float | None, timeout: float, keep_db: bool, **kw: Any
+        self,
+        *args: Any,
+        once: bool,
+        speed: float | None,
+        timeout: float,
+        keep_db: bool,
+        port: int | None,
+        sandbox_port: int | None,
+        **kw: Any,
     ) -> None:
         speed = speed or (600.0 if once else 60.0)
         if speed <= 0:
             raise CommandError("--speed must be above 0.")
+        self.app_url = _with_port(settings.DEMO_APP_URL, port)
+        self.sandbox_url = _with_port(settings.SANDBOX_URL, sandbox_port)
+        # Before anything starts: a taken port is one line naming it, not a dead child later.
+        _port_free(self.app_url, "--port", "the shop's web server")
+        _port_free(self.sandbox_url, "--sandbox-port", "the sandbox")
         self.processes: list[subprocess.Popen[bytes]] = []
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        fast = override_settings(
-            SHIPPING_ORDERS={**settings.SHIPPING_ORDERS, "REFRESH": settings.DEMO_FAST_REFRESH}
-        )
+        # The processes this command starts read the same settings module: they learn
+        # the URLs from the environment, as shop/settings.py documents.
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "DEMO_APP_URL": self.app_url,
+            "SANDBOX_URL": self.sandbox_url,
+        }
+        shipping = _moved(settings.SHIPPING_ORDERS, settings.SANDBOX_URL, self.sandbox_url)
         if once:
             env["DEMO_FAST"] = "1"
-            fast.enable()
+            shipping["REFRESH"] = settings.DEMO_FAST_REFRESH
+        fast = override_settings(SHIPPING_ORDERS=shipping)
+        fast.enable()
         # Ctrl-C, a closed terminal or a plain `kill` all end the same way: every
         # process this command started is stopped before it exits.
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -78,14 +113,16 @@ class Command(BaseCommand):
                     "--drop-callbacks",
                     "0.25",
                     "--app-url",
-                    settings.DEMO_APP_URL,
+                    self.app_url,
+                    "--port",
+                    str(urlsplit(self.sandbox_url).port),
                 ],
                 env,
             )
-            self._wait_for(f"{settings.SANDBOX_URL}/_sandbox/clock", "sandbox")
-            host_port = settings.DEMO_APP_URL.split("://", 1)[1]
+            self._wait_for(f"{self.sandbox_url}/_sandbox/clock", "sandbox")
+            host_port = self.app_url.split("://", 1)[1]
             self._start("web", [MANAGE, "runserver", "--noreload", host_port], env)
-            self._wait_for(f"{settings.DEMO_APP_URL}/admin/login/", "web server")
+            self._wait_for(f"{self.app_url}/admin/login/", "web server")
             self._start("qcluster", [MANAGE, "qcluster"], env)
             call_command("install_shipping_schedules", verbosity=0)
             self._place_orders()
@@ -95,8 +132,7 @@ class Command(BaseCommand):
                 self._run_interactive()
         finally:
             self._stop_all()
-            if once:
-                fast.disable()
+            fast.disable()
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -126,24 +162,26 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "\nThe demo shop is running.\n"
-                f"  Admin:     {settings.DEMO_APP_URL}/admin/shipping_orders/order/  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
-                f"  Callbacks: {settings.DEMO_APP_URL}/admin/shipping_orders/callbackreceipt/\n"
-                f"  API:       {settings.DEMO_APP_URL}/shipping/api/orders/\n"
-                f"  Sandbox:   {settings.SANDBOX_URL}/_sandbox/orders\n"
+                f"  Admin:     {self.app_url}/admin/shipping_orders/order/  (login {ADMIN_USER} / {ADMIN_PASSWORD})\n"
+                f"  Callbacks: {self.app_url}/admin/shipping_orders/callbackreceipt/\n"
+                f"  API:       {self.app_url}/shipping/api/orders/  (schema: /shipping/api/schema/)\n"
+                f"  Status:    python example_project/manage.py shipping_orders_status\n"
+                f"  Sandbox:   {self.sandbox_url}/_sandbox/orders\n"
                 "Orders move on the sandbox clock: labels within seconds, pickup within minutes.\n"
                 "Press Ctrl-C to stop everything."
             )
         )
         try:
-            while all(p.poll() is None for p in self.processes):
+            while True:
+                self._check_children()
                 time.sleep(0.5)
-            self.stderr.write("A demo process stopped unexpectedly; shutting down.")
         except KeyboardInterrupt:
             self.stdout.write("\nStopping …")
 
     def _run_once(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self._check_children()
             # The cluster polls on its schedule too; this keeps the fast demo brisk.
             summary = refresh.refresh_due()
             if summary.selected:
@@ -168,7 +206,7 @@ class Command(BaseCommand):
 
     def _check_admin_pages(self, orders: list[Order]) -> bool:
         session = requests.Session()
-        login = f"{settings.DEMO_APP_URL}/admin/login/"
+        login = f"{self.app_url}/admin/login/"
         session.get(login, timeout=10)
         session.post(
             login,
@@ -181,10 +219,8 @@ class Command(BaseCommand):
             },
             headers={"Referer": login},
         )
-        urls = [f"{settings.DEMO_APP_URL}/admin/shipping_orders/order/"]
-        urls += [
-            f"{settings.DEMO_APP_URL}/admin/shipping_orders/order/{o.pk}/change/" for o in orders
-        ]
+        urls = [f"{self.app_url}/admin/shipping_orders/order/"]
+        urls += [f"{self.app_url}/admin/shipping_orders/order/{o.pk}/change/" for o in orders]
         failing = []
         for url in urls:
             response = session.get(url, timeout=30, allow_redirects=False)
@@ -223,11 +259,21 @@ class Command(BaseCommand):
         process.name = name  # type: ignore[attr-defined]
         self.processes.append(process)
 
+    def _check_children(self) -> None:
+        """Exit 1 naming the first process of the demo that has died (the rest are stopped)."""
+        for process in self.processes:
+            code = process.poll()
+            if code is not None:
+                raise CommandError(
+                    f"The demo's {process.name} process stopped unexpectedly "  # type: ignore[attr-defined]
+                    f"(exit status {code}); the other processes were stopped.",
+                    returncode=1,
+                )
+
     def _wait_for(self, url: str, what: str, seconds: float = 30.0) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.processes):
-                raise CommandError(f"The {what} process exited during start-up (port in use?).")
+            self._check_children()
             try:
                 requests.get(url, timeout=2)
                 return
@@ -246,6 +292,44 @@ class Command(BaseCommand):
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+
+
+def _with_port(url: str, port: int | None) -> str:
+    """``url`` with its port replaced by ``port`` (unchanged when ``port`` is None)."""
+    if port is None:
+        return url
+    if not 0 < port < 65536:
+        raise CommandError(f"{port} is not a TCP port (1-65535).")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{port}"
+
+
+def _port_free(url: str, option: str, what: str) -> None:
+    """Raise a one-line error naming the port of ``url`` when something already listens there."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As the servers do: only a socket still listening there makes the port taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise CommandError(
+                f"Port {port} on {host} is taken ({err.strerror}); {what} needs it. "
+                f"Stop what uses it or pick another port with {option}.",
+                returncode=1,
+            ) from None
+
+
+def _moved(shipping: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """A copy of ``SHIPPING_ORDERS`` whose accounts talk to the sandbox at ``new``."""
+    accounts = {
+        alias: {**account, "BASE_URL": str(account.get("BASE_URL", "")).replace(old, new)}
+        if account.get("BASE_URL")
+        else dict(account)
+        for alias, account in shipping["ACCOUNTS"].items()
+    }
+    return {**shipping, "ACCOUNTS": accounts}
 
 
 def _interrupt(signum: int, frame: Any) -> None:
