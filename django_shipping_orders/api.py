@@ -8,7 +8,9 @@
   (state, courier, tracking number and page, pickup time), for whoever holds
   the token the shop put in its e-mail (:func:`tracking_token`). Nothing
   personal is returned, and a wrong reference or token gets the same 404, so
-  the endpoint cannot be used to probe which orders exist.
+  the endpoint cannot be used to probe which orders exist. It has a throttle
+  of its own (:class:`TrackingThrottle`), whatever the project's DRF settings.
+- ``api/schema/``: the OpenAPI 3 schema of both (see :mod:`.schema`).
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
 
 from .conf import shipping_settings
 from .models import Order
-from .serializers import OrderSerializer, PublicTrackingSerializer
+from .serializers import ErrorSerializer, OrderSerializer, PublicTrackingSerializer
 
 #: Salt of storefront tracking tokens: a signature made for anything else never matches.
 TRACKING_TOKEN_SALT = "django_shipping_orders.tracking"
@@ -60,17 +68,117 @@ def order_for_tracking_token(retailer_reference: str, token: str) -> Order | Non
     return order
 
 
+#: The tracking endpoint's rate per client address unless ``DEFAULT_THROTTLE_RATES`` names one.
+TRACKING_RATE = "30/min"
+#: Longest value of a list filter; longer ones cannot match a column.
+_MAX_FILTER_LENGTH = 255
+#: Largest order id the database can hold (a bigger one cannot exist: 404, not an overflow).
+_MAX_ID = 2**63 - 1
+
+
+class TrackingThrottle(SimpleRateThrottle):
+    """Requests per minute to the tracking endpoint, per client address.
+
+    Scope ``shipping_tracking``: set ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    ["shipping_tracking"]`` to change the rate (default ``TRACKING_RATE``). Counted
+    in Django's default cache, like every DRF throttle.
+    """
+
+    scope = "shipping_tracking"
+
+    def get_rate(self) -> str:
+        # Read on every request (DRF's class attribute is read once, at import).
+        return str(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or TRACKING_RATE)
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 class OrderPagination(PageNumberPagination):
+    """Pages of 50 (``page_size`` up to 500); a page or size that is not a number is a 400."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        # DRF would quietly use the defaults; a client asking for page "two" should hear why not.
+        for name in (self.page_query_param, self.page_size_query_param):
+            values = request.query_params.getlist(name)
+            if len(values) > 1 or not all(v.isdigit() and int(v) >= 1 for v in values):
+                raise ParseError(f"{name} must be one whole number of 1 or more.")
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {**parameter["schema"], "minimum": 1}
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Orders per page: {self.page_size} unless given, at most {self.max_page_size} "
+                    "(a larger number gives that many)."
+                )
+        return parameters
+
+
+_ERRORS = {
+    401: OpenApiResponse(ErrorSerializer, description="No credentials (Basic authentication)."),
+    403: OpenApiResponse(ErrorSerializer, description="Not allowed (see API_PERMISSION_CLASSES)."),
+    404: OpenApiResponse(ErrorSerializer, description="No such order, or no such page."),
+}
+_LIST_FILTERS = [
+    OpenApiParameter(
+        param,
+        str,
+        many=True,
+        explode=True,
+        description=f"Only orders whose {field} is one of these (repeat to give several).",
+    )
+    for param, field in ORDER_FILTERS.items()
+]
+
+
+def documented(**kwargs: Any) -> Any:
+    """drf-spectacular's ``extend_schema`` for a view method, whatever the project's settings.
+
+    ``extend_schema`` builds on the schema class it finds on the method, else on
+    ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``, which a project need not point at
+    drf-spectacular: name drf-spectacular's on the method first.
+    """
+
+    def decorate(method: Any) -> Any:
+        method.schema = AutoSchema
+        return extend_schema(**kwargs)(method)
+
+    return decorate
 
 
 class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     """Mirrored orders with their parcels, products, tracking and label link."""
 
+    schema = AutoSchema()
     serializer_class = OrderSerializer
     pagination_class = OrderPagination
+
+    @documented(
+        summary="Mirrored orders, newest first",
+        parameters=_LIST_FILTERS,
+        responses={
+            200: OrderSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="A filter value is unusable."),
+            **_ERRORS,
+        },
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @documented(
+        summary="One mirrored order",
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Its id.")],
+        responses={200: OrderSerializer, **_ERRORS},
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().retrieve(request, *args, **kwargs)
 
     def get_permissions(self) -> list[BasePermission]:
         # Read on every request, so a changed setting (or override_settings) applies at once.
@@ -82,18 +190,58 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
         )
         for param, field in ORDER_FILTERS.items():
             values = [value for value in self.request.query_params.getlist(param) if value != ""]
-            if values:
+            # A value no column can hold matches no order: PostgreSQL would refuse a NUL
+            # character with an error (a 500), and an over-long value cannot be equal.
+            values = [v for v in values if "\x00" not in v and len(v) <= _MAX_FILTER_LENGTH]
+            if values or self.request.query_params.getlist(param):
                 queryset = queryset.filter(**{f"{field}__in": values})
         return queryset
+
+    def get_object(self) -> Order:
+        pk = str(self.kwargs.get("pk", ""))
+        # Only ids the database can hold: "-1", "abc" or 2**70 are simply not found.
+        if not pk.isdigit() or int(pk) > _MAX_ID:
+            raise Http404("No such order.")
+        return super().get_object()
 
 
 class TrackingView(generics.GenericAPIView):
     """Public tracking of one order, for the holder of its retailer reference and token."""
 
+    schema = AutoSchema()
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    throttle_classes = [TrackingThrottle]
     serializer_class = PublicTrackingSerializer
 
+    @documented(
+        summary="Public tracking of one order",
+        parameters=[
+            OpenApiParameter(
+                "retailer_reference",
+                {"type": "string", "minLength": 1},
+                required=True,
+                description="The shop's order number.",
+            ),
+            OpenApiParameter(
+                "token",
+                {"type": "string", "minLength": 1},
+                required=True,
+                description="From api.tracking_token(order).",
+            ),
+        ],
+        responses={
+            200: PublicTrackingSerializer,
+            400: OpenApiResponse(ErrorSerializer, description="A parameter is missing."),
+            404: OpenApiResponse(
+                ErrorSerializer, description="No order matches this reference and token."
+            ),
+            429: OpenApiResponse(
+                ErrorSerializer, description="Too many requests from this address; see Retry-After."
+            ),
+        },
+        auth=[],
+    )
     def get(self, request: Request) -> Response:
         reference = request.query_params.get("retailer_reference", "")
         token = request.query_params.get("token", "")
@@ -111,4 +259,10 @@ class TrackingView(generics.GenericAPIView):
         return Response(self.get_serializer(order).data)
 
 
-__all__ = ["OrderViewSet", "TrackingView", "order_for_tracking_token", "tracking_token"]
+__all__ = [
+    "OrderViewSet",
+    "TrackingThrottle",
+    "TrackingView",
+    "order_for_tracking_token",
+    "tracking_token",
+]

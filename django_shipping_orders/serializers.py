@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import NoReverseMatch, reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Order, Parcel, Product
@@ -54,6 +56,7 @@ class TrackingSerializer(serializers.Serializer):
     def get_courier(self, order: Order) -> str:
         return order.courier_name or order.courier_allocation
 
+    @extend_schema_field(OpenApiTypes.STR)
     def get_tracking_url(self, order: Order) -> str:
         return safe_web_url(order.tracking_url)
 
@@ -117,6 +120,7 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field({**{"type": "string", "format": "uri"}, "nullable": True})
     def get_label(self, order: Order) -> str | None:
         """An absolute link to the stored label (the provider's own URL expires)."""
         if not order.label:
@@ -138,3 +142,9 @@ class PublicTrackingSerializer(TrackingSerializer):
             key: data[key]
             for key in ("state", "courier", "tracking_number", "tracking_url", "pickup_at")
         }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """DRF's error body: what went wrong, in words."""
+
+    detail = serializers.CharField()

@@ -2,8 +2,9 @@
 
 from django.urls import path, re_path
 
-from . import api, views
+from . import views
 from .callbacks.views import CallbackView
+from .schema import SCHEMA_PATH, SchemaView, api_patterns
 
 app_name = "shipping_orders"
 
@@ -17,11 +18,6 @@ urlpatterns = [
     re_path(r"^callbacks/(?P<account>[^/]+)\Z", CallbackView.as_view()),
     re_path(r"^callbacks/(?P<rest>.*)\Z", CallbackView.as_view()),
     path("labels/<int:pk>/", views.label_view, name="label"),
-    path("api/orders/", api.OrderViewSet.as_view({"get": "list"}), name="api-order-list"),
-    path(
-        "api/orders/<int:pk>/",
-        api.OrderViewSet.as_view({"get": "retrieve"}),
-        name="api-order-detail",
-    ),
-    path("api/tracking/", api.TrackingView.as_view(), name="api-tracking"),
+    *api_patterns(),
+    path(SCHEMA_PATH, SchemaView.as_view(), name="api-schema"),
 ]
