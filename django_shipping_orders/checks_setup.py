@@ -91,8 +91,13 @@ def check_sqlite(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     Settings only: Django runs ``database``-tagged checks only when asked for
     them, and this one needs no connection.
     """
+    return sqlite_messages(getattr(settings, "DATABASES", {}) or {})
+
+
+def sqlite_messages(databases: dict[str, Any]) -> list[CheckMessage]:
+    """W021 for each SQLite database of ``databases`` that would fail instead of waiting."""
     messages: list[CheckMessage] = []
-    for alias, database in (getattr(settings, "DATABASES", {}) or {}).items():
+    for alias, database in databases.items():
         if not str(database.get("ENGINE", "")).endswith("sqlite3"):
             continue
         options = database.get("OPTIONS") or {}
