@@ -10,6 +10,7 @@ places a new order, the failed row stays as a record.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,7 @@ COUNTS_CACHE_KEY = "shipping_orders:admin:attention_counts"
 _FALLBACK_PERSON_STATES = frozenset({"pickup_failed", "delivery_attempted", "insufficient_address"})
 
 
+@functools.cache
 def person_states() -> frozenset[str]:
     """States the state table flags as needing a person (tolerant of how it spells that)."""
     for name in ("NEEDS_PERSON_STATES", "ATTENTION_STATES", "PERSON_STATES"):
@@ -52,6 +54,7 @@ def person_states() -> frozenset[str]:
     return _FALLBACK_PERSON_STATES
 
 
+@functools.cache
 def waiting_for_pickup_states() -> frozenset[str]:
     """Known states before the courier has the parcel (placed, ready, awaiting collection …)."""
     moving = states.STATE_RANK.get("in_transit", 40)

@@ -29,8 +29,8 @@ from ..models import Order, Parcel
 REFERENCE_FIELDS = ("reference", "retailer_reference", "courier_job_id")
 #: Most words of one search (a pasted list longer than this is cut).
 MAX_TERMS = 200
-#: Orders found through parcel label numbers, at most.
-MAX_PARCEL_HITS = 1000
+#: Orders one search finds, at most (a list, not a report).
+MAX_HITS = 1000
 _SPLIT = re.compile(r"[\s,;]+")
 
 
@@ -44,24 +44,28 @@ def _variants(words: list[str]) -> list[str]:
     return list(dict.fromkeys([*words, *(word.upper() for word in words)]))
 
 
+def _found(queryset: QuerySet[Order], orders: Q, parcels: Q) -> QuerySet[Order] | None:
+    """Orders of ``queryset`` matching ``orders``, or with a parcel matching ``parcels``.
+
+    One statement (a UNION of two index lookups) finds their ids; an OR with a
+    subquery on the parcels would make the database read every order.
+    """
+    by_order = queryset.filter(orders).order_by().values_list("pk", flat=True)
+    # Parcels of orders outside ``queryset`` (the list's filters) drop out in the last step.
+    by_parcel = Parcel.objects.filter(parcels).order_by().values_list("order_id", flat=True)
+    ids = list(by_order.union(by_parcel)[:MAX_HITS])
+    return queryset.filter(pk__in=ids) if ids else None
+
+
 def exact(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | None:
     """Orders with any of ``words`` as a reference or a parcel label number, or None."""
     if not words:
         return None
     values = _variants(words)
-    condition = Q()
+    orders = Q()
     for field in REFERENCE_FIELDS:
-        condition |= Q(**{f"{field}__in": values})
-    # Looked up first, on their own index: an OR with a subquery would scan the orders.
-    by_parcel = list(
-        Parcel.objects.filter(label_number__in=values)
-        .order_by()
-        .values_list("order_id", flat=True)[:MAX_PARCEL_HITS]
-    )
-    if by_parcel:
-        condition |= Q(pk__in=by_parcel)
-    found = queryset.filter(condition)
-    return found if found.exists() else None
+        orders |= Q(**{f"{field}__in": values})
+    return _found(queryset, orders, Q(label_number__in=values))
 
 
 def prefix(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | None:
@@ -69,18 +73,10 @@ def prefix(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | Non
     values = _variants([word for word in words if len(word) >= 3])
     if not values:
         return None
-    condition = Q()
+    orders = Q()
     parcels = Q()
     for value in values:
         parcels |= Q(label_number__startswith=value)
         for field in REFERENCE_FIELDS:
-            condition |= Q(**{f"{field}__startswith": value})
-    by_parcel = list(
-        Parcel.objects.filter(parcels)
-        .order_by()
-        .values_list("order_id", flat=True)[:MAX_PARCEL_HITS]
-    )
-    if by_parcel:
-        condition |= Q(pk__in=by_parcel)
-    found = queryset.filter(condition)
-    return found if found.exists() else None
+            orders |= Q(**{f"{field}__startswith": value})
+    return _found(queryset, orders, parcels)
