@@ -133,7 +133,7 @@ class Order(models.Model):
     delivery_address = models.CharField(max_length=255, blank=True)
     delivery_suburb = models.CharField(max_length=128, blank=True)
     delivery_state = models.CharField(max_length=64, blank=True)
-    delivery_postcode = models.CharField(max_length=32, blank=True)
+    delivery_postcode = models.CharField(max_length=32, blank=True, db_index=True)
     delivery_country_code = models.CharField(max_length=8, blank=True)
     delivery_timezone = models.CharField(max_length=64, blank=True)
     delivery_instructions = models.TextField(blank=True)

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import states
 from ..models import Order
 from .display import humanize_state, local_time
+from .listing import COUNTS_TTL, open_states
 
 #: A label not stored this long after the order was placed is overdue.
 LABEL_OVERDUE = timedelta(hours=2)
@@ -33,8 +34,6 @@ MISSED_PICKUP_GRACE = timedelta(hours=2)
 FAILING_REFRESHES = 3
 #: Placements that failed are shown this long (the shop places a new order meanwhile).
 RECENT_PLACEMENT = timedelta(days=7)
-#: Seconds the counts on the list are reused: they are read on every page load.
-COUNTS_TTL = 30
 COUNTS_CACHE_KEY = "shipping_orders:admin:attention_counts"
 
 #: States in which a person must act, when ``states`` flags none itself.
@@ -85,7 +84,10 @@ def _open(order: Order) -> bool:
     return not states.is_terminal(order.state)
 
 
-_OPEN = ~Q(state__in=states.TERMINAL_STATES)
+def _open_q() -> Q:
+    return Q(state__in=open_states())
+
+
 Placement = Order.Placement
 
 REASONS: tuple[Reason, ...] = (
@@ -137,7 +139,7 @@ REASONS: tuple[Reason, ...] = (
     Reason(
         "label_failed",
         _("Label download failed"),
-        lambda now: _OPEN & Q(label="") & ~Q(label_error=""),
+        lambda now: _open_q() & Q(label="") & ~Q(label_error=""),
         lambda o, now: _open(o) and not o.label and bool(o.label_error),
         lambda o, now: str(_("Label download failed: %s")) % o.label_error,
     ),
@@ -145,7 +147,7 @@ REASONS: tuple[Reason, ...] = (
         "label_overdue",
         _("No label long after placing"),
         lambda now: (
-            _OPEN
+            _open_q()
             & Q(
                 label="",
                 label_error="",
@@ -167,7 +169,7 @@ REASONS: tuple[Reason, ...] = (
     Reason(
         "refresh_failing",
         _("Refreshes failing"),
-        lambda now: _OPEN & Q(refresh_failures__gte=FAILING_REFRESHES),
+        lambda now: _open_q() & Q(refresh_failures__gte=FAILING_REFRESHES),
         lambda o, now: _open(o) and o.refresh_failures >= FAILING_REFRESHES,
         lambda o, now: (
             str(_("%(count)d refreshes failed: %(error)s"))

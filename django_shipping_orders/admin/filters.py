@@ -3,7 +3,7 @@
 None of them scans the order table to build its choices, so the list costs
 the same at 100 000 orders as at 100: accounts come from the settings, and
 the states and couriers present are read with a "loose index scan" (one
-index probe per distinct value, see :func:`distinct_values`) instead of
+index probe per distinct value, see ``listing.distinct_values``) instead of
 ``SELECT DISTINCT`` over every row.
 """
 
@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
-from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -25,29 +24,7 @@ from ..exceptions import ShippingOrdersConfigurationError
 from ..models import Order
 from . import attention
 from .display import humanize_state
-
-
-def distinct_values(field: str, *, limit: int = 200) -> list[str]:
-    """The distinct non-empty values of an indexed ``Order`` column, one index probe each.
-
-    A recursive query asks the index for the smallest value above the last
-    one found (PostgreSQL, SQLite, MySQL 8 and MariaDB all run it), so the
-    cost grows with the number of distinct values, not with the table.
-    """
-    table = connection.ops.quote_name(Order._meta.db_table)
-    column = connection.ops.quote_name(Order._meta.get_field(field).column)
-    # Only names from the model's own metadata go into the text; values are parameters.
-    sql = (
-        f"WITH RECURSIVE seen (v, n) AS ("  # noqa: S608
-        f" SELECT MIN({column}), 1 FROM {table} WHERE {column} > %s"
-        f" UNION ALL"
-        f" SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > seen.v), n + 1"
-        f" FROM seen WHERE seen.v IS NOT NULL AND n < %s"
-        f") SELECT v FROM seen WHERE v IS NOT NULL"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, ["", limit])
-        return [row[0] for row in cursor.fetchall()]
+from .listing import distinct_values
 
 
 def _rank_key(state: str) -> tuple[bool, int, str]:

@@ -65,8 +65,8 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
         CourierFilter,
         AccountFilter,
     ]
-    # The words of a search go to these fields once no reference matched (see ``search``).
-    search_fields = ["receiver_name", "user_email", "=delivery_postcode"]
+    # Shows the search box; ``get_search_results`` (see ``search``) decides what a search finds.
+    search_fields = ["receiver_name", "user_email", "delivery_postcode"]
     search_help_text = _(
         "Scan or type references, courier tracking or parcel label numbers (several at once, "
         "separated by spaces or commas), or a receiver's name, e-mail or postcode."
@@ -236,7 +236,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
             if found is not None:
                 request.shipping_search = how  # type: ignore[attr-defined]
                 return found, False
-        return super().get_search_results(request, queryset, search_term)
+        return search.words(queryset, words), False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         extra = {**(extra_context or {}), **self._desk_context(request)}

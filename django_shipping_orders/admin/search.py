@@ -10,8 +10,9 @@ that finds something:
 2. **prefix**: words of three characters or more as the start of the same
    fields (PostgreSQL has a pattern index for each, MySQL and MariaDB use the
    plain one; SQLite reads the table, which is fast enough at its sizes);
-3. **words**: Django's own search over the receiver's name, e-mail and
-   postcode (every word must match).
+3. **words**: every word must be in the receiver's name or e-mail address,
+   or be the postcode (PostgreSQL answers from trigram indexes, see
+   :mod:`django_shipping_orders.trigram`; other databases read the table).
 
 Exact and prefix matches are looked up with the words as typed and in upper
 case, since references are upper case and scanners are not always.
@@ -80,3 +81,14 @@ def prefix(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | Non
         for field in REFERENCE_FIELDS:
             orders |= Q(**{f"{field}__startswith": value})
     return _found(queryset, orders, parcels)
+
+
+def words(queryset: QuerySet[Order], terms: list[str]) -> QuerySet[Order]:
+    """Orders whose receiver's name or e-mail contains every word, or whose postcode is one."""
+    for term in terms:
+        queryset = queryset.filter(
+            Q(receiver_name__icontains=term)
+            | Q(user_email__icontains=term)
+            | Q(delivery_postcode=term)
+        )
+    return queryset

@@ -179,7 +179,7 @@ class Migration(migrations.Migration):
                 ("delivery_address", models.CharField(blank=True, max_length=255)),
                 ("delivery_suburb", models.CharField(blank=True, max_length=128)),
                 ("delivery_state", models.CharField(blank=True, max_length=64)),
-                ("delivery_postcode", models.CharField(blank=True, max_length=32)),
+                ("delivery_postcode", models.CharField(blank=True, db_index=True, max_length=32)),
                 ("delivery_country_code", models.CharField(blank=True, max_length=8)),
                 ("delivery_timezone", models.CharField(blank=True, max_length=64)),
                 ("delivery_instructions", models.TextField(blank=True)),

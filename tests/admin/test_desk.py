@@ -216,3 +216,28 @@ def test_the_count_stops_at_the_limit_and_says_so(client, viewer, make_order, mo
     assert "More than 3 shipping orders" in html
     monkeypatch.setattr(listing.BoundedPaginator, "limit", 10)
     assert "5 shipping orders" in client.get(reverse(CHANGELIST)).content.decode()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs DATABASE_URL=postgres://…")
+def test_word_search_uses_the_trigram_indexes_on_postgresql(client, viewer, make_order):
+    from django_shipping_orders.admin import search
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = %s", [Order._meta.db_table]
+        )
+        names = {row[0] for row in cursor.fetchall()}
+    assert {"shipping_order_receiver_trgm", "shipping_order_email_trgm"} <= names
+    wanted = make_order(receiver_name="Marguerite Duras")
+    make_order()
+    found = search.words(Order.objects.all(), ["guerite"])
+    assert list(found) == [wanted]
+    with connection.cursor() as cursor:
+        # A tiny table: make the planner show which indexes can answer.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        sql, params = found.order_by().query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "shipping_order_receiver_trgm" in plan and "shipping_order_email_trgm" in plan
