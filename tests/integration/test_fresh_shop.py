@@ -145,18 +145,6 @@ def _wait(what: str, test, shop: Shop, seconds: float = 90.0):
     pytest.fail(f"{what} did not happen within {seconds:.0f} s\n{shop.logs()}")
 
 
-PLACE = """
-from django_shipping_orders import services
-order = services.place_order("default", {
-    "retailer_reference": "#1001",
-    "receiver_name": "Ada Lovelace", "receiver_contact_number": "0400123456",
-    "delivery_address": "12 Example Street", "delivery_suburb": "Sydney",
-    "delivery_state": "NSW", "delivery_postcode": "2000", "delivery_country_code": "AU",
-    "parcel_attributes": [{"qty": 1, "weight": 1.5}],
-})
-print(order.pk, order.reference)
-"""
-
 RECEIPTS = """
 from django_shipping_orders.models import CallbackReceipt
 print(sorted(set(CallbackReceipt.objects.values_list("status", flat=True))))
@@ -199,7 +187,9 @@ def test_a_startproject_shop_following_the_readme_places_and_prints_labels(shop)
     )
     assert created.returncode == 0, created.stderr
 
-    placed = shop.manage("shell", "-c", PLACE)
+    # The README's own order, and what it gives back.
+    place = readme_block("place").replace("services.place_order(", "order = services.place_order(")
+    placed = shop.manage("shell", "-c", place + "\nprint(order.pk, order.reference)")
     assert placed.returncode == 0, placed.stderr
     order_id, reference = placed.stdout.splitlines()[-1].split()
 
