@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.contrib.admin.views.main import ChangeList
 
+from ..admin import attention
 from ..admin.columns import OrderColumns
 from ..admin.display import humanize_state, local_time, state_badge
 from ..admin.listing import date_bar
@@ -43,3 +44,13 @@ def state_or_placement(order: Order) -> str:
 def pickup_time(order: Order) -> str:
     """The pickup time in the receiver's time zone, or "—"."""
     return local_time(order.pickup_at, order.delivery_timezone, "D j M H:i T") or "—"
+
+
+@register.simple_tag(takes_context=True)
+def shipping_desk_summary(context: dict[str, Any]) -> dict[str, int] | None:
+    """The needs-attention count for the app's index page (None for who may not see orders)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.has_perm("shipping_orders.view_order"):
+        return None
+    return attention.counts()

@@ -117,6 +117,18 @@ def test_counts_on_top_of_the_list_without_asking_for_them(client, viewer, troub
     }
 
 
+def test_the_apps_index_page_says_how_many_orders_need_attention(
+    client, viewer, make_user, troubles
+):
+    url = reverse("admin:app_list", args=["shipping_orders"])
+    client.force_login(viewer)
+    html = client.get(url).content.decode()
+    assert 'Orders that need attention <span class="so-count">7</span>' in html
+    assert "?attention=any" in html
+    client.force_login(make_user("receipts-only", perms=("view_callbackreceipt",)))
+    assert "Orders that need attention" not in client.get(url).content.decode()
+
+
 def test_counts_are_reused_for_half_a_minute_then_counted_again(client, viewer, make_order):
     make_order(state="pickup_failed")
     client.force_login(viewer)
