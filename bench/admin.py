@@ -9,7 +9,9 @@ the same database:
   the date bar, the counts on top, actions) against the same model under
   Django's default ``ModelAdmin`` on a second ``AdminSite``. Ours is timed
   warm (its counts cached, as on every page load within 30 s of another) and
-  cold (cache cleared before each request, as on the first load);
+  cold (cache cleared before each request, as on the first load). The three
+  are timed in turn, round after round, so that load from other processes
+  hits them alike;
 - ``search``: finding an order by its exact reference and by a parcel's label
   number (a scanned barcode) through the admin's search, against a bare
   ``filter()`` on the same indexed column fetching the same rows. The whole
@@ -163,6 +165,19 @@ def _median_ms(call: Callable[[], object], rounds: int) -> float:
     return statistics.median(times) * 1000
 
 
+def _interleaved(calls: list[Callable[[], object]], rounds: int) -> list[float]:
+    """Median ms of each call, timed in turn round after round (load hits them alike)."""
+    for call in calls:
+        call()  # warm caches (templates, permissions, the query plan)
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(rounds):
+        for index, call in enumerate(calls):
+            started = time.perf_counter()
+            call()
+            times[index].append(time.perf_counter() - started)
+    return [statistics.median(each) * 1000 for each in times]
+
+
 def _get(client: Client, url: str, status: int = 200) -> Callable[[], object]:
     def call() -> object:
         response = client.get(url)
@@ -193,9 +208,9 @@ def _emit(**figures: object) -> None:
 def _measure(size: int, rounds: int, client: Client, user: User) -> None:
     common = {"orders": size, "rounds": rounds, "db": connection.vendor}
     ours_url, plain_url = "/admin/shipping_orders/order/", "/plain/shipping_orders/order/"
-    warm = _median_ms(_get(client, ours_url), rounds)
-    cold = _median_ms(_cold(_get(client, ours_url)), rounds)
-    plain = _median_ms(_get(client, plain_url), rounds)
+    warm, cold, plain = _interleaved(
+        [_get(client, ours_url), _cold(_get(client, ours_url)), _get(client, plain_url)], rounds
+    )
     _emit(
         bench="admin_changelist",
         **common,
@@ -236,8 +251,7 @@ def _measure(size: int, rounds: int, client: Client, user: User) -> None:
             return list(found[:50])
 
         assert [o.pk for o in search()] == [o.pk for o in bare(term)]
-        ours = _median_ms(search, rounds * 4)
-        baseline = _median_ms(lambda t=term, find=bare: find(t), rounds * 4)
+        ours, baseline = _interleaved([search, lambda t=term, find=bare: find(t)], rounds * 4)
         page = _median_ms(_get(client, f"{ours_url}?q={term}", status=302), rounds)
         _emit(
             bench="admin_search",
