@@ -24,6 +24,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import URLPattern, path, reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Order
@@ -245,6 +246,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
         if (
             request.method == "GET"
             and cl is not None
+            and not cl.is_popup  # a chooser window of another admin wants the list
             and getattr(request, "shipping_search", "") == "exact"
             and cl.result_count == 1
         ):
@@ -261,7 +263,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
             "attention_url": f"{base}?attention=any",
             "attention_active": request.GET.get("attention") == "any",
             "states": [
-                (state, count, f"{base}?state={state}", state == chosen_state)
+                (state, count, f"{base}?{urlencode({'state': state})}", state == chosen_state)
                 for state, count in listing.state_counts()
             ],
             "unprinted_url": f"{base}?label=unprinted",
