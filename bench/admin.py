@@ -56,6 +56,7 @@ from django.test.utils import (  # noqa: E402
 from django.urls import clear_url_caches, include, path  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from django_shipping_orders import trigram  # noqa: E402
 from django_shipping_orders.models import Order, Parcel  # noqa: E402
 
 #: States of the orders still on their way (the last two weeks of a shop's orders).
@@ -267,8 +268,18 @@ def _measure(size: int, rounds: int, client: Client, user: User) -> None:
         ("receiver_full_name", _name(target)),
         ("surname", _name(target).split()[1]),
     ):
-        page = _median_ms(_get(client, f"{ours_url}?q={words.replace(' ', '+')}"), rounds)
-        _emit(bench="admin_search", **common, by=kind, search_page_ms=round(page, 1))
+        url = f"{ours_url}?q={words.replace(' ', '+')}"
+        page = _median_ms(_get(client, url), rounds)
+        figures = {"search_page_ms": round(page, 1)}
+        if connection.vendor == "postgresql":
+            # The same page without the trigram indexes: what they are worth.
+            with connection.cursor() as cursor:
+                for name in trigram.INDEXES:
+                    cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
+            bare = _median_ms(_get(client, url), rounds)
+            trigram.create_indexes()
+            figures |= {"without_trigram_ms": round(bare, 1), "ratio": round(page / bare, 2)}
+        _emit(bench="admin_search", **common, by=kind, **figures)
 
 
 def main() -> None:
