@@ -18,7 +18,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -26,10 +25,8 @@ from django.utils.translation import gettext_lazy, ngettext
 from .. import services
 from ..exceptions import OrderCannotBeCancelled, ShippingOrdersError
 from ..models import Order
-from ..providers import get_provider
-from ..utils import safe_web_url
-from .display import humanize_state
-from .printing import print_labels
+from .display import admin_link, humanize_state
+from .printing import print_labels, print_labels_and_documents
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -179,11 +176,9 @@ def book_for_pickup(
 def _book_batch(
     modeladmin: ModelAdmin, request: HttpRequest, account: str, orders: list[Order]
 ) -> None:
+    """Book one account's orders through ``services.book_orders`` and say what happened."""
     try:
-        provider = get_provider(account)
-        if not provider.supports_booking:
-            raise NotImplementedError(_("account %s's provider does not book pickups") % account)
-        result = provider.book([order.reference for order in orders if order.reference])
+        outcome = services.book_orders(account, orders)
     except ACTION_ERRORS as err:
         for order in orders:
             modeladmin.message_user(
@@ -192,24 +187,40 @@ def _book_batch(
                 messages.ERROR,
             )
         return
-    booked = set(result.references) or {order.reference for order in orders}
-    Order.objects.filter(account=account, reference__in=booked).update(booked_at=timezone.now())
-    text = ngettext(
-        "Booked %(count)d order of account %(account)s for pickup.",
-        "Booked %(count)d orders of account %(account)s for pickup.",
-        len(booked),
-    ) % {"count": len(booked), "account": account}
-    manifest = safe_web_url(result.manifest_url)
-    if manifest:
-        message = format_html(
-            '{} <a href="{}" target="_blank" rel="noopener noreferrer">{}</a>',
-            text,
-            manifest,
-            _("Open the manifest"),
+    for manifest in outcome.manifests:
+        if not manifest.success:
+            continue
+        refs = set(manifest.references)
+        booked = [order for order in outcome.booked if order.reference in refs]
+        text = ngettext(
+            "Booked %(count)d order of account %(account)s with %(courier)s for pickup.",
+            "Booked %(count)d orders of account %(account)s with %(courier)s for pickup.",
+            len(booked) or manifest.order_count or 0,
+        ) % {
+            "count": len(booked) or manifest.order_count or 0,
+            "account": account,
+            "courier": manifest.courier_display or _("the courier"),
+        }
+        url = admin_link("admin:shipping_orders_manifest_change", manifest.pk)
+        if url:
+            label = _("Manifest %s") % (manifest.number or manifest.pk)
+            modeladmin.message_user(
+                request, format_html('{} <a href="{}">{}</a>', text, url, label), messages.SUCCESS
+            )
+        else:
+            modeladmin.message_user(request, text, messages.SUCCESS)
+    for order, error in outcome.failed:
+        modeladmin.message_user(
+            request,
+            _("%(order)s: not booked: %(err)s") % {"order": _name(order), "err": error},
+            messages.ERROR,
         )
-        modeladmin.message_user(request, message, messages.SUCCESS)
-    else:
-        modeladmin.message_user(request, text, messages.SUCCESS)
 
 
-ORDER_ACTIONS = [refresh_from_provider, print_labels, cancel_at_provider, book_for_pickup]
+ORDER_ACTIONS = [
+    refresh_from_provider,
+    print_labels,
+    print_labels_and_documents,
+    cancel_at_provider,
+    book_for_pickup,
+]

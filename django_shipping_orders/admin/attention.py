@@ -80,6 +80,12 @@ class Reason:
     explain: Callable[[Order, datetime], str]
 
 
+def _meaning(state: str) -> str:
+    """What the state table says a person should do about ``state``."""
+    known = states.get(state) if callable(getattr(states, "get", None)) else None
+    return str(getattr(known, "meaning", "") or _("the provider needs a decision"))
+
+
 def _open(order: Order) -> bool:
     return not states.is_terminal(order.state)
 
@@ -111,11 +117,11 @@ REASONS: tuple[Reason, ...] = (
         ),
     ),
     Reason(
-        "state",
+        "needed",
         _("Provider reports a problem"),
         lambda now: Q(state__in=person_states()),
         lambda o, now: o.state in person_states(),
-        lambda o, now: str(_("%s: the provider needs a decision")) % humanize_state(o.state),
+        lambda o, now: f"{humanize_state(o.state)}: {_meaning(o.state)}",
     ),
     Reason(
         "missed_pickup",

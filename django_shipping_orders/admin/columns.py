@@ -18,6 +18,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from .. import couriers
 from ..models import Order
 from ..utils import safe_web_url
 from . import attention
@@ -27,6 +28,7 @@ from .display import (
     badge,
     label_url,
     local_time,
+    money,
     pretty_json,
     state_badge,
 )
@@ -105,15 +107,16 @@ class OrderColumns:
             return badge(tone, order.get_placement_display(), text)
         return state_badge(order.state)
 
-    @admin.display(description=_("courier"), ordering="courier_allocation")
-    def courier(self, order: Order) -> str:
-        return order.courier_name or order.courier_allocation or "—"
+    @admin.display(description=_("courier"), ordering="courier")
+    def courier_display(self, order: Order) -> str:
+        fallback = order.courier_name or order.courier_allocation
+        return couriers.display_name(order.courier, fallback) or "—"
 
-    @admin.display(description=_("courier"), ordering="courier_allocation")
+    @admin.display(description=_("courier"), ordering="courier")
     def courier_and_tracking(self, order: Order) -> str:
-        if not (order.courier_job_id or order.courier_name or order.courier_allocation):
+        if not (order.courier_job_id or order.courier):
             return "—"
-        return format_html("{}<br>{}", self.courier(order), self.tracking_number(order))
+        return format_html("{}<br>{}", self.courier_display(order), self.tracking_number(order))
 
     @admin.display(description=_("tracking number"), ordering="courier_job_id")
     def tracking_number(self, order: Order) -> str:
@@ -212,7 +215,7 @@ class OrderColumns:
     def summary(self, order: Order) -> str:
         """The card on top of the order page: what a clerk looks for first."""
         facts = [
-            (_("Courier"), self.courier(order)),
+            (_("Courier"), self.courier_display(order)),
             (_("Tracking number"), self.tracking_number(order)),
             (_("Pickup (receiver's time)"), self.pickup(order)),
             (_("Receiver"), self.receiver(order)),
@@ -286,6 +289,20 @@ class OrderColumns:
         if order.label_url or order.courier_job_id:
             return _("The provider has a label; it is being downloaded.")
         return _("No label yet: the provider makes one once a courier is allocated.")
+
+    @admin.display(description=_("shipping price"))
+    def shipping_price(self, order: Order) -> str:
+        if order.price is None:
+            return "—"
+        return f"{money(order.price)} {order.price_currency}".strip()
+
+    @admin.display(description=_("manifest"))
+    def manifest_link(self, order: Order) -> str:
+        if not order.manifest_id:
+            return "—"
+        url = admin_link("admin:shipping_orders_manifest_change", order.manifest_id)
+        text = str(order.manifest)
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     @admin.display(description=_("customs"))
     def customs(self, order: Order) -> str:

@@ -13,18 +13,21 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import states
+from .. import couriers, states
 from ..conf import shipping_settings
 from ..exceptions import ShippingOrdersConfigurationError
 from ..models import Order
 from . import attention
 from .display import humanize_state
-from .listing import distinct_values
+from .listing import COUNTS_TTL, distinct_values
+
+COURIERS_CACHE_KEY = "shipping_orders:admin:couriers"
 
 
 def _rank_key(state: str) -> tuple[bool, int, str]:
@@ -33,7 +36,7 @@ def _rank_key(state: str) -> tuple[bool, int, str]:
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):
-    """Orders a person must look at, all of them or for one reason."""
+    """Orders a person must look at (all, or for one reason); and open, final or unknown ones."""
 
     title = _("needs attention")
     parameter_name = "attention"
@@ -42,6 +45,9 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
         return [
             ("any", _("Any reason")),
             *((reason.code, reason.title) for reason in attention.REASONS),
+            ("open", _("Not final yet")),
+            ("final", _("Final")),
+            ("unknown", _("Unknown state")),
         ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
@@ -50,7 +56,17 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
             return attention.needing_attention(queryset)
         if value in attention.BY_CODE:
             return queryset.filter(attention.condition(codes=[value]))
+        if value == "open":
+            return queryset.exclude(state__in=states.FINAL_STATES)
+        if value == "final":
+            return queryset.filter(state__in=states.FINAL_STATES)
+        if value == "unknown":
+            return queryset.exclude(state__in=states.STATES)
         return queryset
+
+
+#: The name of the first release.
+AttentionFilter = NeedsAttentionFilter
 
 
 class LabelFilter(admin.SimpleListFilter):
@@ -122,17 +138,38 @@ class AccountFilter(admin.SimpleListFilter):
 
 
 class CourierFilter(admin.SimpleListFilter):
-    """The couriers orders are allocated to."""
+    """Every courier seen, by the name people read (one entry however providers spell it)."""
 
     title = _("courier")
-    parameter_name = "courier_allocation"
+    parameter_name = "courier"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [(courier, courier) for courier in distinct_values("courier_allocation")]
+        choices = cache.get(COURIERS_CACHE_KEY)
+        if choices is None:
+            choices = sorted(
+                ((key, _courier_name(key)) for key in distinct_values("courier")),
+                key=lambda item: item[1].lower(),
+            )
+            cache.set(COURIERS_CACHE_KEY, choices, COUNTS_TTL)
+        return list(choices)
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
         value = self.value()
-        return queryset.filter(courier_allocation=value) if value is not None else queryset
+        return queryset.filter(courier=value) if value else queryset
+
+
+def _courier_name(key: str) -> str:
+    """The courier's name: configured or known, else as one of its orders spells it."""
+    known = couriers.display_name(key)
+    if known != key:
+        return known
+    spelled = (
+        Order.objects.filter(courier=key)
+        .order_by()
+        .values_list("courier_name", "courier_allocation")[:1]
+    )
+    name, allocation = next(iter(spelled), ("", ""))
+    return couriers.display_name(key, name or allocation)
 
 
 def today_range() -> tuple[Any, Any]:

@@ -32,6 +32,7 @@ from . import attention, listing, search
 from .actions import ORDER_ACTIONS, refresh_from_provider
 from .columns import OrderColumns
 from .display import ReadOnlyAdminMixin
+from .documents import LabelDocumentInline, LabelDocumentViewMixin
 from .filters import (
     AccountFilter,
     CourierFilter,
@@ -48,7 +49,7 @@ _NO_FACETS = getattr(getattr(admin, "ShowFacets", None), "NEVER", None)
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
+class OrderAdmin(LabelDocumentViewMixin, ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
     list_display = [
         "reference_display",
         "receiver",
@@ -79,7 +80,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
     if _NO_FACETS is not None:
         show_facets = _NO_FACETS
     actions = ORDER_ACTIONS
-    inlines = [ParcelInline, ProductInline, OrderEventInline]
+    inlines = [ParcelInline, ProductInline, LabelDocumentInline, OrderEventInline]
     change_form_template = "admin/shipping_orders/order/change_form.html"
     change_list_template = "admin/shipping_orders/order/change_list.html"
     fieldsets = [
@@ -98,7 +99,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
             _("Courier and tracking"),
             {
                 "fields": [
-                    ("courier", "courier_type"),
+                    ("courier_display", "courier_type"),
                     ("tracking_number", "expected_delivery"),
                     ("pickup", "pickup_deadline"),
                     ("dropoff", "dropoff_deadline"),
@@ -115,6 +116,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
                 ]
             },
         ),
+        (_("Pickup booking"), {"fields": [("manifest_link", "booking_error")]}),
         (
             _("Receiver"),
             {
@@ -134,7 +136,8 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
             {
                 "classes": ["collapse"],
                 "fields": [
-                    ("product_currency", "cash_on_delivery_amount"),
+                    ("shipping_price", "product_currency"),
+                    "cash_on_delivery_amount",
                     ("duties", "tax_amount"),
                     ("is_return", "tracking_only"),
                     "features",
@@ -194,7 +197,7 @@ class OrderAdmin(ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
                 name="shipping_orders_order_refresh",
             ),
         ]
-        return [*extra, *super().get_urls()]
+        return [*extra, *self.document_urls(), *super().get_urls()]
 
     def print_today(self, request: HttpRequest) -> HttpResponse:
         """Today's pickups whose labels are not printed yet, on the print confirmation page."""

@@ -10,6 +10,7 @@ pickups" leave them out next time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
@@ -23,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from .. import states, sync
 from ..exceptions import LabelError
+from ..label_documents import merge_with_documents
 from ..labels import merge_labels
 from ..models import Order
 from .filters import today_range
@@ -60,7 +62,12 @@ def todays_unprinted(queryset: QuerySet[Order]) -> QuerySet[Order]:
 
 
 def confirmation(
-    modeladmin: ModelAdmin, request: HttpRequest, orders: list[Order], *, title: str
+    modeladmin: ModelAdmin,
+    request: HttpRequest,
+    orders: list[Order],
+    *,
+    title: str,
+    action_name: str = "print_labels",
 ) -> TemplateResponse:
     """The page listing what will and will not be printed, with the Print button."""
     opts = modeladmin.model._meta
@@ -76,7 +83,7 @@ def confirmation(
         "skipped": [(order, reason) for order, reason in rows if reason],
         "reprints": [order for order in printable if order.label_printed_at],
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "action_name": "print_labels",
+        "action_name": action_name,
         "media": modeladmin.media,
     }
     return TemplateResponse(request, "admin/shipping_orders/order/print_confirmation.html", context)
@@ -84,12 +91,18 @@ def confirmation(
 
 @admin.action(description=gettext_lazy("Print labels…"), permissions=["print_label"])
 def print_labels(
-    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+    modeladmin: ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet[Order],
+    merge: Callable[[list[Order]], bytes] = merge_labels,
+    action_name: str = "print_labels",
 ) -> HttpResponse | None:
     """Confirm first; on "Print", one PDF of the printable labels, recorded as printed."""
     orders = list(queryset)  # in the order of the list they were selected from
     if request.POST.get("post") != "yes":
-        return confirmation(modeladmin, request, orders, title=_("Print these labels?"))
+        return confirmation(
+            modeladmin, request, orders, title=_("Print these labels?"), action_name=action_name
+        )
     # Printed in the order the confirmation listed them (the ids come back in that order).
     position = {str(pk): index for index, pk in enumerate(request.POST.getlist("_selected_action"))}
     orders.sort(key=lambda order: position.get(str(order.pk), len(position)))
@@ -100,7 +113,7 @@ def print_labels(
         )
         return None
     try:
-        pdf = merge_labels(printable)
+        pdf = merge(printable)
     except (LabelError, OSError) as err:
         modeladmin.message_user(request, _("Could not merge the labels: %s") % err, messages.ERROR)
         return None
@@ -123,4 +136,21 @@ def print_today_view(modeladmin: ModelAdmin, request: HttpRequest) -> Any:
         return None
     return confirmation(
         modeladmin, request, orders, title=_("Print the labels of today's pickups not printed yet?")
+    )
+
+
+@admin.action(
+    description=gettext_lazy("Print labels with customs documents…"),
+    permissions=["print_label"],
+)
+def print_labels_and_documents(
+    modeladmin: ModelAdmin, request: HttpRequest, queryset: QuerySet[Order]
+) -> HttpResponse | None:
+    """The same, each label followed by the order's other stored documents (customs invoices …)."""
+    return print_labels(
+        modeladmin,
+        request,
+        queryset,
+        merge=merge_with_documents,
+        action_name="print_labels_and_documents",
     )

@@ -482,7 +482,7 @@ def test_cancel_asks_for_confirmation_then_shows_the_providers_refusal(
         [
             f"{moving.reference}: the provider refused to cancel it: Order is already in transit "
             "(state at the provider: in transit)",
-            f"{done.reference}: already completed; nothing to cancel.",
+            f"{done.reference}: already delivered; nothing to cancel.",
             "Cancelled 1 order.",
         ]
     )

@@ -44,7 +44,7 @@ def troubles(make_order):
             state="",
             last_error="The provider did not answer within 20 s",
         ),
-        "state": make_order(state="pickup_failed", label=make_pdf("s")),
+        "needed": make_order(state="pickup_failed", label=make_pdf("s")),
         "missed_pickup": make_order(
             state="ready_for_pickup", pickup_at=now - timedelta(hours=4), label=make_pdf("m")
         ),
@@ -58,7 +58,7 @@ def troubles(make_order):
         "fine": make_order(state="in_transit", label=make_pdf("y")),
         "fresh": make_order(state="order_placed"),  # placed minutes ago: no label is normal
     }
-    overdue = [orders["label_overdue"].pk, orders["missed_pickup"].pk, orders["state"].pk]
+    overdue = [orders["label_overdue"].pk, orders["missed_pickup"].pk, orders["needed"].pk]
     Order.objects.filter(pk__in=overdue).update(created_at=long_ago)
     for order in orders.values():
         order.refresh_from_db()
@@ -73,7 +73,7 @@ def test_needs_attention_lists_each_order_with_why(client, viewer, troubles):
     html = response.content.decode()
     assert "Rejected by the provider: delivery_postcode: is not a valid postcode" in html
     assert "May or may not exist at the provider: check there" in html
-    assert "Pickup failed: the provider needs a decision" in html
+    assert "Pickup failed: The courier did not collect the parcel" in html
     assert "Pickup was due" in html and "still ready for pickup" in html
     assert "Label download failed: the file is not a PDF" in html
     assert "No label 5\xa0hours after placing" in html
@@ -85,7 +85,7 @@ def test_needs_attention_lists_each_order_with_why(client, viewer, troubles):
     [
         "rejected",
         "unknown",
-        "state",
+        "needed",
         "missed_pickup",
         "label_failed",
         "label_overdue",
@@ -109,7 +109,7 @@ def test_counts_on_top_of_the_list_without_asking_for_them(client, viewer, troub
         "total": 7,
         "rejected": 1,
         "unknown": 1,
-        "state": 1,
+        "needed": 1,
         "missed_pickup": 1,
         "label_failed": 1,
         "label_overdue": 1,
@@ -179,14 +179,14 @@ def test_states_read_as_words_on_every_page(client, clerk, make_order):
 def test_filter_choices_come_from_settings_and_index_probes_not_distinct_scans(
     client, viewer, make_order, settings
 ):
-    make_order(state="ready_for_pickup", courier_allocation="DHL")
-    make_order(state="held_at_depot", courier_allocation="TNT")
+    make_order(state="ready_for_pickup", courier_allocation="DHL", courier="dhl")
+    make_order(state="held_at_depot", courier_name="Zoom Co", courier="zoomco")
     make_order(state="ready_for_pickup", courier_allocation="")
     settings.SHIPPING_ORDERS = {
         **settings.SHIPPING_ORDERS,
         "ACCOUNTS": {**settings.SHIPPING_ORDERS["ACCOUNTS"], "second": {"PROVIDER": "shippit"}},
     }
-    assert distinct_values("courier_allocation") == ["DHL", "TNT"]
+    assert distinct_values("courier") == ["dhl", "zoomco"]
     assert distinct_values("state") == ["held_at_depot", "order_placed", "ready_for_pickup"][::2]
     client.force_login(viewer)
     with CaptureQueriesContext(connection) as queries:
@@ -199,7 +199,7 @@ def test_filter_choices_come_from_settings_and_index_probes_not_distinct_scans(
         "ready_for_pickup",
         "held_at_depot",  # a state the table does not know comes last, as it came
     ]
-    assert [value for value, _ in specs["courier"].lookup_choices] == ["DHL", "TNT"]
+    assert specs["courier"].lookup_choices == [("dhl", "DHL"), ("zoomco", "Zoom Co")]
 
 
 def test_the_date_bar_reads_two_dates_instead_of_scanning(client, viewer, make_order):
