@@ -14,11 +14,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .couriers import display_name
-from .storage import label_storage
+from .storage import ConfiguredLabelStorage
 
 
 def _storage() -> Any:
-    return label_storage()
+    # Resolved at use, not while models are imported (see storage.ConfiguredLabelStorage).
+    return ConfiguredLabelStorage()
 
 
 def _manifest_upload_to(manifest: Manifest, filename: str) -> str:

@@ -12,12 +12,13 @@ the search works as before, only slower. Other databases: nothing is done.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-logger = logging.getLogger("django_shipping_orders.trigram")
+from .redaction import get_logger
+
+logger = get_logger("django_shipping_orders.trigram")
 
 #: Index name -> the column of ``Order`` it serves.
 INDEXES = {
