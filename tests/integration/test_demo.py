@@ -42,9 +42,12 @@ def _demo(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.integration
 @pytest.mark.parametrize("option", ["--port", "--sandbox-port"])
 def test_a_taken_port_is_named_in_one_line_and_the_demo_exits_1(tmp_path, option):
-    with _listening() as taken:
+    other = "--sandbox-port" if option == "--port" else "--port"
+    with _listening() as taken, _listening() as spare:
         port = taken.getsockname()[1]
-        result = _demo(option, str(port), tmp_path=tmp_path)
+        free = spare.getsockname()[1]
+        spare.close()  # free again: the other process of the demo may have it
+        result = _demo(option, str(port), other, str(free), tmp_path=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
     [line] = result.stderr.strip().splitlines()
