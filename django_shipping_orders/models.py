@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import states
 from .conf import shipping_settings
-from .storage import ConfiguredLabelStorage
+from .storage import field_storage
 
 
 class PayloadEncoder(DjangoJSONEncoder):
@@ -45,7 +45,7 @@ class PayloadEncoder(DjangoJSONEncoder):
 
 
 def _label_storage() -> Any:
-    return ConfiguredLabelStorage()
+    return field_storage()
 
 
 def _label_upload_to(order: Order, filename: str) -> str:

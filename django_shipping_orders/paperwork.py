@@ -14,12 +14,11 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .couriers import display_name
-from .storage import ConfiguredLabelStorage
+from .storage import field_storage
 
 
 def _storage() -> Any:
-    # Resolved at use, not while models are imported (see storage.ConfiguredLabelStorage).
-    return ConfiguredLabelStorage()
+    return field_storage()
 
 
 def _manifest_upload_to(manifest: Manifest, filename: str) -> str:

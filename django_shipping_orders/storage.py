@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .conf import shipping_settings
+from .exceptions import ShippingOrdersConfigurationError
 
 
 class PrivateLabelStorage(FileSystemStorage):
@@ -38,6 +39,20 @@ def label_storage() -> Storage:
         str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media"
     )
     return _private_storage(str(root))
+
+
+def field_storage() -> Storage:
+    """The storage a ``FileField`` of the app gets when ``models.py`` is imported.
+
+    The configured one, as it stands then; but a mistake in ``SHIPPING_ORDERS``
+    must reach the system checks instead of stopping every ``manage.py``
+    command with a traceback of the import, so a broken setting gets
+    :class:`ConfiguredLabelStorage`, which reads the setting at each use.
+    """
+    try:
+        return label_storage()
+    except ShippingOrdersConfigurationError:
+        return ConfiguredLabelStorage()
 
 
 class ConfiguredLabelStorage(Storage):
