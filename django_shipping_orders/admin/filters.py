@@ -158,18 +158,28 @@ class CourierFilter(admin.SimpleListFilter):
         return queryset.filter(courier=value) if value else queryset
 
 
+#: Orders read per courier for its spelling: a sample, never all of a courier's orders.
+SPELLING_SAMPLE = 50
+
+
 def _courier_name(key: str) -> str:
-    """The courier's name: configured or known, else as one of its orders spells it."""
+    """The courier's name: configured or known, else the best spelling its orders use."""
     known = couriers.display_name(key)
     if known != key:
         return known
-    spelled = (
+    rows = (
         Order.objects.filter(courier=key)
         .order_by()
-        .values_list("courier_name", "courier_allocation")[:1]
+        .values_list("courier_name", "courier_allocation")[:SPELLING_SAMPLE]
     )
-    name, allocation = next(iter(spelled), ("", ""))
-    return couriers.display_name(key, name or allocation)
+    names = {name or allocation for name, allocation in rows} - {""}
+    # One name whatever order the database lists them in: the spelling with the most
+    # accents and letters beyond ASCII ("Zariņš" over "Zarins"), then the first.
+    return couriers.display_name(key, min(names, key=_spelling_rank) if names else "")
+
+
+def _spelling_rank(name: str) -> tuple[int, str]:
+    return (-sum(1 for char in name if ord(char) > 127), name)
 
 
 def today_range() -> tuple[Any, Any]:
