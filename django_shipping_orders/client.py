@@ -49,6 +49,7 @@ from .exceptions import (
     ProviderValidationError,
     RateLimited,
     ShippingOrdersError,
+    UnexpectedRedirect,
 )
 from .redaction import get_logger, scrub
 
@@ -204,6 +205,15 @@ class ApiClient:
                     self._pause(delay, attempt, method, path, str(response.status_code))
                     continue
                 raise self._error(response, method, path, reference, attempt)
+            if 300 <= response.status_code < 400:
+                raise UnexpectedRedirect(
+                    f"{self._where(method, path)} answered HTTP {response.status_code} (a redirect, "
+                    f"not followed) (account {self.account.alias!r}).",
+                    status_code=response.status_code,
+                    response=self._redact(response),
+                    account=self.account.alias,
+                    reference=reference,
+                )
             if response.status_code >= 400:
                 raise self._error(response, method, path, reference, attempt)
             return self._parse(response, method, path, reference)
@@ -230,6 +240,9 @@ class ApiClient:
                 headers=self._auth_headers,
                 timeout=(self.account.connect_timeout, self.account.timeout),
                 stream=True,
+                # Never followed: a redirect could loop, re-send a POST, carry the
+                # auth headers to another host or reach a private address.
+                allow_redirects=False,
             )
             try:
                 _read_body(response)

@@ -116,6 +116,13 @@ class InvalidProviderResponse(ProviderAPIError):
     """The provider answered 2xx with a body we cannot read (not JSON, wrong shape)."""
 
 
+class UnexpectedRedirect(InvalidProviderResponse):
+    """The provider answered 3xx. API calls never follow redirects: a redirect could
+    re-send a POST, loop, or carry the auth headers to another host. A 3xx means
+    the request was not acted on, so placing an order that got one is safe to retry.
+    """
+
+
 class SubmissionOutcomeUnknown(ProviderUnavailable):
     """Placing an order timed out: the provider may or may not have created it.
 

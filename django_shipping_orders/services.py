@@ -36,6 +36,7 @@ from .exceptions import (
     RateBudgetExhausted,
     ShippingOrdersError,
     SubmissionOutcomeUnknown,
+    UnexpectedRedirect,
 )
 from .label_documents import after_label_stored
 from .models import Order, Source
@@ -95,6 +96,10 @@ def place_order(
         document = provider.place_order(local.raw)
     except RateBudgetExhausted:
         sync.discard_placement(local)
+        raise
+    except UnexpectedRedirect as err:
+        # A 3xx is an answer that the POST was not acted on: refused, not unknown.
+        sync.mark_placement(local, Order.Placement.REJECTED, err)
         raise
     except (ProviderTimeout, ProviderUnavailable, InvalidProviderResponse) as err:
         # 5xx, no answer, or a 2xx we cannot read: the provider may have created the order.

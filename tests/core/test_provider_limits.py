@@ -1,0 +1,52 @@
+"""Provider answers that push on the client's limits: redirects, Retry-After, echoed secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_shipping_orders import services
+from django_shipping_orders.exceptions import UnexpectedRedirect
+from django_shipping_orders.models import Order
+from django_shipping_orders.providers import get_provider
+
+from .helpers import account
+
+
+@pytest.fixture
+def shippit(scripted_server):
+    with account(scripted_server.url + "/api/3", BACKOFF_FACTOR=0.5):
+        yield scripted_server
+
+
+@pytest.fixture
+def sleeps(shippit):
+    slept: list[float] = []
+    get_provider("default").client._sleep = slept.append
+    return slept
+
+
+# -- redirects are never followed ------------------------------------------------------------
+
+
+def test_a_redirect_loop_is_one_request_and_a_typed_error(shippit, sleeps):
+    shippit.default = (302, {}, {"Location": shippit.url + "/api/3/orders/PPDOC0001"})
+    with pytest.raises(UnexpectedRedirect) as info:
+        get_provider("default").get_order("PPDOC0001")
+    assert info.value.status_code == 302
+    assert len(shippit.requests) == 1
+
+
+def test_a_redirect_to_another_host_or_a_private_address_is_not_followed(shippit, sleeps):
+    shippit.add(302, {}, {"Location": "http://10.0.0.1/steal"})
+    with pytest.raises(UnexpectedRedirect):
+        get_provider("default").get_order("PPDOC0001")
+    assert len(shippit.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_307_on_place_is_not_re_sent_and_the_order_is_refused(shippit, sleeps):
+    shippit.default = (307, {}, {"Location": shippit.url + "/api/3/orders"})
+    with pytest.raises(UnexpectedRedirect):
+        services.place_order("default", {"user_attributes": {"email": "a@example.com"}})
+    assert [r["method"] for r in shippit.requests] == ["POST"]
+    assert Order.objects.get().placement == Order.Placement.REJECTED
