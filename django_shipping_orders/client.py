@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from urllib.parse import quote
 import requests
 
 from . import __version__
-from .conf import AccountSettings
+from .conf import AccountSettings, shipping_settings
 from .documents import loads
 from .exceptions import (
     InvalidMerchantAccount,
@@ -447,16 +448,28 @@ def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if present."""
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date), if present.
+
+    Always finite, from 0 to ``RETRY_AFTER_MAX``: a provider cannot pause the
+    shared budget for a year (or for ever) with a huge, infinite or far-future value.
+    """
     value = response.headers.get("Retry-After")
     if not value:
         return None
+    seconds: float | None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    return bound_retry_after(seconds)
+
+
+def bound_retry_after(seconds: float | None) -> float | None:
+    """``seconds`` as a pause the app honours: finite, from 0 to ``RETRY_AFTER_MAX``; None if NaN."""
+    if seconds is None or math.isnan(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return min(max(0.0, seconds), shipping_settings.retry_after_max)

@@ -23,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -102,6 +103,9 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "REFRESH_WORKERS": 4,
     # Cache alias (a key of settings.CACHES) holding the shared per-account rate limit.
     "RATE_LIMIT_CACHE": "default",
+    # Longest pause (seconds) a provider's Retry-After may impose on an account's
+    # shared budget; a longer, infinite or unreadable value is cut to this.
+    "RETRY_AFTER_MAX": 300,
     # True only when one process talks to the providers (one runserver, one command,
     # no qcluster): then a local-memory RATE_LIMIT_CACHE is allowed.
     "SINGLE_PROCESS": False,
@@ -180,6 +184,10 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     ),
     "REFRESH_WORKERS": (lambda v: _is_number(v, 1) and isinstance(v, int), "a whole number >= 1"),
     "RATE_LIMIT_CACHE": (lambda v: isinstance(v, str) and bool(v), "a CACHES alias"),
+    "RETRY_AFTER_MAX": (
+        lambda v: _is_number(v, 0) and math.isfinite(v) and v <= 86400,
+        "a number of seconds from 0 to 86400",
+    ),
     "SINGLE_PROCESS": (lambda v: isinstance(v, bool), "True or False"),
     "CALLBACK_PROCESSING": (lambda v: v in ("inline", "deferred"), "'inline' or 'deferred'"),
     "API_PERMISSION_CLASSES": (
@@ -434,6 +442,11 @@ class ShippingSettings:
     def rate_limit_cache(self) -> str:
         """Alias of the cache shared by every process for the rate limit (Redis in production)."""
         return str(self._get("RATE_LIMIT_CACHE"))
+
+    @property
+    def retry_after_max(self) -> float:
+        """Cap (seconds) on any provider ``Retry-After`` the app honours or stores."""
+        return float(self._get("RETRY_AFTER_MAX"))
 
     @property
     def courier_names(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import random
 import threading
 import time
@@ -106,7 +107,12 @@ class RateLimiter:
         """The provider answered 429: pause ``account`` and halve its rate for one window."""
         rate = _rate(account)
         pause = retry_after if retry_after is not None else rate.seconds / 10
-        pause = max(0.0, float(pause))
+        # Bounded here too (not only where Retry-After is parsed): an infinite or
+        # huge pause would block the budget for ever, or break the store's TTL.
+        pause = float(pause)
+        if not math.isfinite(pause):
+            pause = shipping_settings.retry_after_max if pause > 0 else 0.0
+        pause = min(max(0.0, pause), shipping_settings.retry_after_max)
         self._store().penalize(budget_key(account), pause, pause + rate.seconds, rate.seconds)
 
     def reset(self, account: AccountSettings) -> None:

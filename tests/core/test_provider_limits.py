@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from django_shipping_orders import services
-from django_shipping_orders.exceptions import UnexpectedRedirect
+from django_shipping_orders.exceptions import RateLimited, UnexpectedRedirect
 from django_shipping_orders.models import Order
 from django_shipping_orders.providers import get_provider
 
@@ -50,3 +50,19 @@ def test_a_307_on_place_is_not_re_sent_and_the_order_is_refused(shippit, sleeps)
         services.place_order("default", {"user_attributes": {"email": "a@example.com"}})
     assert [r["method"] for r in shippit.requests] == ["POST"]
     assert Order.objects.get().placement == Order.Placement.REJECTED
+
+
+# -- Retry-After is bounded --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["999999999", "86400", "inf", "1e20", "1e400", "Fri, 31 Dec 9999 23:59:59 GMT", "nan", "-5"],
+)
+def test_a_retry_after_is_finite_and_capped_by_retry_after_max(shippit, sleeps, value):
+    shippit.default = (429, {"error": "rate_limited"}, {"Retry-After": value})
+    with pytest.raises(RateLimited) as info:
+        get_provider("default").get_order("PPDOC0001")
+    retry_after = info.value.retry_after
+    assert retry_after is None or 0 <= retry_after <= 300
+    assert all(0 <= s <= 300 for s in sleeps)

@@ -1,0 +1,76 @@
+"""A provider's Retry-After can pause an account's budget for RETRY_AFTER_MAX at most, on every store."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from django_shipping_orders.exceptions import RateBudgetExhausted
+from django_shipping_orders.ratelimit import RateLimiter, store_for
+from django_shipping_orders.ratelimit.limiter import budget_key
+
+from .conftest import redis_available, redis_url
+from .test_ratelimit import FakeClock, _account, take
+
+HUGE = [math.inf, 1e20, 999_999_999.0, 86_400.0]
+
+
+@pytest.mark.parametrize("pause", HUGE)
+def test_a_huge_penalty_pauses_the_local_budget_for_retry_after_max_at_most(pause):
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    account = _account("10/m")
+    limiter.penalize(account, retry_after=pause)
+    with pytest.raises(RateBudgetExhausted) as err:
+        limiter.acquire(account, wait=0)
+    assert err.value.retry_after <= 300
+    clock.now += 301
+    assert take(limiter, account) == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("pause", [math.inf, 1e20])
+def test_a_huge_penalty_is_stored_by_the_database_cache(pause):
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "shipping_rate_bound_cache",
+        }
+    }
+    with override_settings(CACHES=caches):
+        call_command("createcachetable", verbosity=0)
+        clock = FakeClock()
+        limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+        account = _account("10/m", API_KEY=f"db-{uuid.uuid4().hex}")
+        limiter.penalize(account, retry_after=pause)  # no ValueError / OverflowError
+        assert limiter.available(account) == 0
+        clock.now += 301
+        assert take(limiter, account) == [True]
+
+
+@pytest.mark.skipif(not redis_available(), reason=f"Redis does not answer at {redis_url()}")
+@pytest.mark.parametrize("pause", [math.inf, 1e20, 1e400])
+def test_a_huge_penalty_on_redis_has_a_ttl_and_ends(pause):
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url(),
+            "KEY_PREFIX": f"rl-bound-{uuid.uuid4().hex}",
+        }
+    }
+    with override_settings(CACHES=caches):
+        account = _account("3/m", API_KEY="redis-bound-key")
+        limiter = RateLimiter()
+        limiter.penalize(account, retry_after=pause)  # no ResponseError
+        with pytest.raises(RateBudgetExhausted) as err:
+            limiter.acquire(account, wait=0)
+        assert err.value.retry_after <= 300
+        store = store_for("default")
+        state = store._keys(budget_key(account))[1]
+        ttl = store._client.pttl(state)
+        assert 0 < ttl <= (300 + 60) * 1000 + 1000
+        limiter.reset(account)
