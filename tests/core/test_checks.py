@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import checks
+from django.core.cache.backends.db import DatabaseCache
 from django.test import override_settings
 
 from django_shipping_orders.checks import check_settings
@@ -53,10 +54,17 @@ def test_e010_local_memory_rate_limit_cache_is_refused_debug_or_not(debug):
 
 
 def test_e010_local_memory_is_allowed_when_the_settings_say_one_process():
-    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    setting = {"ACCOUNTS": {"default": GOOD}, "SINGLE_PROCESS": True}
+    local = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shipping": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    setting = {
+        "ACCOUNTS": {"default": GOOD},
+        "SINGLE_PROCESS": True,
+        "RATE_LIMIT_CACHE": "shipping",
+    }
     assert run(setting, caches=local) == []
-    truthy = {"ACCOUNTS": {"default": GOOD}, "SINGLE_PROCESS": 1}
+    truthy = {"ACCOUNTS": {"default": GOOD}, "SINGLE_PROCESS": 1, "RATE_LIMIT_CACHE": "shipping"}
     assert "shipping_orders.E010" in ids(run(truthy, caches=local)), "only True says it"
 
 
@@ -69,12 +77,49 @@ def test_e010_local_memory_is_allowed_when_the_settings_say_one_process():
     ],
 )
 def test_shared_rate_limit_caches_pass(backend):
-    assert run({"ACCOUNTS": {"default": GOOD}}, caches={"default": {"BACKEND": backend}}) == []
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    caches = {"default": SHARED_CACHE["default"], "shipping": {"BACKEND": backend}}
+    assert run(setting, caches=caches) == []
 
 
 def test_w005_file_cache_is_shared_but_not_atomic():
-    files = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}}
-    assert ids(run({"ACCOUNTS": {"default": GOOD}}, caches=files)) == ["shipping_orders.W005"]
+    files = {
+        "default": SHARED_CACHE["default"],
+        "shipping": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"},
+    }
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    assert ids(run(setting, caches=files)) == ["shipping_orders.W005"]
+
+
+class MyDatabaseCache(DatabaseCache):
+    """Stands for a project's own subclass (the check must see through it)."""
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.db.DatabaseCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "tests.core.test_checks.MyDatabaseCache",
+    ],
+)
+def test_e012_a_culling_cache_shared_with_the_site_can_evict_the_budget(backend):
+    caches = {"default": {"BACKEND": backend, "LOCATION": "/tmp/x"}}
+    messages = run({"ACCOUNTS": {"default": GOOD}}, caches=caches)
+    assert "shipping_orders.E012" in ids(messages)
+    assert "dedicated" in next(m for m in messages if m.id == "shipping_orders.E012").hint
+
+
+def test_e012_a_dedicated_alias_with_room_passes_and_a_tiny_one_does_not():
+    db = "django.core.cache.backends.db.DatabaseCache"
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    roomy = {"default": SHARED_CACHE["default"], "shipping": {"BACKEND": db}}
+    assert run(setting, caches=roomy) == []
+    tiny = {"default": SHARED_CACHE["default"]}
+    tiny["shipping"] = {"BACKEND": db, "OPTIONS": {"MAX_ENTRIES": 5}}
+    assert ids(run(setting, caches=tiny)) == ["shipping_orders.E012"]
+    big_default = {"default": {"BACKEND": db, "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+    assert run({"ACCOUNTS": {"default": GOOD}}, caches=big_default) == []
 
 
 def test_e009_rate_limit_cache_must_be_a_configured_cache():
