@@ -52,7 +52,7 @@ from .exceptions import (
     ShippingOrdersError,
     UnexpectedRedirect,
 )
-from .redaction import get_logger, scrub
+from .redaction import get_logger, scrub, scrub_bytes
 
 if TYPE_CHECKING:
     from .ratelimit import RateLimiter, Ticket
@@ -250,6 +250,8 @@ class ApiClient:
             except BaseException:
                 response.close()
                 raise
+            # The boundary: nothing parses or stores an answer holding the key or a secret.
+            response._content = scrub_bytes(response.content, self.account)
             return response
         finally:
             # The provider saw the request by now: it counts one window from here.

@@ -84,6 +84,20 @@ def scrub(text: str, account: AccountSettings | str | None = None) -> str:
     return text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
 
 
+def scrub_bytes(data: bytes, account: AccountSettings | str | None = None) -> bytes:
+    """``data`` (a provider answer, a callback body) with every configured secret replaced.
+
+    Done on the bytes, before anything parses or stores them: a secret echoed
+    in a field never reaches an ``Order``, its ``raw``, the admin or the API.
+    """
+    extra = account if isinstance(account, AccountSettings) else None
+    for secret in _secrets(extra):
+        encoded = secret.encode()
+        if encoded in data:
+            data = data.replace(encoded, REDACTED.encode())
+    return data
+
+
 # -- the secrets ----------------------------------------------------------------------------
 
 _cache_lock = threading.Lock()

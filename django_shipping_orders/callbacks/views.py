@@ -38,7 +38,13 @@ from .. import signals
 from ..conf import AccountSettings, shipping_settings
 from ..exceptions import UnknownAccount
 from ..models import CallbackReceipt
-from ..redaction import ScrubbingExceptionReporter, get_logger, redact_headers, scrub
+from ..redaction import (
+    ScrubbingExceptionReporter,
+    get_logger,
+    redact_headers,
+    scrub,
+    scrub_bytes,
+)
 from .processing import check_receipt, process_receipt
 from .queue import request_processing
 from .receipts import TRUNCATED_KEEP_BYTES, dedupe_key, store_receipt
@@ -122,6 +128,7 @@ class CallbackView(View):
             body, size = _read_body(request, limit)
         except UnreadablePostError:
             return _error(400, "unreadable_body", "The request body could not be read.")
+        body = scrub_bytes(body, config)  # stored, parsed and shown without any secret
         receipt = CallbackReceipt(
             account=config.alias,
             body=body,
@@ -317,9 +324,11 @@ def _record_rejection(request: HttpRequest, account: AccountSettings, reason: st
     if not _rejection_allowed(account.alias):
         return
     try:
-        body = request.read(REJECTED_KEEP_BYTES)
+        # A little more than is kept, so a secret across the cut is replaced whole.
+        body = request.read(REJECTED_KEEP_BYTES + 1024)
     except (UnreadablePostError, OSError):
         body = b""
+    body = scrub_bytes(body, account)[:REJECTED_KEEP_BYTES]
     try:
         CallbackReceipt.objects.create(
             account=account.alias,

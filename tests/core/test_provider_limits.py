@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from django_shipping_orders import services
 from django_shipping_orders.exceptions import RateLimited, UnexpectedRedirect
 from django_shipping_orders.models import Order
 from django_shipping_orders.providers import get_provider
+from tests.conftest import fixture_bytes
 
 from .helpers import account
 
@@ -66,3 +69,38 @@ def test_a_retry_after_is_finite_and_capped_by_retry_after_max(shippit, sleeps, 
     retry_after = info.value.retry_after
     assert retry_after is None or 0 <= retry_after <= 300
     assert all(0 <= s <= 300 for s in sleeps)
+
+
+# -- secrets echoed in a 200 answer ------------------------------------------------------------
+
+
+def _payload(reference, **changes):
+    body = json.loads(fixture_bytes("get_order_200.json"))
+    body["tracking_number"] = reference
+    body.update(changes)
+    return body
+
+
+@pytest.mark.django_db
+def test_an_api_key_echoed_in_a_200_answer_never_reaches_the_order(shippit):
+    from .helpers import API_KEY
+
+    order = Order.objects.create(account="default", reference="PPDOC0001")
+    body = _payload(
+        "PPDOC0001", courier_name=API_KEY, delivery_instructions="cb-secret-never-shown"
+    )
+    shippit.add(200, {"response": body})
+    services.refresh_order(order)
+    stored = Order.objects.get(pk=order.pk)
+    text = str(stored.raw) + "".join(str(getattr(stored, f.attname)) for f in Order._meta.fields)
+    assert API_KEY not in text and "cb-secret-never-shown" not in text
+    assert "[redacted]" in text
+
+
+def test_a_tracking_number_equal_to_the_key_is_not_quoted_in_the_error(shippit):
+    from .helpers import API_KEY
+
+    shippit.add(200, {"response": _payload(API_KEY)})
+    with pytest.raises(Exception) as info:
+        get_provider("default").get_order("PPDOC0001")
+    assert API_KEY not in str(info.value)
