@@ -166,12 +166,13 @@ class ApiClient:
                     account=self.account.alias,
                     reference=reference,
                 )
-                if last:
+                delay = self._delay(attempt, None)
+                if last or self._spent(deadline, delay):
                     # Not chained: the transport's frames hold the request headers
                     # (the API key) in their locals, which Django's error reports
                     # would print. The message names the transport error instead.
                     raise error from None
-                self._backoff(attempt, None, method, path, "timeout")
+                self._pause(delay, attempt, method, path, "timeout")
                 continue
             except _TooLarge:
                 raise InvalidProviderResponse(
@@ -186,22 +187,19 @@ class ApiClient:
                     account=self.account.alias,
                     reference=reference,
                 )
-                if last:
+                delay = self._delay(attempt, None)
+                if last or self._spent(deadline, delay):
                     raise error from None  # unchained, as above
-                self._backoff(attempt, None, method, path, type(err).__name__)
+                self._pause(delay, attempt, method, path, type(err).__name__)
                 continue
 
             if response.status_code in RETRY_STATUSES:
                 retry_after = _retry_after(response)
                 delay = self._delay(attempt, retry_after)
-                if response.status_code == 429:
-                    if self.limiter is not None:
-                        self.limiter.penalize(self.account, retry_after)
-                    # Waiting out a 429 is waiting for the rate limit: it must fit the budget.
-                    left = _left(deadline)
-                    too_long = delay > MAX_RETRY_AFTER or (left is not None and delay > left)
-                else:
-                    too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER
+                if response.status_code == 429 and self.limiter is not None:
+                    self.limiter.penalize(self.account, retry_after)
+                # Every pause before a retry must fit the caller's wait budget.
+                too_long = delay > MAX_RETRY_AFTER or self._spent(deadline, delay)
                 if not last and not too_long:
                     self._pause(delay, attempt, method, path, str(response.status_code))
                     continue
@@ -233,6 +231,9 @@ class ApiClient:
             except RateLimited as err:
                 err.reference = reference
                 raise
+        # The whole request, answer included, ends within both timeouts: the limiter
+        # counts it in flight for that long, and a trickled body cannot outlast it.
+        total = time.monotonic() + self.account.connect_timeout + self.account.timeout
         try:
             response = self.session.request(
                 method,
@@ -246,7 +247,7 @@ class ApiClient:
                 allow_redirects=False,
             )
             try:
-                _read_body(response)
+                _read_body(response, total)
             except BaseException:
                 response.close()
                 raise
@@ -258,10 +259,11 @@ class ApiClient:
             if ticket is not None:
                 ticket.finish()
 
-    def _backoff(
-        self, attempt: int, retry_after: float | None, method: str, path: str, why: str
-    ) -> None:
-        self._pause(self._delay(attempt, retry_after), attempt, method, path, why)
+    @staticmethod
+    def _spent(deadline: float | None, delay: float) -> bool:
+        """True when pausing ``delay`` seconds (and trying again) would overrun the wait budget."""
+        left = _left(deadline)
+        return left is not None and (left <= 0 or delay > left)
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -377,17 +379,33 @@ def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def _read_body(response: requests.Response) -> None:
-    """Read the body of a streamed response, refusing one over ``MAX_RESPONSE_BYTES``."""
+def _read_body(response: requests.Response, deadline: float) -> None:
+    """Read the body of a streamed response, refusing one over ``MAX_RESPONSE_BYTES``.
+
+    ``deadline`` (monotonic) bounds the whole read: the read timeout alone is
+    per socket read, so a body trickled a byte at a time would never end.
+    """
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
         raise _TooLarge()
     buffer = bytearray()
-    for chunk in response.iter_content(_CHUNK):
+    raw = response.raw
+    while True:
+        # read1 returns what has arrived (not a full chunk), so the deadline is seen.
+        chunk = raw.read1(_CHUNK, decode_content=True)
+        if not chunk:
+            break
         buffer += chunk
         if len(buffer) > MAX_RESPONSE_BYTES:
             raise _TooLarge()
+        if time.monotonic() > deadline:
+            raise _Overdue()
     response._content = bytes(buffer)
+    response._content_consumed = True
+
+
+class _Overdue(requests.Timeout):
+    """The answer took longer than the request's total deadline to arrive (a timeout)."""
 
 
 class _TooLarge(requests.RequestException):

@@ -21,12 +21,14 @@ from .. import usage
 from ..conf import AccountSettings, RateLimit, shipping_settings
 from ..exceptions import RateBudgetExhausted
 from .base import Store, new_token
-from .stores import store_for
+from .stores import LOCK_TIMEOUT, LockBusy, lock_deadline, store_for
 
 KEY_PREFIX = "shipping_orders:ratelimit"
 #: A waiting request looks again at least this often (seconds): entries in flight may
 #: finish, and so free their slot, earlier than the log can tell.
 MAX_POLL = 1.0
+#: Least time any call may queue for the lock of a shared (non-Redis) log, in seconds.
+LOCK_GRACE = 0.25
 
 
 @dataclass
@@ -75,7 +77,20 @@ class RateLimiter:
         deadline = None if wait is None else time.monotonic() + max(0.0, wait)
         while True:
             token = new_token()
-            decision = store.take(key, rate.requests, rate.seconds, flight, token)
+            try:
+                # Even "one look" may queue briefly for the lock that other workers hold.
+                lock_by = None if deadline is None else max(deadline, time.monotonic() + LOCK_GRACE)
+                with lock_deadline(lock_by):
+                    decision = store.take(key, rate.requests, rate.seconds, flight, token)
+            except LockBusy:
+                if deadline is None:
+                    continue  # no budget: wait for the lock as long as it takes
+                raise RateBudgetExhausted(
+                    f"The rate limit of account {account.alias!r} could not be checked within "
+                    f"{wait:g} s (its cache lock stayed taken); nothing was sent.",
+                    account=account.alias,
+                    retry_after=float(LOCK_TIMEOUT),
+                ) from None
             if decision.admitted:
                 # The last hour's requests, for shipping_orders_status (one cache incr).
                 usage.record(self._cache(), account.alias, now=self._clock())

@@ -13,7 +13,8 @@ import time
 import uuid
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,23 @@ from .redis_store import RedisStore
 
 #: Longest a process holds the lock of a shared (non-Redis) log, in seconds.
 LOCK_TIMEOUT = 5
+
+_lock_wait = threading.local()
+
+
+class LockBusy(TimeoutError):
+    """The lock of a shared log stayed taken past the caller's deadline."""
+
+
+@contextmanager
+def lock_deadline(deadline: float | None) -> Iterator[None]:
+    """Bound every lock wait of this thread by ``deadline`` (monotonic; None: the default)."""
+    before = getattr(_lock_wait, "deadline", None)
+    _lock_wait.deadline = deadline
+    try:
+        yield
+    finally:
+        _lock_wait.deadline = before
 
 
 # -- any other cache: one value per key, changed under a lock -------------------------------
@@ -125,14 +143,18 @@ class _Lock:
         self._token = ""
 
     def __enter__(self) -> Any:
-        self._local.acquire()
-        self._token = uuid.uuid4().hex
         deadline = time.monotonic() + LOCK_TIMEOUT * 2
+        caller = getattr(_lock_wait, "deadline", None)
+        if caller is not None:
+            deadline = min(deadline, caller)  # a caller's wait budget bounds the lock wait
+        if not self._local.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise LockBusy("the lock of the rate limit cache stayed taken")
+        self._token = uuid.uuid4().hex
         delay = 0.001
         while not self._cache.add(self._key, self._token, timeout=LOCK_TIMEOUT):
             if time.monotonic() > deadline:
                 self._local.release()
-                raise TimeoutError("the lock of the rate limit cache stayed taken")
+                raise LockBusy("the lock of the rate limit cache stayed taken")
             time.sleep(delay)
             delay = min(0.05, delay * 2)
         return self._cache

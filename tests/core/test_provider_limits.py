@@ -7,7 +7,13 @@ import json
 import pytest
 
 from django_shipping_orders import services
-from django_shipping_orders.exceptions import RateLimited, UnexpectedRedirect
+from django_shipping_orders.exceptions import (
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+    SubmissionOutcomeUnknown,
+    UnexpectedRedirect,
+)
 from django_shipping_orders.models import Order
 from django_shipping_orders.providers import get_provider
 from tests.conftest import fixture_bytes
@@ -104,3 +110,89 @@ def test_a_tracking_number_equal_to_the_key_is_not_quoted_in_the_error(shippit):
     with pytest.raises(Exception) as info:
         get_provider("default").get_order("PPDOC0001")
     assert API_KEY not in str(info.value)
+
+
+# -- the wait budget and the total deadline hold ----------------------------------------------
+
+
+def test_a_5xx_retry_after_past_the_wait_budget_is_not_waited_out(shippit, sleeps):
+    shippit.default = (503, {"error": "unavailable"}, {"Retry-After": "20"})
+    with pytest.raises(ProviderUnavailable):
+        get_provider("default").with_wait(2).get_order("PPDOC0001")
+    assert sleeps == []
+    assert len(shippit.requests) == 1
+
+
+def test_a_dead_lock_holder_ends_in_a_typed_refusal_within_the_budget(tmp_path):
+    from django.core.cache import caches
+    from django.test import override_settings
+
+    from django_shipping_orders.conf import shipping_settings
+    from django_shipping_orders.exceptions import RateBudgetExhausted
+    from django_shipping_orders.ratelimit import RateLimiter
+    from django_shipping_orders.ratelimit.limiter import budget_key
+
+    files = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}
+    caches_setting = {"default": {**files, "LOCATION": str(tmp_path)}}
+    with override_settings(CACHES=caches_setting), account("http://127.0.0.1:9/api/3"):
+        config = shipping_settings.account("default")
+        # A worker died holding the lock: it stays taken until its timeout.
+        caches["default"].add(budget_key(config) + ":lock", "dead", timeout=5)
+        with pytest.raises(RateBudgetExhausted) as info:
+            RateLimiter().acquire(config, wait=0.5)
+        assert "lock" in str(info.value)
+
+
+class TricklingServer:
+    """Answers 200 with a valid order body, one byte at a time."""
+
+    def __init__(self, body: bytes, every: float) -> None:
+        import socket
+        import threading
+
+        self.body, self.every = body, every
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        import time
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(self.body)}\r\n\r\n"
+            try:
+                conn.sendall(head.encode())
+                for byte in self.body:
+                    if self.stop.is_set():
+                        break
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.every)
+            except OSError:
+                pass
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.django_db
+def test_a_trickled_answer_is_cut_at_the_total_deadline():
+    body = json.dumps({"response": _payload("PPDOC0001")}).encode()
+    server = TricklingServer(body, every=0.05)  # minutes for the whole body
+    try:
+        with account(server.url + "/api/3", TIMEOUT=1, CONNECT_TIMEOUT=0.5, MAX_RETRIES=0):
+            with pytest.raises(ProviderTimeout):
+                get_provider("default").get_order("PPDOC0001")
+            with pytest.raises(SubmissionOutcomeUnknown):
+                services.place_order("default", {"retailer_reference": "#T1"}, wait=1)
+    finally:
+        server.close()
