@@ -54,6 +54,7 @@ from .stores import (
     LocalStore,
     LockedStore,
     backend_path,
+    is_local_cache,
     redis_client,
     store_for,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "backend_path",
     "budget_key",
     "default_limiter",
+    "is_local_cache",
     "redis_client",
     "store_for",
 ]

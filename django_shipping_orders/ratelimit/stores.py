@@ -272,12 +272,20 @@ def backend_path(cache: Any) -> str:
     return f"{type(cache).__module__}.{type(cache).__qualname__}"
 
 
+def is_local_cache(cache: Any) -> bool:
+    """True when ``cache`` keeps its data in this process (a ``LocMemCache``, or a subclass)."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    return isinstance(cache, LocMemCache) or backend_path(cache) in LOCAL_CACHES
+
+
 def redis_client(cache: Any) -> Any:
-    """The redis-py client behind a Django cache, or None if it is not a Redis cache."""
-    module = type(cache).__module__
-    if module.startswith("django.core.cache.backends.redis"):
+    """The redis-py client behind a Django cache (or a subclass of one), or None."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if isinstance(cache, RedisCache):
         return cache._cache.get_client(write=True)
-    if module.startswith("django_redis"):
+    if any(cls.__module__.startswith("django_redis") for cls in type(cache).__mro__):
         return cache.client.get_client(write=True)
     return None
 
@@ -296,7 +304,7 @@ def store_for(alias: str, clock: Callable[[], float] = time.time) -> Store:
                 client = redis_client(cache) if clock is time.time else None
                 if client is not None:
                     store = RedisStore(client, cache.make_key)
-                elif backend_path(cache) in LOCAL_CACHES:
+                elif is_local_cache(cache):
                     store = LocalStore(alias, clock)
                 else:
                     store = LockedStore(alias, clock)

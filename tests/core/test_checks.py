@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from django.core import checks
 from django.core.cache.backends.db import DatabaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.test import override_settings
 
 from django_shipping_orders.checks import check_settings
@@ -341,3 +342,12 @@ def test_courier_names_extend_and_override_the_built_in_names():
         assert display_name(normalize("zoom co.")) == "Zoom"
         assert display_name("aramex") == "Aramex"
         assert display_name("newcourier", "New Courier Ltd") == "New Courier Ltd"
+
+
+class MyLocMemCache(LocMemCache):
+    """A project's own local-memory cache: still one budget per process."""
+
+
+def test_e010_sees_through_a_subclass_of_local_memory():
+    local = {"default": {"BACKEND": "tests.core.test_checks.MyLocMemCache"}}
+    assert "shipping_orders.E010" in ids(run({"ACCOUNTS": {"default": GOOD}}, caches=local))

@@ -6,11 +6,13 @@ import math
 import uuid
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
 from django.core.management import call_command
 from django.test import override_settings
 
 from django_shipping_orders.exceptions import RateBudgetExhausted
-from django_shipping_orders.ratelimit import RateLimiter, store_for
+from django_shipping_orders.ratelimit import LocalStore, RateLimiter, RedisStore, store_for
 from django_shipping_orders.ratelimit.limiter import budget_key
 
 from .conftest import redis_available, redis_url
@@ -74,3 +76,24 @@ def test_a_huge_penalty_on_redis_has_a_ttl_and_ends(pause):
         ttl = store._client.pttl(state)
         assert 0 < ttl <= (300 + 60) * 1000 + 1000
         limiter.reset(account)
+
+
+class MyRedisCache(RedisCache):
+    """A project's own Redis cache class."""
+
+
+class MyLocMemCache(LocMemCache):
+    """A project's own local-memory cache class."""
+
+
+def test_a_subclass_of_a_known_backend_gets_that_backends_store():
+    caches = {
+        "default": {"BACKEND": "tests.refresh.test_ratelimit_bounds.MyLocMemCache"},
+        "redis": {
+            "BACKEND": "tests.refresh.test_ratelimit_bounds.MyRedisCache",
+            "LOCATION": redis_url(),
+        },
+    }
+    with override_settings(CACHES=caches):
+        assert isinstance(store_for("default"), LocalStore)
+        assert isinstance(store_for("redis"), RedisStore)  # no connection is made to build it
