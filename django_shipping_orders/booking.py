@@ -25,7 +25,7 @@ from .models import Manifest, Order
 from .providers import get_provider
 from .providers.base import Provider
 from .providers.types import BookingResult, ManifestResult
-from .redaction import get_logger
+from .redaction import get_logger, scrub
 
 logger = get_logger("django_shipping_orders.booking")
 
@@ -184,7 +184,7 @@ def _store_pdf(provider: Provider, manifest: Manifest) -> None:
     try:
         data = labels.fetch_pdf(provider, manifest.pdf_url, subject)
     except LabelError as err:
-        manifest.pdf_error = str(err)[:2000]
+        manifest.pdf_error = scrub(str(err))[:2000]
         manifest.save(update_fields=["pdf_error"])
         logger.warning("Manifest PDF of %s not stored: %s", manifest, err)
         return

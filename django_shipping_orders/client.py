@@ -329,7 +329,9 @@ class ApiClient:
     ) -> ProviderAPIError:
         code, description, body = _error_body(response)
         # The provider's words enter the app here: an echoed key or secret stops here too.
-        code, description = scrub(code, self.account), scrub(description, self.account)
+        # Scrubbed whole, then cut: a cut first could keep most of a secret unrecognised.
+        code = scrub(code, self.account)[:200]
+        description = scrub(description, self.account)[:1000]
         status = response.status_code
         if status == 429:
             cls: type[ProviderAPIError] = RateLimited
@@ -464,7 +466,7 @@ def _error_body(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
     if isinstance(code, dict):  # some APIs nest {"error": {"code", "message"}}
         description = description or str(code.get("message", ""))
         code = code.get("code", "")
-    return str(code or "")[:200], str(description)[:1000], body
+    return str(code or ""), str(description), body
 
 
 def _retry_after(response: requests.Response) -> float | None:

@@ -23,7 +23,7 @@ from .exceptions import LabelError, ShippingOrdersError
 from .models import LabelDocument, Order, Source
 from .providers.base import Provider
 from .providers.types import DocumentLink, LabelInfo
-from .redaction import get_logger
+from .redaction import get_logger, scrub
 
 logger = get_logger("django_shipping_orders.labels")
 
@@ -71,7 +71,7 @@ def store_documents(
             try:
                 data = fetch_pdf(provider, link.url, order)
             except LabelError as err:
-                row.error = str(err)[:2000]
+                row.error = scrub(str(err))[:2000]
             else:
                 digest = hashlib.sha256(data).hexdigest()
                 name = f"{order.reference or order.pk}-{link.kind}-{digest[:12]}.pdf"

@@ -45,7 +45,7 @@ from .models import (
     PayloadEncoder,
     Product,
 )
-from .redaction import get_logger
+from .redaction import get_logger, scrub
 from .shipped import ShippedLine, keep_shipped, record_shipped
 
 logger = get_logger("django_shipping_orders.sync")
@@ -359,7 +359,8 @@ def record_refresh_failure(order: Order, error: Exception) -> None:
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         locked.refresh_failures += 1
-        locked.last_error = f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} {error}"[:2000]
+        # Scrubbed before it is cut, so that no part of a secret survives the cut.
+        locked.last_error = scrub(f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} {error}")[:2000]
         settings = policy.current_policy()
         if isinstance(error, PERMANENT_ERRORS):
             locked.next_refresh_at = now + timedelta(seconds=settings.ERROR_MAX)
@@ -418,7 +419,7 @@ def record_unchanged_fetches(rows: list[tuple[Order, datetime | None]], now: dat
 
 def record_error(order: Order, error: Exception) -> None:
     """Keep the provider's answer to a failed call (cancel, book) on the order for staff."""
-    order.last_error = str(error)[:2000]
+    order.last_error = scrub(str(error))[:2000]
     Order.objects.filter(pk=order.pk).update(last_error=order.last_error, updated_at=timezone.now())
 
 
@@ -445,7 +446,7 @@ def discard_placement(order: Order) -> None:
 def mark_placement(order: Order, placement: str, error: Exception) -> None:
     """Record why placing ``order`` did not go through (``unknown`` or ``rejected``)."""
     order.placement = placement
-    order.last_error = str(error)[:2000]
+    order.last_error = scrub(str(error))[:2000]
     order.save(update_fields=["placement", "last_error", "updated_at"])
 
 
@@ -515,7 +516,7 @@ def record_booking(
                 booked_at=at, manifest_id=manifest_id, booking_error="", updated_at=at
             )
         for pk, error in failed.items():
-            Order.objects.filter(pk=pk).update(booking_error=error[:2000], updated_at=at)
+            Order.objects.filter(pk=pk).update(booking_error=scrub(error)[:2000], updated_at=at)
 
 
 # -- writes that are not mirrored data ---------------------------------------------------------
@@ -538,5 +539,5 @@ def mark_printed(orders: Sequence[Order], user: Any) -> int:
 
 def record_label_failure(order_id: int, error: Exception | str) -> None:
     """Note why the label of order ``order_id`` could not be stored (cleared once one is)."""
-    text = str(error)[:2000]
+    text = scrub(str(error))[:2000]
     Order.objects.filter(pk=order_id, label="").update(label_error=text)

@@ -8,6 +8,7 @@ import pytest
 
 from django_shipping_orders import services
 from django_shipping_orders.exceptions import (
+    ProviderAPIError,
     ProviderTimeout,
     ProviderUnavailable,
     RateLimited,
@@ -196,3 +197,28 @@ def test_a_trickled_answer_is_cut_at_the_total_deadline():
                 services.place_order("default", {"retailer_reference": "#T1"}, wait=1)
     finally:
         server.close()
+
+
+# -- scrubbed first, then cut --------------------------------------------------------------------
+
+
+def test_a_long_error_description_is_scrubbed_before_it_is_cut(shippit):
+    from .helpers import API_KEY
+
+    description = "x" * 990 + API_KEY
+    shippit.add(422, {"error": "invalid", "error_description": description})
+    with pytest.raises(ProviderAPIError) as info:
+        get_provider("default").get_order("PPDOC0001")
+    for text in (str(info.value), info.value.description):
+        assert API_KEY[:8] not in text
+
+
+@pytest.mark.django_db
+def test_a_stored_error_is_scrubbed_before_it_is_cut(shippit):
+    from django_shipping_orders import sync
+
+    from .helpers import API_KEY
+
+    order = Order.objects.create(account="default", reference="PPDOC0001")
+    sync.record_refresh_failure(order, ProviderAPIError("y" * 1960 + API_KEY))
+    assert API_KEY[:8] not in Order.objects.get(pk=order.pk).last_error
