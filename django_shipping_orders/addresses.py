@@ -31,6 +31,19 @@ from requests.adapters import HTTPAdapter
 Resolver = Callable[..., list[Any]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: Networks that are not the public internet but that some Python versions' ``is_global``
+#: still calls global: deprecated site-local IPv6 (RFC 3879), the IPv6 documentation
+#: prefix (RFC 9637), the local NAT64 prefix (RFC 8215), ORCHIDv2 and benchmarking.
+NON_PUBLIC_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.ip_network("fec0::/10"),
+    ipaddress.ip_network("3fff::/20"),
+    ipaddress.ip_network("2001:db8::/32"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("2001:20::/28"),
+    ipaddress.ip_network("2001:2::/48"),
+    ipaddress.ip_network("198.18.0.0/15"),
+    ipaddress.ip_network("100.64.0.0/10"),
+)
 
 
 class AddressRefused(requests.ConnectionError):
@@ -58,6 +71,9 @@ def is_public(address: str) -> bool:
             or ip.is_multicast
             or ip.is_reserved
             or ip.is_unspecified
+            or any(
+                ip in network for network in NON_PUBLIC_NETWORKS if network.version == ip.version
+            )
         )
     )
 

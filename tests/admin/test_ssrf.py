@@ -283,6 +283,13 @@ def test_tls_checks_the_certificate_against_the_name_not_the_address(
         ("64:ff9b::7f00:1", False),
         ("2002:0a00:0001::", False),
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+        ("fec0::1", False),  # deprecated site-local
+        ("feff::1", False),
+        ("3fff::1", False),  # documentation (RFC 9637)
+        ("3fff:fff::1", False),
+        ("2001:db8::1", False),
+        ("64:ff9b:1::a00:1", False),  # local-use NAT64
+        ("198.18.0.1", False),  # benchmarking
     ],
 )
 def test_what_counts_as_public(address, public):
