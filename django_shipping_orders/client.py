@@ -234,6 +234,7 @@ class ApiClient:
         # The whole request, answer included, ends within both timeouts: the limiter
         # counts it in flight for that long, and a trickled body cannot outlast it.
         total = time.monotonic() + self.account.connect_timeout + self.account.timeout
+        timed_out = False
         try:
             response = self.session.request(
                 method,
@@ -254,10 +255,13 @@ class ApiClient:
             # The boundary: nothing parses or stores an answer holding the key or a secret.
             response._content = scrub_bytes(response.content, self.account)
             return response
+        except requests.Timeout:
+            timed_out = True
+            raise
         finally:
             # The provider saw the request by now: it counts one window from here.
             if ticket is not None:
-                ticket.finish()
+                ticket.finish(timed_out=timed_out)
 
     @staticmethod
     def _spent(deadline: float | None, delay: float) -> bool:

@@ -23,8 +23,12 @@ class Store(Protocol):
     def take(self, key: str, limit: int, window: float, flight: float, token: str) -> Decision:
         """Add ``token`` to the log if it holds fewer than ``limit`` live entries."""
 
-    def finish(self, key: str, token: str) -> None:
-        """The request of ``token`` was answered: it counts for one window from now."""
+    def finish(self, key: str, token: str, late: float = 0.0) -> None:
+        """The request of ``token`` ended: it counts for one window from now.
+
+        ``late`` > 0 (a request that timed out, which may still reach the
+        provider): it counts ``late`` seconds more.
+        """
 
     def count(self, key: str, window: float) -> tuple[int, bool, bool]:
         """Live entries, whether the key is paused, whether it runs at half its limit."""

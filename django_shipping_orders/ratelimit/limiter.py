@@ -39,12 +39,18 @@ class Ticket:
     key: str
     token: str
     done: bool = False
+    #: The budget's window (seconds): how much longer a request that timed out counts.
+    window: float = 0.0
 
-    def finish(self) -> None:
-        """Stamp the request with the moment it ended (idempotent)."""
+    def finish(self, *, timed_out: bool = False) -> None:
+        """Stamp the request with the moment it ended (idempotent).
+
+        A request that timed out may still reach a stalled provider later, and
+        be counted there: it keeps its slot for one more window.
+        """
         if not self.done:
             self.done = True
-            self.store.finish(self.key, self.token)
+            self.store.finish(self.key, self.token, self.window if timed_out else 0.0)
 
 
 class RateLimiter:
@@ -94,7 +100,7 @@ class RateLimiter:
             if decision.admitted:
                 # The last hour's requests, for shipping_orders_status (one cache incr).
                 usage.record(self._cache(), account.alias, now=self._clock())
-                return Ticket(store, key, token)
+                return Ticket(store, key, token, window=float(rate.seconds))
             pause = max(0.01, decision.wait)
             if deadline is not None:
                 left = deadline - time.monotonic()

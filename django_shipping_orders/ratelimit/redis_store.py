@@ -39,8 +39,19 @@ local frees = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
 return {0, tostring(tonumber(frees[2]) + window - now)}
 """
 )
-# KEYS: log. ARGV: token.
-_FINISH = _NOW + "redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])\nreturn 1\n"
+# KEYS: log. ARGV: token, late.
+_FINISH = (
+    _NOW
+    + """
+local late = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], 'XX', now + late, ARGV[1])
+if late > 0 then
+  local ttl = redis.call('PTTL', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], math.max(ttl, math.ceil(late * 2000) + 1000))
+end
+return 1
+"""
+)
 # KEYS: log, state. ARGV: window.
 _COUNT = (
     _NOW
@@ -81,8 +92,8 @@ class RedisStore:
         admitted, wait = self._take(keys=self._keys(key), args=[limit, window, flight, token])
         return Decision(bool(int(admitted)), float(wait))
 
-    def finish(self, key: str, token: str) -> None:
-        self._finish(keys=[self._keys(key)[0]], args=[token])
+    def finish(self, key: str, token: str, late: float = 0.0) -> None:
+        self._finish(keys=[self._keys(key)[0]], args=[token, late])
 
     def count(self, key: str, window: float) -> tuple[int, bool, bool]:
         count, paused, slowed = self._count(keys=self._keys(key), args=[window])

@@ -83,13 +83,17 @@ class LockedStore:
             _write(cache, key, log, window + flight)
             return Decision(True)
 
-    def finish(self, key: str, token: str) -> None:
+    def finish(self, key: str, token: str, late: float = 0.0) -> None:
         with self._locked(key) as cache:
             now = self._clock()
             log = _read(cache, key, now, math.inf)
-            if log["flight"].pop(token, None) is None:
+            if token not in log["flight"]:
                 return
-            log["done"].append(now)
+            if late:
+                log["flight"][token] = now + late  # still in flight: it may yet arrive
+            else:
+                del log["flight"][token]
+                log["done"].append(now)
             _write(cache, key, log, math.inf)
 
     def count(self, key: str, window: float) -> tuple[int, bool, bool]:
@@ -235,10 +239,15 @@ class LocalStore:
             log.flight[token] = now + flight
             return Decision(True)
 
-    def finish(self, key: str, token: str) -> None:
+    def finish(self, key: str, token: str, late: float = 0.0) -> None:
         with self._lock:
             log = self._log(key)
-            if log.flight.pop(token, None) is not None:
+            if token not in log.flight:
+                return
+            if late:
+                log.flight[token] = self._clock() + late  # still in flight: it may yet arrive
+            else:
+                del log.flight[token]
                 log.done.append(self._clock())
 
     def count(self, key: str, window: float) -> tuple[int, bool, bool]:

@@ -97,3 +97,51 @@ def test_a_subclass_of_a_known_backend_gets_that_backends_store():
     with override_settings(CACHES=caches):
         assert isinstance(store_for("default"), LocalStore)
         assert isinstance(store_for("redis"), RedisStore)  # no connection is made to build it
+
+
+def _timed_out_slot_counts_one_more_window(limiter, clock, account):
+    ticket = limiter.acquire(account, wait=0)
+    ticket.finish(timed_out=True)
+    clock.now += 61
+    assert take(limiter, account) == [False], "it may still reach the provider"
+    clock.now += 60
+    assert take(limiter, account) == [True]
+
+
+def test_a_timed_out_request_keeps_its_slot_one_more_window_in_local_memory():
+    clock = FakeClock()
+    _timed_out_slot_counts_one_more_window(
+        RateLimiter(clock=clock, sleep=clock.sleep), clock, _account("1/m")
+    )
+
+
+def test_a_timed_out_request_keeps_its_slot_one_more_window_in_a_shared_cache(tmp_path):
+    files = {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache"}
+    with override_settings(CACHES={"default": {**files, "LOCATION": str(tmp_path)}}):
+        clock = FakeClock()
+        _timed_out_slot_counts_one_more_window(
+            RateLimiter(clock=clock, sleep=clock.sleep), clock, _account("1/m")
+        )
+
+
+def test_the_client_keeps_a_timed_out_requests_slot(scripted_server):
+    from django_shipping_orders.exceptions import ProviderTimeout
+    from django_shipping_orders.providers import get_provider
+    from tests.core.helpers import HangingServer, account
+
+    server = HangingServer()
+    try:
+        with account(server.url + "/api/3", TIMEOUT=0.3, MAX_RETRIES=0, RATE_LIMIT="1/m"):
+            clock = FakeClock()
+            limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+            provider = get_provider("default")
+            provider.client.limiter = limiter
+            with pytest.raises(ProviderTimeout):
+                provider.get_order("PPDOC0001")
+            config = provider.client.account
+            clock.now += 61
+            assert limiter.available(config) == 0
+            clock.now += 60
+            assert limiter.available(config) == 1
+    finally:
+        server.close()
