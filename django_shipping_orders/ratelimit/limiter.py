@@ -20,10 +20,12 @@ from django.core.cache import caches
 from .. import usage
 from ..conf import AccountSettings, RateLimit, shipping_settings
 from ..exceptions import RateBudgetExhausted
+from ..redaction import get_logger
 from .base import Store, new_token
 from .stores import LOCK_TIMEOUT, LockBusy, lock_deadline, store_for
 
 KEY_PREFIX = "shipping_orders:ratelimit"
+logger = get_logger("django_shipping_orders.ratelimit")
 #: A waiting request looks again at least this often (seconds): entries in flight may
 #: finish, and so free their slot, earlier than the log can tell.
 MAX_POLL = 1.0
@@ -50,7 +52,13 @@ class Ticket:
         """
         if not self.done:
             self.done = True
-            self.store.finish(self.key, self.token, self.window if timed_out else 0.0)
+            try:
+                self.store.finish(self.key, self.token, self.window if timed_out else 0.0)
+            except LockBusy:
+                # Left in flight: it counts until its give-up time and a window, the safe side.
+                logger.warning(
+                    "Rate limit lock busy; request %s left counted in flight", self.token
+                )
 
 
 class RateLimiter:
@@ -134,7 +142,13 @@ class RateLimiter:
         if not math.isfinite(pause):
             pause = shipping_settings.retry_after_max if pause > 0 else 0.0
         pause = min(max(0.0, pause), shipping_settings.retry_after_max)
-        self._store().penalize(budget_key(account), pause, pause + rate.seconds, rate.seconds)
+        try:
+            self._store().penalize(budget_key(account), pause, pause + rate.seconds, rate.seconds)
+        except LockBusy:
+            # The 429 itself is still raised or waited out by the caller; only the slow-down is lost.
+            logger.warning(
+                "Rate limit lock busy; the 429 penalty of %r was not stored", account.alias
+            )
 
     def reset(self, account: AccountSettings) -> None:
         """Forget every count and penalty of ``account`` (tests, or after changing the key)."""
