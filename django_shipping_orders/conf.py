@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePath
 from typing import Any
 
@@ -34,6 +35,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .bounded import Limits
 from .exceptions import ShippingOrdersConfigurationError, UnknownAccount
 
 SETTING_NAME = "SHIPPING_ORDERS"
@@ -94,6 +96,12 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "LABEL_MAX_BYTES": 10 * 1024 * 1024,
     # Largest callback body accepted, in bytes.
     "CALLBACK_MAX_BYTES": 1024 * 1024,
+    # Limits of a JSON body (callbacks, provider answers), checked before any value is used:
+    # see docs/settings.md. Keys: MAX_DEPTH, MAX_ITEMS, MAX_NUMBER_DIGITS, MAX_NUMBER_EXPONENT.
+    "DOCUMENT_LIMITS": {},
+    # Seconds within which two documents about an order count as simultaneous (clock skew
+    # between the provider and us): there the state's rank decides. See docs/callbacks.md.
+    "CLOCK_WINDOW": 5.0,
     # "inline": apply a callback before answering it. "deferred": store it, answer
     # 202 at once, and let a django-q2 task apply it (for high callback volumes).
     "CALLBACK_PROCESSING": "inline",
@@ -136,6 +144,22 @@ def _is_text_map(value: Any) -> bool:
     return value is None or (
         isinstance(value, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    )
+
+
+#: ``DOCUMENT_LIMITS`` keys -> ``bounded.Limits`` fields.
+DOCUMENT_LIMIT_KEYS: dict[str, str] = {
+    "MAX_DEPTH": "max_depth",
+    "MAX_ITEMS": "max_items",
+    "MAX_NUMBER_DIGITS": "max_number_digits",
+    "MAX_NUMBER_EXPONENT": "max_number_exponent",
+}
+
+
+def _is_document_limits(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        key in DOCUMENT_LIMIT_KEYS and _is_number(limit, 1) and isinstance(limit, int)
+        for key, limit in value.items()
     )
 
 
@@ -190,6 +214,11 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
     ),
     "SINGLE_PROCESS": (lambda v: isinstance(v, bool), "True or False"),
     "CALLBACK_PROCESSING": (lambda v: v in ("inline", "deferred"), "'inline' or 'deferred'"),
+    "DOCUMENT_LIMITS": (
+        _is_document_limits,
+        f"a dict of {', '.join(DOCUMENT_LIMIT_KEYS)} -> whole numbers >= 1",
+    ),
+    "CLOCK_WINDOW": (lambda v: _is_number(v, 0), "a number of seconds >= 0"),
     "API_PERMISSION_CLASSES": (
         lambda v: isinstance(v, list | tuple) and all(isinstance(i, str) for i in v),
         "a list of dotted paths",
@@ -420,6 +449,23 @@ class ShippingSettings:
     @property
     def callback_max_bytes(self) -> int:
         return int(self._get("CALLBACK_MAX_BYTES"))
+
+    @property
+    def document_limits(self) -> Limits:
+        """The ``DOCUMENT_LIMITS`` every JSON body is read within (``bounded.Limits``)."""
+        snapshot = self._current()
+        limits = snapshot.values.get("_limits")
+        if limits is None:
+            given = self._value(snapshot, "DOCUMENT_LIMITS")
+            limits = snapshot.values["_limits"] = Limits(
+                **{DOCUMENT_LIMIT_KEYS[key]: value for key, value in given.items()}
+            )
+        return limits
+
+    @property
+    def clock_window(self) -> timedelta:
+        """``CLOCK_WINDOW``: how far apart two as-of instants may be and still count as a tie."""
+        return timedelta(seconds=float(self._get("CLOCK_WINDOW")))
 
     @property
     def refresh(self) -> dict[str, Any]:

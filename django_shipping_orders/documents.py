@@ -16,14 +16,14 @@ be lost) treats a field of the wrong type the same way.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from . import values
+from .bounded import DEFAULT_LIMITS, read
+from .bounded import Limits as Limits  # documents.Limits: what loads() accepts
 from .couriers import normalize as normalize_courier
 from .document_fields import ORDER_FIELDS as ORDER_FIELDS
 from .document_fields import PARCEL_FIELDS as PARCEL_FIELDS
@@ -33,9 +33,13 @@ from .exceptions import DocumentError, ValueOutOfRange
 from .values import Parser
 
 
-def loads(body: bytes | str) -> Any:
-    """Parse JSON keeping every number with a fraction as an exact ``Decimal``."""
-    return json.loads(body, parse_float=Decimal)
+def loads(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Parse JSON within ``limits``, every number with a fraction as an exact ``Decimal``.
+
+    Raises ``UnreadableDocument`` (a ``DocumentError``) for a body that is not
+    JSON or breaks a limit, before any of its values is used (see ``bounded``).
+    """
+    return read(body, limits)
 
 
 _text = values.text
@@ -93,6 +97,24 @@ class OrderDocument:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: What the document said that could not be stored (kept in ``raw``), one sentence each.
     warnings: tuple[str, ...] = ()
+    #: The instant the content was known true (the order clock); set by whoever received
+    #: the document, through :meth:`pushed` or :meth:`fetched`.
+    as_of: datetime | None = None
+
+    def pushed(self, arrived_at: datetime) -> OrderDocument:
+        """This document as the provider pushed it (a webhook, a callback) at ``arrived_at``.
+
+        Known true at the provider's newest time in it (its status history),
+        or at its arrival when it gives none. Never later than its arrival:
+        a provider clock running ahead must not date the data in the future.
+        """
+        provider_time = self.remote_updated_at
+        as_of = min(provider_time, arrived_at) if provider_time else arrived_at
+        return replace(self, as_of=as_of)
+
+    def fetched(self, sent_at: datetime) -> OrderDocument:
+        """This document as the answer to a request sent at ``sent_at``: known true then."""
+        return replace(self, as_of=sent_at)
 
     @property
     def courier_job_id(self) -> str:

@@ -124,10 +124,22 @@ class UnexpectedRedirect(InvalidProviderResponse):
 
 
 class SubmissionOutcomeUnknown(ProviderUnavailable):
-    """Placing an order timed out: the provider may or may not have created it.
+    """Placing an order may or may not have created it at the provider.
 
-    The app never re-sends such an order by itself (the provider has no
-    idempotency key, so a blind retry ships twice); a person checks it.
+    The POST timed out or failed in transit, its answer could not be read, or
+    the answer could not be stored here (a database error after the POST).
+    The local row is kept, marked ``unknown`` (with the provider's
+    ``reference`` when its answer named one); a callback or a refresh about
+    the order completes it. The app never re-sends such an order by itself
+    (the provider has no idempotency key, so a blind retry ships twice).
+    """
+
+
+class OrderNotSent(ShippingOrdersError):
+    """Placing an order failed before anything was sent (the local row could not be written).
+
+    The provider knows nothing of the order: placing it again is safe. The
+    database error is the ``__cause__``.
     """
 
 
@@ -147,6 +159,15 @@ class ValueOutOfRange(DocumentError):
 
     Never fails a document: the field is left unset, the provider's value
     stays in ``raw`` and the order carries a warning (``Order.data_warnings``).
+    """
+
+
+class UnreadableDocument(DocumentError):
+    """A JSON body that cannot be read, or that breaks a limit of ``DOCUMENT_LIMITS``.
+
+    Raised by ``documents.loads`` before any value in the body is used; ``code``
+    names the problem (``invalid_json``, ``number_too_large``, ``too_many_items``,
+    ``too_deep``, ``too_large``, ``unstorable_text``) and ``field`` where it is.
     """
 
 

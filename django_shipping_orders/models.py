@@ -160,19 +160,21 @@ class Order(models.Model):
 
     # -- what we know about the data ------------------------------------------------------
     raw = models.JSONField(_("last full payload"), default=dict, blank=True, encoder=PayloadEncoder)
-    remote_updated_at = models.DateTimeField(
-        _("provider time of the data"),
-        null=True,
-        blank=True,
-        help_text=_("Newest time the provider gave for this data (status history), if any."),
-    )
-    observed_at = models.DateTimeField(
-        _("data observed at"),
+    # The order clock (docs/callbacks.md): only a document newer than these changes the row.
+    state_as_of = models.DateTimeField(
+        _("state known true at"),
         null=True,
         blank=True,
         help_text=_(
-            "When the applied data left the provider: request time of a poll, receipt time of a callback."
+            "The instant the stored state was last known true: a poll's request time, a "
+            "webhook's newest status time, a callback's arrival."
         ),
+    )
+    data_as_of = models.DateTimeField(
+        _("details known true at"),
+        null=True,
+        blank=True,
+        help_text=_("The same instant for the other mirrored fields, parcels and products."),
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
@@ -408,6 +410,7 @@ class CallbackReceipt(models.Model):
         PROCESSED = "processed", _("Processed")
         IGNORED = "ignored", _("Ignored (duplicate, stale or not an order)")
         FAILED = "failed", _("Failed: can be reprocessed")
+        UNPROCESSABLE = "unprocessable", _("Unprocessable: the body can never be applied")
         REJECTED = "rejected", _("Rejected: not authenticated")
 
     account = models.CharField(max_length=64, db_index=True)
@@ -430,6 +433,8 @@ class CallbackReceipt(models.Model):
     traceback = models.TextField(blank=True)
     #: The body was larger than ``CALLBACK_MAX_BYTES``: only its start is kept.
     truncated = models.BooleanField(default=False)
+    #: A receipt left ``received`` by a transient database error waits until then.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     objects = CallbackReceiptQuerySet.as_manager()
 

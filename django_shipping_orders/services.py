@@ -20,15 +20,18 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from django.db import DatabaseError
 from django.utils import timezone
 
-from . import labels, signals, sync
+from . import labels, signals, sync, transient
 from .booking import BookingOutcome, book_orders
+from .bounded import storable
 from .client import DEFAULT_WAIT
 from .documents import OrderDocument
 from .exceptions import (
     InvalidProviderResponse,
     LabelError,
+    OrderNotSent,
     OrderStateError,
     ProviderAPIError,
     ProviderTimeout,
@@ -78,18 +81,33 @@ def place_order(
 ) -> Order:
     """Create an order at the provider and mirror it; returns the local ``Order``.
 
-    The local row is written first (placement ``pending``), so that a timeout
-    never leaves an order we do not know about. The POST is never repeated by
-    the app: if its outcome is unknown the row is marked ``unknown`` for a
-    person to check, and ``SubmissionOutcomeUnknown`` is raised.
+    Returns the order, or raises a typed error, never a raw database error:
 
-    When the rate limit leaves no slot within ``wait`` seconds nothing is sent,
-    the row is dropped again and ``RateBudgetExhausted`` is raised: placing
-    again later is safe.
+    - ``OrderNotSent``: the local row could not be written; nothing was sent;
+    - the provider's refusal (``ProviderValidationError`` …): the row is kept,
+      marked ``rejected``;
+    - ``SubmissionOutcomeUnknown``: anything that goes wrong once the POST may
+      have left (a timeout, an unreadable answer, a database error storing the
+      answer): the row is kept, marked ``unknown``, with the provider's
+      reference when its answer named one. The POST is never repeated by the
+      app (no idempotency key: a blind retry ships twice). A callback about
+      the new order finds the row by its ``retailer_reference`` and completes it.
+
+    The local row is written first (placement ``pending``), so that no order
+    exists at the provider that the shop does not know of. When the rate limit
+    leaves no slot within ``wait`` seconds nothing is sent, the row is dropped
+    again and ``RateBudgetExhausted`` is raised: placing again later is safe.
     """
     payload = dict(order.raw) if isinstance(order, OrderDocument) else dict(order)
     provider = get_provider(account).with_wait(wait)
-    local = sync.begin_placement(account, payload)
+    try:
+        local = transient.retrying(lambda: sync.begin_placement(account, payload), model=Order)
+    except DatabaseError as err:
+        raise OrderNotSent(
+            f"Placing an order for account {account!r} failed before it was sent: the local "
+            f"row could not be written ({storable(str(err))}). Nothing was sent; try again.",
+            account=account,
+        ) from err
     started = timezone.now()
     try:
         # Sent as stored: Decimal money goes out as a JSON number, not a TypeError.
@@ -103,16 +121,52 @@ def place_order(
         raise
     except (ProviderTimeout, ProviderUnavailable, InvalidProviderResponse) as err:
         # 5xx, no answer, or a 2xx we cannot read: the provider may have created the order.
-        sync.mark_placement(local, Order.Placement.UNKNOWN, err)
-        raise SubmissionOutcomeUnknown(
-            f"Placing {local} may or may not have created an order at the provider: {err}. "
-            "It will not be re-sent automatically; check with the provider.",
-            account=account,
-        ) from err
+        raise _outcome_unknown(local, err) from err
     except ShippingOrdersError as err:
-        sync.mark_placement(local, Order.Placement.REJECTED, err)
+        _mark(local, Order.Placement.REJECTED, err)
         raise
-    return sync.finish_placement(local, document, Source.PLACE, started)
+    except Exception as err:  # a fault of ours once the request may have left
+        raise _outcome_unknown(local, err) from err
+    try:
+        return transient.retrying(
+            lambda: sync.finish_placement(local, document, Source.PLACE, started), model=Order
+        )
+    except Exception as err:  # the provider has the order; storing its answer failed
+        raise _outcome_unknown(local, err, reference=document.reference) from err
+
+
+def _outcome_unknown(
+    local: Order, error: Exception, *, reference: str = ""
+) -> SubmissionOutcomeUnknown:
+    """Mark ``local`` unknown (keeping ``reference``) and build the error to raise."""
+    _mark(local, Order.Placement.UNKNOWN, error, reference=reference)
+    detail = storable(f"{type(error).__name__}: {error}")
+    if reference:
+        text = (
+            f"Placing {local} created order {reference!r} at the provider, but storing the "
+            f"answer failed ({detail}). The row is kept with the reference; a callback or the "
+            "next refresh completes it. Do not place it again."
+        )
+    else:
+        text = (
+            f"Placing {local} may or may not have created an order at the provider: {detail}. "
+            "It will not be re-sent automatically; check with the provider."
+        )
+    return SubmissionOutcomeUnknown(text, account=local.account, reference=reference)
+
+
+def _mark(local: Order, placement: str, error: Exception, *, reference: str = "") -> None:
+    """``sync.mark_placement``, tried again on transient errors; a failure is only logged.
+
+    The row stays ``pending`` then, which says the same to a person: look it up.
+    """
+    try:
+        transient.retrying(
+            lambda: sync.mark_placement(local, placement, error, reference=reference or None),
+            model=Order,
+        )
+    except Exception as mark_error:
+        logger.error("Could not mark %s as %s: %s", local, placement, storable(str(mark_error)))
 
 
 def cancel_order(order: Order, *, wait: float | None = SERVICE_WAIT) -> SyncResult | None:

@@ -151,7 +151,7 @@ class OrderAdmin(LabelDocumentViewMixin, ReadOnlyAdminMixin, OrderColumns, admin
                 "classes": ["collapse"],
                 "fields": [
                     ("last_synced_at", "next_refresh_at"),
-                    ("observed_at", "remote_updated_at"),
+                    ("state_as_of", "data_as_of"),
                     "refresh_failures",
                     "last_error",
                     "data_warnings",

@@ -28,6 +28,7 @@ _STATUS_TONES = {
     Status.PROCESSED: "done",
     Status.IGNORED: "stopped",
     Status.FAILED: "problem",
+    Status.UNPROCESSABLE: "problem",
     Status.REJECTED: "problem",
 }
 
@@ -133,6 +134,14 @@ class CallbackReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 },
                 messages.ERROR,
             )
+        for pk, status, reason in report.outcomes:
+            if status == Status.UNPROCESSABLE:
+                self.message_user(
+                    request,
+                    _("Receipt %(pk)s can never be processed: %(error)s")
+                    % {"pk": pk, "error": reason},
+                    messages.WARNING,
+                )
         skipped = len(report.skipped)
         done = report.processed + report.ignored
         if done:

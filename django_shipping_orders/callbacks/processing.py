@@ -1,36 +1,56 @@
 """Processing a stored callback: parse, apply, record the outcome; and reprocessing.
 
 :func:`process_receipt` turns a stored body into an order document and hands
-it to ``sync.apply_document``. It never raises for a bad body or a failing
-apply: the outcome is written on the receipt (``processed``, ``ignored`` with
-the reason, or ``failed`` with the error and traceback for staff), so that a
-failed receipt can always be processed again with :func:`reprocess` (the
-``reprocess_shipping_callbacks`` command and the admin action).
+it to ``sync.apply_document``. It never raises, whatever the body or the
+database does: every outcome is written on the receipt, and each receipt is
+processed under its own guard, so one receipt can never hold up another.
+
+- ``processed``: applied (possibly changing nothing);
+- ``ignored``: a duplicate, stale, or (verify mode) an order the provider does
+  not know;
+- ``unprocessable``: the body can never be applied (see ``bodies.examine``);
+- ``failed``: applying it raised; the error and traceback are kept for staff
+  and :func:`reprocess` (the command, the admin action) tries it again;
+- still ``received``: a transient database error (a lock, a deadlock, a
+  serialization failure) got in the way; the receipt waits a little
+  (``next_attempt_at``) and the every-minute drain takes it again.
+
+Every text written on a receipt goes through ``bounded.storable`` first, so
+that recording a failure can never fail in its turn.
 """
 
 from __future__ import annotations
 
+import random
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .. import signals, sync
-from ..conf import AccountSettings, shipping_settings
-from ..documents import OrderDocument, as_pushed, loads
-from ..exceptions import CallbackError, DocumentError, OrderNotFound
+from .. import signals, sync, transient
+from ..bounded import storable
+from ..conf import shipping_settings
+from ..documents import OrderDocument
+from ..exceptions import CallbackError, OrderNotFound
 from ..models import CallbackReceipt, Source
-from ..providers import Provider, get_provider
+from ..providers import get_provider
 from ..redaction import get_logger, scrub
+from .bodies import examine
 
 logger = get_logger("django_shipping_orders.callbacks")
 
 Status = CallbackReceipt.Status
 
-_MAX_REFERENCE_LENGTH = CallbackReceipt._meta.get_field("reference").max_length or 64
+#: Quick tries of a receipt that met a transient database error, before it waits for the drain.
+TRANSIENT_TRIES = 3
+#: How long such a receipt then waits before the drain takes it again: doubled per attempt.
+RETRY_DELAY = timedelta(seconds=15)
+RETRY_DELAY_MAX = timedelta(minutes=10)
 
 
 @dataclass
@@ -50,12 +70,14 @@ class ProcessResult:
         return self.status == Status.FAILED
 
 
-def process_receipt(receipt: CallbackReceipt) -> ProcessResult:
-    """Apply a stored callback to the orders and record the outcome on the receipt.
+def process_receipt(
+    receipt: CallbackReceipt, *, document: OrderDocument | None = None
+) -> ProcessResult:
+    """Apply a stored callback to the orders and record the outcome on the receipt; never raises.
 
-    Never raises for a bad body or a failing apply. The provider is asked
-    for the order (verify mode) before any transaction starts, so no HTTP
-    call happens while an order row is locked.
+    ``document`` is the body already examined by the view (it is read again
+    otherwise). The provider is asked for the order (verify mode) before any
+    transaction starts, so no HTTP call happens while an order row is locked.
     """
     if receipt.status == Status.REJECTED:
         return ProcessResult(receipt, Status.REJECTED, "not authenticated: never processed")
@@ -64,45 +86,58 @@ def process_receipt(receipt: CallbackReceipt) -> ProcessResult:
             receipt, receipt.status, receipt.error, bad_input=True, code="too_large"
         )
     attempts = receipt.attempts + 1
-    try:
-        account = shipping_settings.account(receipt.account)
-        provider = get_provider(receipt.account)
-        document = _parse(bytes(receipt.body), provider)
-    except CallbackError as err:
-        return _finish(
-            receipt, Status.FAILED, str(err), attempts, bad_input=True, code=err.code, error=err
-        )
-    except Exception as err:  # configuration trouble: keep the body, say why
-        return _fail(receipt, err, attempts)
+    in_transaction = connections[router.db_for_write(CallbackReceipt)].in_atomic_block
+    delay = 0.05
+    for quick_try in range(1, TRANSIENT_TRIES + 1):
+        try:
+            return _process(receipt, document, attempts)
+        except Exception as err:
+            if transient.is_transient(err) and quick_try < TRANSIENT_TRIES and not in_transaction:
+                time.sleep(delay * (0.5 + random.random()))
+                delay *= 2
+                continue
+            return _fail(receipt, err, attempts, reference=document and document.reference)
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    duplicate_of = (
-        CallbackReceipt.objects.filter(
-            account=receipt.account, dedupe_key=receipt.dedupe_key, status=Status.PROCESSED
-        )
-        .exclude(pk=receipt.pk)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-        if receipt.dedupe_key
-        else None
-    )
-    if duplicate_of is not None:
-        return _finish(
-            receipt,
-            Status.IGNORED,
-            f"duplicate of receipt {duplicate_of}",
-            attempts,
-            reference=document.reference,
-        )
 
-    observed_at = receipt.received_at
-    try:
-        if account.callback_verify:
-            # The body is only a hint: what the provider says is applied instead.
-            observed_at = timezone.now()
-            try:
-                document = provider.get_order(document.reference)
-            except OrderNotFound:
+def _process(
+    receipt: CallbackReceipt, document: OrderDocument | None, attempts: int
+) -> ProcessResult:
+    account = shipping_settings.account(receipt.account)
+    provider = get_provider(receipt.account)
+    if document is None:
+        try:
+            document = examine(bytes(receipt.body), provider)
+        except CallbackError as err:
+            return _finish(
+                receipt,
+                Status.UNPROCESSABLE,
+                str(err),
+                attempts,
+                bad_input=True,
+                code=err.code,
+                error=err,
+            )
+
+    with transaction.atomic():
+        duplicate_of = _processed_duplicate(receipt)
+        if duplicate_of is not None:
+            return _finish(
+                receipt,
+                Status.IGNORED,
+                f"duplicate of receipt {duplicate_of}",
+                attempts,
+                reference=document.reference,
+            )
+
+    document = document.pushed(receipt.received_at)
+    if account.callback_verify:
+        # The body is only a hint: what the provider says is applied instead.
+        sent_at = timezone.now()
+        try:
+            document = provider.get_order(document.reference).fetched(sent_at)
+        except OrderNotFound:
+            with transaction.atomic():
                 return _finish(
                     receipt,
                     Status.IGNORED,
@@ -110,130 +145,33 @@ def process_receipt(receipt: CallbackReceipt) -> ProcessResult:
                     attempts,
                     reference=document.reference,
                 )
-        with transaction.atomic():
-            result = sync.apply_document(
-                receipt.account, document, Source.CALLBACK, observed_at=observed_at, receipt=receipt
-            )
-            if result.stale:
-                outcome = _finish(
-                    receipt,
-                    Status.IGNORED,
-                    f"stale: {result.stale_reason}",
-                    attempts,
-                    reference=document.reference,
-                    order_id=result.order.pk,
-                    sync_result=result,
-                )
-            else:
-                # Processed; what could not be stored (kept in raw) is said on the receipt too.
-                outcome = _finish(
-                    receipt,
-                    Status.PROCESSED,
-                    " ".join(document.warnings),
-                    attempts,
-                    reference=document.reference,
-                    order_id=result.order.pk,
-                    sync_result=result,
-                )
-    except Exception as err:
-        return _fail(receipt, err, attempts, reference=document.reference)
-    return outcome
 
-
-def check_receipt(receipt: CallbackReceipt, account: AccountSettings) -> ProcessResult | None:
-    """Deferred mode: fail at once a body that can never be processed.
-
-    Checks what makes a body unusable whatever the settings (not JSON, not an
-    object, no usable order reference) and leaves the full parse to the task,
-    so that a field a later ``FIELD_MAP`` fix could read is not refused here.
-    Returns the failure (already written on the receipt), or ``None``.
-    """
-    try:
-        _check_reference(bytes(receipt.body), account)
-    except CallbackError as err:
+    with transaction.atomic():
+        result = sync.apply_document(receipt.account, document, Source.CALLBACK, receipt=receipt)
         return _finish(
             receipt,
-            Status.FAILED,
-            str(err),
-            receipt.attempts + 1,
-            bad_input=True,
-            code=err.code,
-            error=err,
-        )
-    except Exception:
-        return None  # configuration trouble: processing records it on the receipt
-    return None
-
-
-def _check_reference(body: bytes, account: AccountSettings) -> None:
-    payload = _load_object(body)
-    # The adapter's class says where references live; no adapter is built here.
-    reference_keys: tuple[str, ...] = account.provider_class.reference_keys
-    keys = [key for key, name in account.field_map.items() if name in reference_keys]
-    keys += list(reference_keys)
-    reference = next((payload[key] for key in keys if payload.get(key) not in (None, "")), None)
-    if not isinstance(reference, str | int):
-        raise CallbackError(
-            f"The order document has no reference ({' or '.join(reference_keys)}).",
-            code="invalid_document",
-        )
-    _check_reference_text(str(reference).strip())
-
-
-def _parse(body: bytes, provider: Provider) -> OrderDocument:
-    """The order document in ``body``; raises ``CallbackError`` with a code and a readable reason."""
-    payload = _load_object(body)
-    try:
-        # A callback's products are what shipped, whatever else its keys say.
-        document = as_pushed(provider.parse_document(payload))
-    except DocumentError as err:
-        raise CallbackError(str(err), code="invalid_document") from None
-    except RecursionError:
-        raise CallbackError(
-            "The order document is nested too deeply.", code="invalid_document"
-        ) from None
-    _check_reference_text(document.reference)
-    return document
-
-
-def _load_object(body: bytes) -> dict[str, Any]:
-    try:
-        payload: Any = loads(body)
-    except RecursionError:
-        raise CallbackError(
-            "The body is nested too deeply to be read.", code="invalid_json"
-        ) from None
-    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise CallbackError(f"The body is not valid JSON ({err}).", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise CallbackError(
-            f"The body must be a JSON object, got {_json_type(payload)}.", code="not_an_object"
-        )
-    return payload
-
-
-def _check_reference_text(reference: str) -> None:
-    if any(ord(char) < 32 for char in reference):
-        raise CallbackError(
-            "The order reference contains control characters.", code="invalid_document"
-        )
-    if len(reference) > _MAX_REFERENCE_LENGTH:
-        raise CallbackError(
-            f"The order reference is longer than {_MAX_REFERENCE_LENGTH} characters.",
-            code="invalid_document",
+            Status.IGNORED if result.stale else Status.PROCESSED,
+            f"stale: {result.stale_reason}" if result.stale else " ".join(document.warnings),
+            attempts,
+            reference=document.reference,
+            order_id=result.order.pk,
+            sync_result=result,
         )
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, str):
-        return "a string"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return "a number"
+def _processed_duplicate(receipt: CallbackReceipt) -> int | None:
+    """The id of an identical body already processed, if any."""
+    if not receipt.dedupe_key:
+        return None
+    return (
+        CallbackReceipt.objects.filter(
+            account=receipt.account, dedupe_key=receipt.dedupe_key, status=Status.PROCESSED
+        )
+        .exclude(pk=receipt.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _finish(
@@ -250,39 +188,30 @@ def _finish(
     sync_result: sync.SyncResult | None = None,
 ) -> ProcessResult:
     """Write the outcome on the receipt (one UPDATE) and queue the signal for after commit."""
-    now = timezone.now()
+    reason = storable(scrub(reason, receipt.account))
     values: dict[str, Any] = {
         "status": status,
-        "error": scrub(f"{code}: {reason}" if code else reason, receipt.account),
+        "error": f"{code}: {reason}" if code else reason,
         "traceback": "",
         "attempts": attempts,
-        "processed_at": now,
+        "processed_at": timezone.now(),
+        "next_attempt_at": None,
     }
     if reference is not None:
-        values["reference"] = reference
+        values["reference"] = storable(reference)
     if order_id is not None:
         values["order_id"] = order_id
     CallbackReceipt.objects.filter(pk=receipt.pk).update(**values)
     for name, value in values.items():
         setattr(receipt, name, value)
     result = ProcessResult(
-        receipt,
-        status,
-        scrub(reason, receipt.account),
-        bad_input=bad_input,
-        code=code,
-        sync=sync_result,
+        receipt, status, reason, bad_input=bad_input, code=code, sync=sync_result
     )
-    if status == Status.FAILED:
+    if status == Status.UNPROCESSABLE:
         logger.warning(
             "Callback receipt %s (%s) is unusable: %s", receipt.pk, receipt.account, values["error"]
         )
-        transaction.on_commit(
-            lambda: signals.callback_failed.send(
-                sender=CallbackReceipt, receipt=receipt, exception=error
-            ),
-            robust=True,
-        )
+        send_failed(receipt, error)
     else:
         transaction.on_commit(
             lambda: signals.callback_processed.send(
@@ -293,23 +222,63 @@ def _finish(
     return result
 
 
+def send_failed(receipt: CallbackReceipt, error: BaseException | None) -> None:
+    """``callback_failed`` for ``receipt``, after commit; a failing receiver is only logged."""
+    transaction.on_commit(
+        lambda: signals.callback_failed.send(
+            sender=CallbackReceipt, receipt=receipt, exception=error
+        ),
+        robust=True,
+    )
+
+
 def _fail(
     receipt: CallbackReceipt, error: Exception, attempts: int, *, reference: str | None = None
 ) -> ProcessResult:
-    """Record a processing failure: the error and traceback for staff, scrubbed of secrets."""
-    message = scrub(f"{type(error).__name__}: {error}", receipt.account)[:2000]
+    """Record a processing failure; a transient one leaves the receipt ``received`` for later.
+
+    Never raises: if even the failure cannot be written, it is logged and the
+    receipt keeps the status it had (the drain or the command takes it again).
+    """
+    message = storable(scrub(f"{type(error).__name__}: {error}", receipt.account))[:2000]
+    retry = transient.is_transient(error)
+    now = timezone.now()
     values: dict[str, Any] = {
-        "status": Status.FAILED,
-        "error": message,
-        "traceback": scrub(traceback.format_exc(), receipt.account)[-20000:],
+        "status": Status.RECEIVED if retry else Status.FAILED,
+        "error": f"transient, will be tried again: {message}" if retry else message,
+        "traceback": storable(scrub(traceback.format_exc(), receipt.account))[-20000:],
         "attempts": attempts,
-        "processed_at": timezone.now(),
+        "processed_at": None if retry else now,
+        "next_attempt_at": now + retry_delay(attempts) if retry else None,
     }
-    if reference is not None and len(reference) <= _MAX_REFERENCE_LENGTH:
-        values["reference"] = reference
-    CallbackReceipt.objects.filter(pk=receipt.pk).update(**values)
+    if reference and len(reference) <= CallbackReceipt._meta.get_field("reference").max_length:
+        values["reference"] = storable(reference)
+    try:
+        with transaction.atomic():
+            CallbackReceipt.objects.filter(pk=receipt.pk).update(**values)
+    except Exception as write_error:
+        logger.error(
+            "Callback receipt %s (%s): processing failed (%s) and so did recording it (%s); "
+            "it stays %s and is taken again later.",
+            receipt.pk,
+            receipt.account,
+            message,
+            storable(f"{type(write_error).__name__}: {write_error}"),
+            receipt.status,
+        )
+        return ProcessResult(receipt, Status.FAILED, message)
     for name, value in values.items():
         setattr(receipt, name, value)
+    if retry:
+        logger.warning(
+            "Callback receipt %s (%s) met a transient database error (%s); it is taken again "
+            "after %s.",
+            receipt.pk,
+            receipt.account,
+            message,
+            values["next_attempt_at"],
+        )
+        return ProcessResult(receipt, Status.RECEIVED, values["error"])
     # No exc_info: a traceback may quote data we do not control. It is on the receipt.
     logger.error(
         "Processing callback receipt %s (%s) failed: %s. The body is stored; reprocess it with "
@@ -319,13 +288,13 @@ def _fail(
         message,
         receipt.pk,
     )
-    transaction.on_commit(
-        lambda: signals.callback_failed.send(
-            sender=CallbackReceipt, receipt=receipt, exception=error
-        ),
-        robust=True,
-    )
+    send_failed(receipt, error)
     return ProcessResult(receipt, Status.FAILED, message)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a receipt waits after its ``attempts``-th transient failure."""
+    return min(RETRY_DELAY_MAX, RETRY_DELAY * 2 ** min(attempts - 1, 10))
 
 
 @dataclass
@@ -334,6 +303,9 @@ class ReprocessReport:
 
     processed: int = 0
     ignored: int = 0
+    unprocessable: int = 0
+    #: Left ``received`` by a transient database error: taken again by the drain.
+    retrying: int = 0
     failed: list[tuple[CallbackReceipt, str]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     #: (receipt id, status, reason) of every receipt processed, in order.
@@ -341,7 +313,7 @@ class ReprocessReport:
 
     @property
     def total(self) -> int:
-        return self.processed + self.ignored + len(self.failed)
+        return self.processed + self.ignored + self.unprocessable + self.retrying + len(self.failed)
 
 
 def reprocess(ids: Iterable[int]) -> ReprocessReport:
@@ -366,12 +338,16 @@ def reprocess(ids: Iterable[int]) -> ReprocessReport:
             result = process_receipt(receipt)
             status, reason = str(result.status), result.reason
         except Exception as err:  # keep going: every receipt gets its chance
-            status, reason = Status.FAILED, scrub(f"{type(err).__name__}: {err}", receipt.account)
+            status, reason = Status.FAILED, storable(f"{type(err).__name__}: {err}")
         report.outcomes.append((pk, status, reason))
         if status == Status.PROCESSED:
             report.processed += 1
         elif status == Status.FAILED:
             report.failed.append((receipt, reason))
+        elif status == Status.UNPROCESSABLE:
+            report.unprocessable += 1
+        elif status == Status.RECEIVED:
+            report.retrying += 1
         else:
             report.ignored += 1
     return report

@@ -2,7 +2,12 @@
 
 The view stores the body and answers 202; :func:`request_processing` makes
 sure one drain task is queued; :func:`process_pending` works through every
-receipt still ``received``, oldest first, one guard per receipt.
+receipt still ``received``, oldest first, one guard per receipt: whatever one
+receipt does (a body no database can store, an exception of any kind), it is
+recorded on that receipt and the drain moves on. A drain never takes a
+receipt twice, and a receipt waiting after a transient error
+(``next_attempt_at``) is left for a later run, so nothing is retried in a
+tight loop and every run makes progress.
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import caches
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import locks, schedules
+from ..bounded import storable
 from ..conf import shipping_settings
 from ..models import CallbackReceipt
+from ..redaction import get_logger
 from .processing import process_receipt
+
+logger = get_logger("django_shipping_orders.callbacks")
 
 Status = CallbackReceipt.Status
 
@@ -68,10 +78,13 @@ def _marker_cache() -> Any:
 
 
 def _drain(cache: Any, counts: dict[str, int]) -> None:
-    waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED)
+    now = timezone.now()
+    waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED).filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
     if shipping_settings.callback_processing == "inline":
         # The view is processing fresh ones itself: only take those it left behind.
-        waiting = waiting.filter(received_at__lte=timezone.now() - _INLINE_LEFT_BEHIND)
+        waiting = waiting.filter(received_at__lte=now - _INLINE_LEFT_BEHIND)
     last_pk = 0
     while True:
         batch = list(waiting.filter(pk__gt=last_pk).order_by("pk")[:_DRAIN_BATCH])
@@ -83,6 +96,19 @@ def _drain(cache: Any, counts: dict[str, int]) -> None:
                 return
             continue
         for receipt in batch:
-            last_pk = receipt.pk
-            result = process_receipt(receipt)
-            counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+            last_pk = receipt.pk  # never taken twice in one run, whatever happens below
+            status = _process_one(receipt)
+            counts[status] = counts.get(status, 0) + 1
+
+
+def _process_one(receipt: CallbackReceipt) -> str:
+    """Process one receipt under its own guard; returns its outcome."""
+    try:
+        return str(process_receipt(receipt).status)
+    except Exception as err:  # process_receipt records its own failures; this is the last guard
+        logger.error(
+            "Callback receipt %s could not be processed: %s",
+            receipt.pk,
+            storable(f"{type(err).__name__}: {err}"),
+        )
+        return str(Status.FAILED)

@@ -7,9 +7,12 @@ What each answer means to the provider:
 - 200: the body is stored in a ``CallbackReceipt`` and was processed, ignored
   as a duplicate or stale, or failed to process (the failure is recorded on the
   receipt for staff; the body is safe, so the provider need not send it again);
-- 400 with ``{"error", "detail"}``: the body itself is unusable (not JSON, not
-  an object, no order reference, too large, not JSON by content type); it is
-  still stored, marked failed or ignored;
+- 202 ``{"status": "received"}``: the body is stored and will be applied
+  shortly (deferred mode, or a transient database error in inline mode);
+- 400 with ``{"error", "detail"}``: the body can never be applied (not JSON,
+  not an object, no order reference, too large, a limit of ``DOCUMENT_LIMITS``
+  broken, not JSON by content type); it is still stored, as ``unprocessable``.
+  Both modes refuse exactly the same bodies;
 - 401 / 403: not authenticated (missing secret / wrong secret, address not
   allowed, or no secret configured while DEBUG is off); orders are untouched
   and the request is recorded only at a bounded rate;
@@ -35,9 +38,12 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from .. import signals
+from ..bounded import storable
 from ..conf import AccountSettings, shipping_settings
-from ..exceptions import UnknownAccount
+from ..documents import OrderDocument
+from ..exceptions import CallbackError, UnknownAccount
 from ..models import CallbackReceipt
+from ..providers import get_provider
 from ..redaction import (
     ScrubbingExceptionReporter,
     get_logger,
@@ -45,7 +51,8 @@ from ..redaction import (
     scrub,
     scrub_bytes,
 )
-from .processing import check_receipt, process_receipt
+from .bodies import examine
+from .processing import process_receipt, send_failed
 from .queue import request_processing
 from .receipts import TRUNCATED_KEEP_BYTES, dedupe_key, store_receipt
 
@@ -137,27 +144,15 @@ class CallbackView(View):
             headers=redact_headers(request.headers, config),
             dedupe_key=dedupe_key(body),
         )
-        problem = None
-        if size > limit:
-            receipt.body = body[:TRUNCATED_KEEP_BYTES]
-            receipt.dedupe_key = ""
-            receipt.truncated = True
-            problem = (
-                "too_large",
-                f"The body has {size} bytes or more; the limit is {limit} (CALLBACK_MAX_BYTES).",
-            )
-            receipt.error = (
-                f"{problem[0]}: {problem[1]} Only the first {len(receipt.body)} bytes are "
-                "kept (truncated)."
-            )
-        elif not _is_json(request.content_type):
-            problem = (
-                "unsupported_content_type",
-                f"Send the body as application/json, not {request.content_type or 'no content type'!r}.",
-            )
-            receipt.error = f"{problem[0]}: {problem[1]}"
+        # One judgement of the body, made before the answer in both processing modes.
+        problem, document = _judge(request, receipt, body, size, limit)
         if problem is not None:
-            receipt.status = Status.IGNORED
+            receipt.status = Status.UNPROCESSABLE
+            receipt.error = storable(f"{problem[0]}: {problem[1]}")
+            if receipt.truncated:
+                receipt.error += f" Only the first {len(receipt.body)} bytes are kept (truncated)."
+        elif document is not None:
+            receipt.reference = document.reference
 
         try:
             store_receipt(receipt)  # autocommit: durable once this returns
@@ -165,7 +160,7 @@ class CallbackView(View):
             logger.error(
                 "Could not store a callback for account %r: %s",
                 config.alias,
-                scrub(str(err), config),
+                storable(scrub(str(err), config)),
             )
             return _error(
                 503, "unavailable", "The callback could not be stored; please send it again."
@@ -176,34 +171,75 @@ class CallbackView(View):
         )
         if problem is not None:
             logger.warning(
-                "Callback receipt %s (%s) ignored: %s", receipt.pk, config.alias, problem[1]
+                "Callback receipt %s (%s) is unprocessable: %s",
+                receipt.pk,
+                config.alias,
+                receipt.error,
             )
+            send_failed(receipt, CallbackError(problem[1], code=problem[0]))
             return _error(400, problem[0], problem[1], receipt=receipt.pk)
 
         if shipping_settings.callback_processing == "deferred":
             return _defer(receipt, config)
 
         try:
-            result = process_receipt(receipt)
+            result = process_receipt(receipt, document=document)
         except Exception as err:  # the body is stored: the provider must not send it again
             logger.error(
-                "Callback receipt %s (%s) is stored but could not be processed: %s: %s",
+                "Callback receipt %s (%s) is stored but could not be processed: %s",
                 receipt.pk,
                 config.alias,
-                type(err).__name__,
-                scrub(str(err), config),
+                storable(scrub(f"{type(err).__name__}: {err}", config)),
             )
-            return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk})
+            return _received(receipt)
         if result.bad_input:
             return _error(400, result.code, result.reason, receipt=receipt.pk)
+        if result.status == Status.RECEIVED:
+            return _received(receipt)  # a transient error: the drain applies it shortly
         return JsonResponse({"status": str(result.status), "receipt": receipt.pk})
+
+
+def _judge(
+    request: HttpRequest, receipt: CallbackReceipt, body: bytes, size: int, limit: int
+) -> tuple[tuple[str, str] | None, OrderDocument | None]:
+    """(code, reason) when the body can never be applied, else the document read from it.
+
+    A fault of our own (a broken setting, a bug in an adapter) is neither:
+    the body is stored as ``received`` and processing records the fault.
+    """
+    if size > limit:
+        receipt.body = body[:TRUNCATED_KEEP_BYTES]
+        receipt.dedupe_key = ""
+        receipt.truncated = True
+        return (
+            "too_large",
+            f"The body has {size} bytes or more; the limit is {limit} (CALLBACK_MAX_BYTES).",
+        ), None
+    if not _is_json(request.content_type):
+        return (
+            "unsupported_content_type",
+            f"Send the body as application/json, not {request.content_type or 'no content type'!r}.",
+        ), None
+    try:
+        return None, examine(body, get_provider(receipt.account))
+    except CallbackError as err:
+        return (err.code, str(err)), None
+    except Exception as err:
+        logger.error(
+            "Callback for account %r: reading the body failed unexpectedly: %s",
+            receipt.account,
+            storable(f"{type(err).__name__}: {err}"),
+        )
+        return None, None
+
+
+def _received(receipt: CallbackReceipt) -> JsonResponse:
+    """202: stored and accepted; it is applied later (deferred mode, or after a transient error)."""
+    return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk}, status=202)
 
 
 def _defer(receipt: CallbackReceipt, config: AccountSettings) -> HttpResponse:
     """Deferred mode: answer 202 now; a django-q2 task applies the receipt."""
-    failure = check_receipt(receipt, config)
-    if failure is not None:
-        return _error(400, failure.code, failure.reason, receipt=receipt.pk)
     try:
         request_processing()
     except Exception as err:  # the broker is down: the every-minute schedule picks it up
@@ -211,9 +247,9 @@ def _defer(receipt: CallbackReceipt, config: AccountSettings) -> HttpResponse:
             "Callback receipt %s (%s) is stored; queueing its processing failed: %s",
             receipt.pk,
             config.alias,
-            scrub(str(err), config),
+            storable(scrub(str(err), config)),
         )
-    return JsonResponse({"status": Status.RECEIVED.value, "receipt": receipt.pk}, status=202)
+    return _received(receipt)
 
 
 def authenticate(

@@ -227,21 +227,21 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
-                    "remote_updated_at",
+                    "state_as_of",
                     models.DateTimeField(
                         blank=True,
-                        help_text="Newest time the provider gave for this data (status history), if any.",
+                        help_text="The instant the stored state was last known true: a poll's request time, a webhook's newest status time, a callback's arrival.",
                         null=True,
-                        verbose_name="provider time of the data",
+                        verbose_name="state known true at",
                     ),
                 ),
                 (
-                    "observed_at",
+                    "data_as_of",
                     models.DateTimeField(
                         blank=True,
-                        help_text="When the applied data left the provider: request time of a poll, receipt time of a callback.",
+                        help_text="The same instant for the other mirrored fields, parcels and products.",
                         null=True,
-                        verbose_name="data observed at",
+                        verbose_name="details known true at",
                     ),
                 ),
                 ("state_changed_at", models.DateTimeField(blank=True, null=True)),
@@ -372,6 +372,7 @@ class Migration(migrations.Migration):
                             ("processed", "Processed"),
                             ("ignored", "Ignored (duplicate, stale or not an order)"),
                             ("failed", "Failed: can be reprocessed"),
+                            ("unprocessable", "Unprocessable: the body can never be applied"),
                             ("rejected", "Rejected: not authenticated"),
                         ],
                         db_index=True,
@@ -386,6 +387,7 @@ class Migration(migrations.Migration):
                 ("error", models.TextField(blank=True)),
                 ("traceback", models.TextField(blank=True)),
                 ("truncated", models.BooleanField(default=False)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
                 (
                     "order",
                     models.ForeignKey(

@@ -184,10 +184,13 @@ def _unchanged(order: Order, document: OrderDocument) -> bool:
     The stored payload is every document applied merged together
     (``sync.merge_raw``), and every mirrored field, parcel and product is read
     from those keys, so ``apply_document`` would change nothing: only the
-    bookkeeping moves.
+    bookkeeping and the order clock move. The state is compared too: a
+    webhook may have moved it since that payload was stored.
     """
     stored = order.raw
-    if not (document.is_full and stored and isinstance(stored, dict)):
+    if not (document.is_full and document.state == order.state):
+        return False
+    if not (stored and isinstance(stored, dict)):
         return False
     return all(key in stored and _same_json(v, stored[key]) for key, v in document.raw.items())
 
@@ -376,7 +379,7 @@ class _Engine:
             return
         now = timezone.now()
         entries = {order.pk: (order, document, started) for order, document, started in pending}
-        written: list[tuple[Order, datetime | None]] = []
+        written: list[tuple[Order, datetime | None, datetime]] = []
         try:
             with _writes(), transaction.atomic():
                 rows = (
@@ -392,7 +395,7 @@ class _Engine:
                     next_at = policy.next_refresh_at(
                         order, now=now, source=self.source, policy=self._policy
                     )
-                    written.append((order, next_at))
+                    written.append((order, next_at, entries[pk][2]))
                 if written:
                     sync.record_unchanged_fetches(written, now)
         except Exception as err:
@@ -402,8 +405,8 @@ class _Engine:
             self._finish([order for order, _, _ in pending])
             return
         self._count_fetched(False, len(written))
-        self._finish([order for order, _ in written], released=True)
-        done = {order.pk for order, _ in written}
+        self._finish([order for order, _, _ in written], released=True)
+        done = {order.pk for order, _, _ in written}
         for order, document, started in pending:
             if order.pk in done:
                 continue

@@ -82,7 +82,7 @@ def test_a_body_that_can_never_be_processed_is_refused_at_once(client, deferred,
 
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_json"
-    assert CallbackReceipt.objects.get().status == Status.FAILED
+    assert CallbackReceipt.objects.get().status == Status.UNPROCESSABLE
     assert queued == []
 
 

@@ -27,7 +27,7 @@ def test_documented_shippit_webhook_creates_the_order(client):
     assert order.courier_name == "Couriers Please"
     assert order.tracking_url == "http://app.shippit.com/tracking/ppyvzctod5bkd"
     assert order.retailer_reference == "#OD12345"
-    assert order.remote_updated_at.isoformat() == "2016-04-26T19:36:32+00:00"
+    assert order.state_as_of.isoformat() == "2016-04-26T19:36:32+00:00"
     receipt = CallbackReceipt.objects.get()
     assert response.json() == {"status": "processed", "receipt": receipt.pk}
     assert receipt.status == Status.PROCESSED
@@ -119,7 +119,7 @@ def test_unknown_account_is_404_and_records_nothing(client):
     [
         (b"{not json", "invalid_json"),
         (b"\xff\xfe\x00garbage", "invalid_json"),
-        (b"[" * 100_000 + b"]" * 100_000, "invalid_json"),
+        (b"[" * 100_000 + b"]" * 100_000, "too_deep"),
         (b'[{"tracking_number": "PP1"}]', "not_an_object"),
         (b'"just a string"', "not_an_object"),
         (b"{}", "invalid_document"),
@@ -129,7 +129,7 @@ def test_unknown_account_is_404_and_records_nothing(client):
         (json.dumps({"tracking_number": "P" * 65}).encode(), "invalid_document"),
     ],
 )
-def test_unusable_body_is_400_with_a_reason_and_kept_as_failed(client, body, code):
+def test_unusable_body_is_400_with_a_reason_and_kept_as_unprocessable(client, body, code):
     response = post(client, body)
 
     assert response.status_code == 400
@@ -138,7 +138,7 @@ def test_unusable_body_is_400_with_a_reason_and_kept_as_failed(client, body, cod
     assert answer["detail"]
     receipt = CallbackReceipt.objects.get()
     assert answer["receipt"] == receipt.pk
-    assert receipt.status == Status.FAILED
+    assert receipt.status == Status.UNPROCESSABLE
     assert receipt.error.startswith(code)
     assert bytes(receipt.body) == body
     assert not Order.objects.exists()
@@ -150,13 +150,13 @@ def test_missing_reference_says_which_key_is_expected(client):
     assert "tracking_number" in response.json()["detail"]
 
 
-def test_wrong_content_type_is_400_and_kept_as_ignored(client):
+def test_wrong_content_type_is_400_and_kept_as_unprocessable(client):
     response = post(client, webhook(), content_type="application/x-www-form-urlencoded")
 
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_content_type"
     receipt = CallbackReceipt.objects.get()
-    assert receipt.status == Status.IGNORED
+    assert receipt.status == Status.UNPROCESSABLE
     assert "application/json" in receipt.error
     assert not Order.objects.exists()
 
@@ -176,7 +176,7 @@ def test_five_megabyte_body_is_400_and_only_its_start_is_kept(client):
     assert response.status_code == 400
     assert response.json()["error"] == "too_large"
     receipt = CallbackReceipt.objects.get()
-    assert receipt.status == Status.IGNORED
+    assert receipt.status == Status.UNPROCESSABLE
     assert "truncated" in receipt.error
     assert 0 < len(bytes(receipt.body)) <= 64 * 1024
     assert bytes(receipt.body) == body[: len(bytes(receipt.body))]
@@ -214,7 +214,7 @@ def test_signals_are_sent_after_commit(
     [processed] = captured_signals["processed"]
     assert processed["result"].sync.created
     [failed] = captured_signals["failed"]
-    assert failed["receipt"].status == Status.FAILED
+    assert failed["receipt"].status == Status.UNPROCESSABLE
 
 
 def test_no_signal_before_commit(client, captured_signals, django_capture_on_commit_callbacks):

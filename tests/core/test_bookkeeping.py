@@ -35,7 +35,8 @@ def _two_failed_orders():
 
 def _columns(order):
     order.refresh_from_db()
-    return {name: getattr(order, name) for name in [*COLUMNS, "lease_expires_at"]}
+    names = [*COLUMNS, "lease_expires_at", "state_as_of", "data_as_of"]
+    return {name: getattr(order, name) for name in names}
 
 
 def test_record_unchanged_fetches_writes_what_the_orm_writes(time_machine):
@@ -43,7 +44,7 @@ def test_record_unchanged_fetches_writes_what_the_orm_writes(time_machine):
     now = dj_timezone.now()
     next_at = now + timedelta(hours=2)
 
-    sync.record_unchanged_fetches([(raw_order, next_at)], now)
+    sync.record_unchanged_fetches([(raw_order, next_at, now)], now)
 
     # The same bookkeeping through the ORM, as apply_document writes it for a duplicate.
     Order.objects.filter(pk=orm_order.pk, updated_at=orm_order.updated_at).update(
@@ -53,10 +54,23 @@ def test_record_unchanged_fetches_writes_what_the_orm_writes(time_machine):
         last_error="",
         updated_at=now,
         lease_expires_at=None,
+        state_as_of=now,
+        data_as_of=now,
     )
     assert _columns(raw_order) == _columns(orm_order)
     assert _columns(raw_order)["lease_expires_at"] is None
     assert _columns(raw_order)["refresh_failures"] == 0
+    assert _columns(raw_order)["state_as_of"] == now
+
+
+def test_record_unchanged_fetches_never_moves_a_clock_back():
+    order, _ = _two_failed_orders()
+    stored = order.state_as_of
+
+    sync.record_unchanged_fetches([(order, None, stored - timedelta(hours=1))], dj_timezone.now())
+
+    order.refresh_from_db()
+    assert (order.state_as_of, order.data_as_of) == (stored, stored)
 
 
 def test_record_unchanged_fetches_leaves_a_row_changed_since_it_was_claimed():
@@ -65,7 +79,9 @@ def test_record_unchanged_fetches_leaves_a_row_changed_since_it_was_claimed():
     Order.objects.filter(pk=claimed.pk).update(updated_at=dj_timezone.now() + timedelta(seconds=1))
     before = _columns(Order.objects.get(pk=claimed.pk))
 
-    sync.record_unchanged_fetches([(claimed, dj_timezone.now())], dj_timezone.now())
+    sync.record_unchanged_fetches(
+        [(claimed, dj_timezone.now(), dj_timezone.now())], dj_timezone.now()
+    )
 
     assert _columns(Order.objects.get(pk=claimed.pk)) == before
     assert before["refresh_failures"] == 3

@@ -240,7 +240,7 @@ def test_refresh_order_applies_the_providers_document(shippit):
     assert result.changed and not result.created
     order.refresh_from_db()
     assert order.receiver_name == "Receiver Name"
-    assert order.observed_at is not None
+    assert order.data_as_of is not None and order.state_as_of is not None
 
 
 def test_refresh_order_without_reference_is_refused():

@@ -136,7 +136,9 @@ def test_the_same_document_twice_changes_nothing_and_creates_nothing():
     assert _counts() == before
     assert OrderEvent.objects.count() == 1
     again = Order.objects.get()
-    assert again.observed_at == stored.observed_at
+    # The provider confirmed the state five minutes later: the clock moves, nothing else.
+    assert again.state_as_of == again.data_as_of == T0 + timedelta(minutes=5)
+    assert stored.state_as_of == T0
     assert list(Parcel.objects.values_list("pk", flat=True)) == list(
         stored.parcels.values_list("pk", flat=True)
     )
@@ -149,17 +151,18 @@ def test_an_older_document_by_status_history_is_ignored():
     older = _doc(
         state="order_placed", receiver_name="Old Name", status_history=_history(("order_placed", 0))
     )
-    apply_document("default", newer, Source.CALLBACK, observed_at=T0)
-    result = apply_document("default", older, Source.REFRESH, observed_at=T0 + timedelta(hours=2))
+    apply_document("default", newer.pushed(T0 + timedelta(minutes=61)), Source.CALLBACK)
+    # Delivered two hours late: known true at its newest status time, not at its arrival.
+    result = apply_document("default", older.pushed(T0 + timedelta(hours=2)), Source.CALLBACK)
     assert result.stale
-    assert "provider time" in result.stale_reason
+    assert result.stale_reason.startswith("known true at 2026-01-05T09:00:00")
     order = Order.objects.get()
     assert order.state == "in_transit"
     assert order.receiver_name == "Receiver Name"
     assert OrderEvent.objects.count() == 1
 
 
-def test_an_older_document_by_observed_at_is_ignored():
+def test_an_older_poll_is_ignored():
     apply_document(
         "default",
         _doc(receiver_name="New Name"),
@@ -170,7 +173,7 @@ def test_an_older_document_by_observed_at_is_ignored():
         "default", _doc(receiver_name="Old Name"), Source.REFRESH, observed_at=T0
     )
     assert result.stale
-    assert "observed at" in result.stale_reason
+    assert "before 2026-01-05T09:05:00" in result.stale_reason
     assert Order.objects.get().receiver_name == "New Name"
 
 
@@ -183,23 +186,61 @@ def test_a_newer_observation_is_applied():
     assert Order.objects.get().receiver_name == "Second"
 
 
-def test_a_state_going_backwards_is_ignored():
+def test_a_state_going_backwards_within_the_clock_window_is_ignored():
     apply_document("default", _doc(state="with_driver"), Source.CALLBACK, observed_at=T0)
     result = apply_document(
-        "default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0 + timedelta(1)
+        "default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0 + timedelta(seconds=2)
     )
     assert result.stale
-    assert "go back" in result.stale_reason
+    assert "'in_transit' comes before 'with_driver'" in result.stale_reason
     assert Order.objects.get().state == "with_driver"
     assert OrderEvent.objects.count() == 1
 
 
-def test_a_delivered_order_never_regresses_to_in_transit_without_provider_times():
+def test_a_state_going_forward_within_the_clock_window_is_applied_even_if_dated_earlier():
+    apply_document("default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0)
+    result = apply_document(
+        "default", _doc(state="with_driver"), Source.REFRESH, observed_at=T0 - timedelta(seconds=3)
+    )
+    assert result.state_changed
+    order = Order.objects.get()
+    assert order.state == "with_driver"
+    assert order.state_as_of == T0  # the clock never moves back
+
+
+def test_a_newer_document_wins_even_moving_the_state_back():
+    apply_document("default", _doc(state="with_driver"), Source.CALLBACK, observed_at=T0)
+    result = apply_document(
+        "default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0 + timedelta(hours=1)
+    )
+    assert result.state_changed
+    assert Order.objects.get().state == "in_transit"
+
+
+def test_a_final_state_is_kept_within_the_clock_window():
+    apply_document("default", _doc(state="completed"), Source.CALLBACK, observed_at=T0)
+    result = apply_document(
+        "default",
+        _doc(state="return_requested"),
+        Source.REFRESH,
+        observed_at=T0 + timedelta(seconds=1),
+    )
+    assert result.stale
+    assert "the final state 'completed' is kept" in result.stale_reason
+    assert Order.objects.get().state == "completed"
+
+
+def test_a_final_state_is_left_for_a_strictly_newer_document():
     apply_document("default", _doc(state="completed"), Source.CALLBACK, observed_at=T0)
     apply_document(
-        "default", _doc(state="in_transit"), Source.REFRESH, observed_at=T0 + timedelta(1)
+        "default", _doc(state="return_requested"), Source.REFRESH, observed_at=T0 + timedelta(1)
     )
-    assert Order.objects.get().state == "completed"
+    order = Order.objects.get()
+    assert order.state == "return_requested"
+    assert list(order.events.order_by("pk").values_list("to_state", flat=True)) == [
+        "completed",
+        "return_requested",
+    ]
 
 
 def test_an_unknown_state_is_stored():
@@ -240,7 +281,8 @@ def test_a_partial_webhook_does_not_blank_other_fields(shippit_webhook):
         ("EWPE123123", None, 1),
     ]
     assert order.raw["receiver_name"] == "Receiver Name"  # raw keeps the last full payload
-    assert order.remote_updated_at == datetime(2016, 4, 26, 19, 36, 32, tzinfo=timezone.utc)
+    assert order.state_as_of == T0 + timedelta(1)
+    assert order.state_changed_at == datetime(2016, 4, 26, 19, 36, 32, tzinfo=timezone.utc)
     assert result.state_changed
 
 

@@ -1,0 +1,101 @@
+"""Parcels and products, and values made to fit their columns.
+
+The lines of an order are replaced as a whole when they differ, in the same
+number of queries whatever their count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any, cast
+
+from django.db import connection, models
+
+from ..documents import LineDocument
+from ..models import Order, Parcel, PayloadEncoder, Product
+from ..shipped import keep_shipped
+
+
+def fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any) -> Any:
+    """``value`` made to fit its column: an out-of-range provider value must not fail the write.
+
+    Text is cut to the column's length, a decimal rounded to its places, and
+    a number too large for its column is left out (``None``). The full value
+    stays in ``raw``; PostgreSQL and MySQL would otherwise refuse the row,
+    and the order would never sync again.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    column = model._meta.get_field(name)
+    if isinstance(value, str):
+        max_length = column.max_length
+        return value[:max_length] if max_length and len(value) > max_length else value
+    if isinstance(column, models.DecimalField) and isinstance(value, Decimal):
+        whole_digits = (column.max_digits or 0) - (column.decimal_places or 0)
+        if not value.is_finite() or value.adjusted() >= whole_digits:
+            return None
+        places = Decimal(1).scaleb(-(column.decimal_places or 0))
+        rounded = value.quantize(places, rounding=ROUND_HALF_EVEN)
+        return rounded if rounded.adjusted() < whole_digits else None
+    if isinstance(column, models.IntegerField) and isinstance(value, int):
+        low, high = connection.ops.integer_field_range(column.get_internal_type())
+        if (low is not None and value < low) or (high is not None and value > high):
+            return None
+    return value
+
+
+def merge_raw(stored: Any, received: Any) -> Any:
+    """The stored payload with ``received``'s keys on top: newer keys win, none is dropped.
+
+    Webhooks are partial and the label answer says other things than Get
+    Order, so each adds what it knows; pruning callback receipts then loses
+    nothing (``merchant_url``, coordinates, a webhook's ``products``).
+    """
+    merged = dict(stored) if isinstance(stored, dict) else {}
+    merged.update(normalize_json(dict(received)))
+    return merged
+
+
+def normalize_json(value: Any) -> Any:
+    """``value`` as it reads back from a JSONField (Decimals become JSON numbers)."""
+    return json.loads(json.dumps(value, cls=PayloadEncoder))
+
+
+def sync_lines(
+    order: Order,
+    model: type[Parcel] | type[Product],
+    lines: Sequence[LineDocument],
+    *,
+    created: bool,
+) -> bool:
+    """Make the order's parcels (or products) equal ``lines``; at most three queries."""
+    wanted = [
+        model(
+            order=order,
+            position=index,
+            raw=normalize_json(line.raw),
+            **{name: fit(model, name, value) for name, value in line.values.items()},
+        )
+        for index, line in enumerate(lines)
+    ]
+    if not created:
+        manager = model.objects.filter(order=order)
+        existing = list(manager.order_by("position"))
+        if model is Product:
+            # New lines keep what webhooks said shipped, and the items only webhooks listed.
+            wanted += keep_shipped(cast(list[Product], existing), cast(list[Product], wanted))
+        if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
+            return False
+        manager.delete()
+    elif not wanted:
+        return False
+    model.objects.bulk_create(wanted, batch_size=500)
+    return True
+
+
+def _line_key(row: Parcel | Product) -> tuple[Any, ...]:
+    return tuple(
+        getattr(row, f.attname) for f in row._meta.concrete_fields if f.name not in ("id", "order")
+    )

@@ -1,0 +1,111 @@
+"""Deliveries in any order, mixed with polls: the order ends at the provider's newest word.
+
+Each test is a failure once seen in the field, replayed with real callbacks
+through the view and real polls through the provider adapter, at the times
+they happened.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from django_shipping_orders import refresh, services, signals
+from django_shipping_orders.models import Order, OrderEvent
+
+from .conftest import order_document, post, set_account
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 3, 2, 11, 0, tzinfo=timezone.utc)
+
+
+def _webhook(state: str, *steps: tuple[str, int]) -> dict:
+    """A webhook for PPCLOCK in ``state``, its history (state, minutes after 11:00Z)."""
+    return {
+        "tracking_number": "PPCLOCK",
+        "current_state": state,
+        "status_history": [
+            {"status": name, "time": (AT + timedelta(minutes=minutes)).isoformat()}
+            for name, minutes in sorted(steps, key=lambda step: -step[1])
+        ],
+    }
+
+
+@pytest.fixture
+def provider(settings, scripted_server):
+    set_account(settings, BASE_URL=scripted_server.url + "/api/3")
+    return scripted_server
+
+
+@pytest.fixture
+def state_changes():
+    seen: list[tuple[str, str]] = []
+
+    def receiver(sender, order, from_state, to_state, **kwargs):
+        seen.append((from_state, to_state))
+
+    signals.order_state_changed.connect(receiver, weak=False)
+    yield seen
+    signals.order_state_changed.disconnect(receiver)
+
+
+def test_a_late_webhook_older_than_a_poll_changes_nothing_and_fires_nothing(
+    client, provider, time_machine, state_changes, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        time_machine.move_to(AT + timedelta(minutes=1), tick=False)
+        post(client, _webhook("in_transit", ("in_transit", 0)))
+        # 12:30: Get Order says completed (Get Order carries no provider time).
+        time_machine.move_to(AT + timedelta(minutes=90), tick=False)
+        provider.add(200, {"response": order_document("PPCLOCK", state="completed")})
+        services.refresh_order(Order.objects.get())
+        # 12:40: the with_driver webhook of 12:00 arrives, late.
+        time_machine.move_to(AT + timedelta(minutes=100), tick=False)
+        late = post(client, _webhook("with_driver", ("in_transit", 0), ("with_driver", 60)))
+
+    assert late.json()["status"] == "ignored"
+    order = Order.objects.get()
+    assert order.state == "completed"
+    assert order.state_as_of == AT + timedelta(minutes=90)
+    events = list(OrderEvent.objects.order_by("pk").values_list("to_state", flat=True))
+    assert events == ["in_transit", "completed"]
+    assert state_changes == [("", "in_transit"), ("in_transit", "completed")]
+
+
+def test_a_poll_that_finds_the_order_unchanged_still_dates_what_it_saw(
+    client, provider, time_machine, settings
+):
+    """Truth: ready_for_pickup, pickup_failed, ready_for_pickup again; the second poll is
+    answered exactly as the first (the refresh engine's unchanged path)."""
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "REFRESH_WORKERS": 1}
+    document = order_document("PPCLOCK", state="ready_for_pickup")
+    time_machine.move_to(AT, tick=False)
+    provider.add(200, {"response": document})
+    order = Order.objects.create(account="default", reference="PPCLOCK")
+    refresh.refresh_orders([order.pk])
+    # 11:10 the pickup fails; 11:20 the order is ready again; 11:30 a poll sees that.
+    time_machine.move_to(AT + timedelta(minutes=30), tick=False)
+    provider.add(200, {"response": document})
+    summary = refresh.refresh_orders([order.pk])
+    assert summary.unchanged == 1
+    # 11:35 the pickup_failed webhook of 11:10 arrives, late.
+    time_machine.move_to(AT + timedelta(minutes=35), tick=False)
+    late = post(client, _webhook("pickup_failed", ("pickup_failed", 10)))
+
+    assert late.json()["status"] == "ignored"
+    assert Order.objects.get().state == "ready_for_pickup"
+
+
+def test_webhooks_shuffled_end_at_the_newest_with_one_event_each(client, time_machine):
+    steps = [("order_placed", 0), ("ready_for_pickup", 10), ("in_transit", 20), ("completed", 30)]
+    bodies = [_webhook(state, *steps[: i + 1]) for i, (state, _) in enumerate(steps)]
+    time_machine.move_to(AT + timedelta(hours=1), tick=False)
+    for index in (2, 0, 3, 1, 3, 2):
+        post(client, bodies[index])
+
+    order = Order.objects.get()
+    assert order.state == "completed"
+    events = list(order.events.order_by("pk").values_list("to_state", flat=True))
+    assert events == ["in_transit", "completed"]
