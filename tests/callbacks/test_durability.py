@@ -84,8 +84,10 @@ def test_receipt_survives_a_crash_after_storing_under_atomic_requests(atomic_req
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_for_one_order_leave_one_consistent_order():
     bodies = [webhook("PPRACE", upto=state) for state in SHIPPIT_HAPPY_PATH] * 3
-    bodies += [order_document("PPRACE", parcels=5, state="order_placed")] * 3
-    bodies += [order_document("PPRACE", parcels=7, state="despatch_in_progress")] * 2
+    # Full documents too, dated by the same status history as the webhooks.
+    for parcels, state, copies in ((5, "order_placed", 3), (7, "despatch_in_progress", 2)):
+        history = webhook(upto=state)["status_history"]
+        bodies += [order_document("PPRACE", parcels, state=state, status_history=history)] * copies
     barrier = threading.Barrier(len(bodies))
     answers: list[int] = []
     errors: list[BaseException] = []
