@@ -128,8 +128,12 @@ def place_order(
     except Exception as err:  # a fault of ours once the request may have left
         raise _outcome_unknown(local, err) from err
     try:
+        # Harder than elsewhere: failing now turns an order the provider has into an unknown.
         return transient.retrying(
-            lambda: sync.finish_placement(local, document, Source.PLACE, started), model=Order
+            lambda: sync.finish_placement(local, document, Source.PLACE, started),
+            model=Order,
+            attempts=10,
+            max_delay=2.0,
         )
     except Exception as err:  # the provider has the order; storing its answer failed
         raise _outcome_unknown(local, err, reference=document.reference) from err

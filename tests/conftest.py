@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Profiles for tests that take their example counts from the profile (the model-based
+# tests): "dev" by default, "ci" (thousands of examples) with HYPOTHESIS_PROFILE=ci.
+_SLOW_IS_FINE = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile(
+    "dev",
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=_SLOW_IS_FINE,
+)
+settings.register_profile(
+    "ci",
+    max_examples=400,
+    stateful_step_count=30,
+    deadline=None,
+    suppress_health_check=_SLOW_IS_FINE,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

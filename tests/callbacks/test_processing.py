@@ -129,8 +129,8 @@ def test_crash_in_processing_answers_200_keeps_receipt_failed_and_reprocess_appl
     assert Order.objects.get().state == "completed"
     assert receipt.order == Order.objects.get()
     assert (
-        "Reprocessed 1 callback receipt: 1 processed, 0 ignored, 0 failed."
-        in capsys.readouterr().out
+        "Reprocessed 1 callback receipt: 1 processed, 0 ignored, 0 unprocessable, "
+        "0 waiting to be tried again, 0 failed." in capsys.readouterr().out
     )
 
 
@@ -176,9 +176,27 @@ def test_reprocess_reports_failures_and_exits_non_zero(client, monkeypatch, caps
 
     out, err = capsys.readouterr()
     assert f"Receipt {failed.pk} (default, PPB) failed: ZeroDivisionError: division by zero" in err
-    assert "0 processed, 0 ignored, 1 failed." in out
+    assert "0 processed, 0 ignored, 0 unprocessable, 0 waiting to be tried again, 1 failed." in out
     failed.refresh_from_db()
     assert failed.attempts == 2
+
+
+def test_reprocess_failed_leaves_unprocessable_receipts_alone_and_exits_0(client, capsys):
+    post(client, b"{not json")
+    post(client, webhook("PPGOOD"))
+    unprocessable = CallbackReceipt.objects.get(status=Status.UNPROCESSABLE)
+
+    call_command("reprocess_shipping_callbacks", "--failed")  # no CommandError: nothing failed
+
+    assert "Reprocessed 0 callback receipts" in capsys.readouterr().out
+    # Asked for by id, it is read again and reported, and still does not fail the run.
+    call_command("reprocess_shipping_callbacks", "--ids", str(unprocessable.pk))
+    out, err = capsys.readouterr()
+    assert f"Receipt {unprocessable.pk} can never be processed: The body is not valid JSON" in err
+    assert "1 unprocessable" in out
+    unprocessable.refresh_from_db()
+    assert unprocessable.status == Status.UNPROCESSABLE
+    assert unprocessable.error.startswith("invalid_json: ")
 
 
 def test_reprocess_by_ids_and_account(client, capsys):

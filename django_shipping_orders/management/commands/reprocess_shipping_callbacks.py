@@ -7,14 +7,16 @@ Usage::
     manage.py reprocess_shipping_callbacks --since 2025-01-01 --account default
     manage.py reprocess_shipping_callbacks --failed --since 7d
 
-Filters combine (every one given must match). ``--failed`` takes failed
-receipts and those stuck in "received" for more than ten minutes (their
-worker died before it recorded an outcome). Rejected (unauthenticated)
-receipts are never processed. Each receipt goes through the same code as a
-live callback, so a duplicate or stale one changes nothing.
+Filters combine (every one given must match). ``--failed`` takes what is
+worth trying again: failed receipts and those stuck in "received" for more
+than ten minutes (their worker died before it recorded an outcome), never
+unprocessable ones (their body can never be applied). Rejected
+(unauthenticated) receipts are never processed. Each receipt goes through the
+same code as a live callback, so a duplicate or stale one changes nothing.
 
-Prints one line per receipt that failed again and a summary; exits with a
-non-zero status when any receipt failed, after trying all of them.
+Prints one line per receipt that failed again or is unprocessable, and a
+summary; exits with a non-zero status when any receipt failed, after trying
+all of them (an unprocessable one is not a failure of the run).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--failed",
             action="store_true",
-            help="Failed receipts, and received ones left unprocessed for over ten minutes.",
+            help="Receipts worth trying again: failed ones, and received ones left "
+            "unprocessed for over ten minutes (never unprocessable ones).",
         )
         parser.add_argument(
             "--ids", nargs="+", type=int, metavar="ID", help="Receipts with these ids."
@@ -100,15 +103,17 @@ class Command(BaseCommand):
                 f"Receipt {receipt.pk} ({receipt.account}, {receipt.reference or 'no reference'}) "
                 f"failed: {reason}"
             )
-        if options["verbosity"] >= 2:
-            for pk, status, reason in report.outcomes:
-                if status != Status.FAILED:
-                    self.stdout.write(f"Receipt {pk}: {status}" + (f": {reason}" if reason else ""))
+        for pk, status, reason in report.outcomes:
+            if status == Status.UNPROCESSABLE:
+                self.stderr.write(f"Receipt {pk} can never be processed: {reason}")
+            elif options["verbosity"] >= 2 and status != Status.FAILED:
+                self.stdout.write(f"Receipt {pk}: {status}" + (f": {reason}" if reason else ""))
         total = report.total
         self.stdout.write(
             f"Reprocessed {total} callback receipt{'s' if total != 1 else ''}: "
             f"{report.processed} processed, {report.ignored} ignored, "
-            f"{len(report.failed)} failed."
+            f"{report.unprocessable} unprocessable, {report.retrying} waiting to be tried "
+            f"again, {len(report.failed)} failed."
         )
         if report.failed:
             raise CommandError(
