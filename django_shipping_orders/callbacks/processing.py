@@ -46,6 +46,8 @@ logger = get_logger("django_shipping_orders.callbacks")
 
 Status = CallbackReceipt.Status
 
+_REFERENCE_LENGTH = CallbackReceipt._meta.get_field("reference").max_length or 64
+
 #: Quick tries of a receipt that met a transient database error, before it waits for the drain.
 TRANSIENT_TRIES = 3
 #: How long such a receipt then waits before the drain takes it again: doubled per attempt.
@@ -96,7 +98,7 @@ def process_receipt(
                 time.sleep(delay * (0.5 + random.random()))
                 delay *= 2
                 continue
-            return _fail(receipt, err, attempts, reference=document and document.reference)
+            return _fail(receipt, err, attempts, reference=document.reference if document else None)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -251,7 +253,7 @@ def _fail(
         "processed_at": None if retry else now,
         "next_attempt_at": now + retry_delay(attempts) if retry else None,
     }
-    if reference and len(reference) <= CallbackReceipt._meta.get_field("reference").max_length:
+    if reference and len(reference) <= _REFERENCE_LENGTH:
         values["reference"] = storable(reference)
     try:
         with transaction.atomic():
@@ -294,7 +296,7 @@ def _fail(
 
 def retry_delay(attempts: int) -> timedelta:
     """How long a receipt waits after its ``attempts``-th transient failure."""
-    return min(RETRY_DELAY_MAX, RETRY_DELAY * 2 ** min(attempts - 1, 10))
+    return min(RETRY_DELAY_MAX, RETRY_DELAY * (1 << min(max(attempts - 1, 0), 10)))
 
 
 @dataclass

@@ -26,9 +26,9 @@ def fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any
     stays in ``raw``; PostgreSQL and MySQL would otherwise refuse the row,
     and the order would never sync again.
     """
-    if value is None or isinstance(value, bool):
-        return value
     column = model._meta.get_field(name)
+    if value is None or isinstance(value, bool) or not isinstance(column, models.Field):
+        return value
     if isinstance(value, str):
         max_length = column.max_length
         return value[:max_length] if max_length and len(value) > max_length else value
