@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..bounded import storable
 from ..documents import OrderDocument
 from ..models import Order
+from ..redaction import scrub
 from .apply import apply_document
 from .lines import normalize_json
 
@@ -56,7 +57,7 @@ def mark_placement(
     now = timezone.now()
     values: dict[str, Any] = {
         "placement": placement,
-        "last_error": storable(str(error))[:2000],
+        "last_error": storable(scrub(str(error)))[:2000],
         "updated_at": now,
     }
     with transaction.atomic():
