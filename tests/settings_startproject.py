@@ -35,7 +35,19 @@ Q_CLUSTER = {
     "poll": 0.5,
 }
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "shipping": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    },
+}
+
 SHIPPING_ORDERS = {
+    "RATE_LIMIT_CACHE": "shipping",
+    # The scenario is about database locks, not the rate limit: each process keeps its
+    # own budget (what a startproject shop without a shared cache gets, check E010 aside).
+    "SINGLE_PROCESS": True,
     "ACCOUNTS": {
         "sandbox": {
             "PROVIDER": "sandbox",

@@ -34,7 +34,7 @@ def test_a_placement_answered_with_json_nested_100000_deep_is_an_unknown_outcome
     shippit.add(200, nested(100_000))
     with pytest.raises(SubmissionOutcomeUnknown) as err:
         services.place_order("default", NEW_ORDER)
-    assert "nested too deeply" in str(err.value)
+    assert "nested deeper than" in str(err.value)
     order = Order.objects.get()
     assert order.placement == Order.Placement.UNKNOWN, "not left pending"
 
@@ -42,7 +42,7 @@ def test_a_placement_answered_with_json_nested_100000_deep_is_an_unknown_outcome
 def test_json_deeper_than_the_limit_but_readable_by_python_is_refused_too(shippit):
     shippit.add(200, nested(client.MAX_JSON_DEPTH + 5))
     order = Order.objects.create(account="default", reference="PPX1")
-    with pytest.raises(InvalidProviderResponse, match=f"deeper than {client.MAX_JSON_DEPTH}"):
+    with pytest.raises(InvalidProviderResponse, match="nested deeper than"):
         services.refresh_order(order)
 
 

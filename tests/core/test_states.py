@@ -119,7 +119,8 @@ def test_a_return_after_delivery_is_the_providers_newer_word():
     def webhook(state: str, time: str) -> None:
         body = {"tracking_number": "PPRET", "current_state": state}
         body["status_history"] = [{"status": state, "time": time}]
-        apply_document("default", provider.parse_document(body), Source.CALLBACK)
+        document = provider.parse_document(body).pushed(timezone.now())
+        apply_document("default", document, Source.CALLBACK)
 
     webhook("completed", "2026-01-05T10:00:00Z")
     webhook("return_requested", "2026-01-07T10:00:00Z")

@@ -116,7 +116,10 @@ def test_registered_webhook_url_receives_the_webhooks(shop, live_server, capsys)
     assert shop.sandbox.wait_for_callbacks(10)
     receipts = CallbackReceipt.objects.filter(order__pk=order.pk)
     assert receipts.exists()
-    assert set(receipts.values_list("status", flat=True)) == {CallbackReceipt.Status.PROCESSED}
+    statuses = set(receipts.values_list("status", flat=True))
+    # Stale webhooks (a poll already saw a later state) are ignored, never failed.
+    assert CallbackReceipt.Status.PROCESSED in statuses
+    assert statuses <= {CallbackReceipt.Status.PROCESSED, CallbackReceipt.Status.IGNORED}
     assert Order.objects.get(pk=order.pk).state == "completed"
 
 
