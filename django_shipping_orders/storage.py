@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 from .conf import shipping_settings
-from .exceptions import ShippingOrdersConfigurationError
 
 
 class PrivateLabelStorage(FileSystemStorage):
@@ -44,15 +43,12 @@ def label_storage() -> Storage:
 def field_storage() -> Storage:
     """The storage a ``FileField`` of the app gets when ``models.py`` is imported.
 
-    The configured one, as it stands then; but a mistake in ``SHIPPING_ORDERS``
-    must reach the system checks instead of stopping every ``manage.py``
-    command with a traceback of the import, so a broken setting gets
-    :class:`ConfiguredLabelStorage`, which reads the setting at each use.
+    Never resolved then: a mistake in ``SHIPPING_ORDERS`` (an alias missing
+    from ``STORAGES``, say) must reach the system checks instead of stopping
+    every ``manage.py`` command with a traceback of the import, so the field
+    gets :class:`ConfiguredLabelStorage`, which reads the setting at each use.
     """
-    try:
-        return label_storage()
-    except ShippingOrdersConfigurationError:
-        return ConfiguredLabelStorage()
+    return ConfiguredLabelStorage()
 
 
 class ConfiguredLabelStorage(Storage):

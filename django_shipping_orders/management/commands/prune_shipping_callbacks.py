@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from django_shipping_orders.models import CallbackReceipt
 
-from ._args import parse_age
+from ._args import moment_before, parse_age
 
 BATCH_SIZE = 1000
 
@@ -54,7 +54,10 @@ class Command(BaseCommand):
             raise CommandError(f"--older-than: {err}.") from None
         if not age:
             raise CommandError("--older-than: the age must be more than zero.")
-        cutoff = timezone.now() - age
+        try:
+            cutoff = moment_before(timezone.now(), age, options["older_than"])
+        except ValueError as err:
+            raise CommandError(f"--older-than: {err}.") from None
         queryset = CallbackReceipt.objects.prunable(
             cutoff, include_failed=options["include_failed"]
         )

@@ -24,13 +24,14 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from ... import refresh
 from ...conf import shipping_settings
 from ...exceptions import ShippingOrdersConfigurationError
 from ...models import Order, Source
 from ...ratelimit import default_limiter
-from ._args import EpilogHelpFormatter
+from ._args import EpilogHelpFormatter, SettingsExitTwo, printable
 
 #: Orders listed one by one by --dry-run before it only counts.
 DRY_RUN_LISTED = 50
@@ -42,7 +43,7 @@ exit status:
   2  bad arguments or settings: nothing was fetched"""
 
 
-class Command(BaseCommand):
+class Command(SettingsExitTwo, BaseCommand):
     help = "Fetch shipping orders from their provider (due ones by default) within the rate limit."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -107,6 +108,10 @@ class Command(BaseCommand):
             summary = self._run(selection, options, limit, account)
         except ShippingOrdersConfigurationError as err:
             raise CommandError(str(err), returncode=2) from None
+        except DatabaseError as err:
+            raise CommandError(
+                f"Cannot read the shipping tables ({err}); has migrate run?", returncode=2
+            ) from None
         self._report(summary, quiet=options["verbosity"] == 0)
         if summary.failed and not options["allow_failures"]:
             raise CommandError(
@@ -120,7 +125,9 @@ class Command(BaseCommand):
     def _selection(self, options: dict[str, Any], account: str | None) -> Any:
         """None for "due now", else a queryset of the orders to fetch."""
         if options["reference"]:
-            references = list(dict.fromkeys(options["reference"]))
+            references = list(
+                dict.fromkeys(printable(ref, "--reference") for ref in options["reference"])
+            )
             queryset = Order.objects.filter(reference__in=references)
             if account:
                 queryset = queryset.filter(account=account)

@@ -29,7 +29,7 @@ from django_shipping_orders.callbacks import reprocess
 from django_shipping_orders.conf import shipping_settings
 from django_shipping_orders.models import CallbackReceipt
 
-from ._args import parse_since
+from ._args import parse_ids, parse_since
 
 Status = CallbackReceipt.Status
 
@@ -44,9 +44,7 @@ class Command(BaseCommand):
             help="Receipts worth trying again: failed ones, and received ones left "
             "unprocessed for over ten minutes (never unprocessable ones).",
         )
-        parser.add_argument(
-            "--ids", nargs="+", type=int, metavar="ID", help="Receipts with these ids."
-        )
+        parser.add_argument("--ids", nargs="+", metavar="ID", help="Receipts with these ids.")
         parser.add_argument(
             "--since",
             metavar="WHEN",
@@ -57,7 +55,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         failed, ids, since_text, account = (
             options["failed"],
-            options["ids"],
+            parse_ids(options["ids"], "--ids") if options["ids"] else None,
             options["since"],
             options["account"],
         )

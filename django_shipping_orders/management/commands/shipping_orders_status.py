@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from ... import health
 from ...exceptions import ShippingOrdersConfigurationError
-from ._args import EpilogHelpFormatter, parse_age
+from ._args import EpilogHelpFormatter, SettingsExitTwo, parse_age, parse_share
 
 EPILOG = """\
 exit status:
@@ -52,7 +52,7 @@ def _count_or_off(text: str, name: str) -> int | None:
     return int(text)
 
 
-class Command(BaseCommand):
+class Command(SettingsExitTwo, BaseCommand):
     help = (
         "Whether the shipping pipeline is healthy: orders, refreshes, requests, callbacks, labels."
     )
@@ -91,7 +91,6 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--max-budget-share",
-            type=float,
             metavar="SHARE",
             help="Unhealthy when the last hour used more than SHARE (0-1) of the hourly "
             "request budget (default: not tested).",
@@ -105,7 +104,9 @@ class Command(BaseCommand):
             max_waiting_age=_age_or_off(options["max_waiting_age"]),
             max_due_age=_age_or_off(options["max_due_age"]),
             max_label_failures=_count_or_off(options["max_label_failures"], "--max-label-failures"),
-            max_budget_share=options["max_budget_share"],
+            max_budget_share=None
+            if options["max_budget_share"] is None
+            else parse_share(options["max_budget_share"], "--max-budget-share"),
         )
         try:
             accounts = health.pipeline_health(thresholds, account=options["account"])
