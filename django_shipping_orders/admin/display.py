@@ -14,12 +14,17 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.http import FileResponse, HttpRequest
+from django.db.models import Model, QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from .. import states
 from ..models import Order
@@ -115,6 +120,36 @@ def preformatted(text: str) -> str:
 def pretty_json(value: Any) -> str:
     """``value`` as indented JSON, keys sorted, in a monospaced block."""
     return preformatted(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+class SelectionGuardMixin:
+    """Refuse a crafted action selection (``abc``, ``""``, ``1.5``, a number past the column).
+
+    Django hands the raw ``_selected_action`` values to ``pk__in``; a value the
+    primary key cannot hold would end in a server error inside the action.
+    Answered like an empty selection: back to the list, with a message.
+    """
+
+    model: type[Model]
+
+    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        field = self.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk = field.to_python(value)
+                field.run_validators(pk)
+                if isinstance(pk, int) and not -(2**63) <= pk < 2**63:
+                    raise ValueError("past a 64-bit column")  # SQLite has no range validator
+            except (ValidationError, ValueError, TypeError):
+                self.message_user(  # type: ignore[attr-defined]
+                    request,
+                    _(
+                        "The selection was not valid: select the items again. No items have been changed."
+                    ),
+                    messages.WARNING,
+                )
+                return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)  # type: ignore[misc]
 
 
 class ReadOnlyAdminMixin:

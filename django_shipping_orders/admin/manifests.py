@@ -17,11 +17,19 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from ..models import Manifest
-from .display import DOC_ICON, ReadOnlyAdminMixin, admin_link, badge, pretty_json, private_pdf
+from .display import (
+    DOC_ICON,
+    ReadOnlyAdminMixin,
+    SelectionGuardMixin,
+    admin_link,
+    badge,
+    pretty_json,
+    private_pdf,
+)
 
 
 @admin.register(Manifest)
-class ManifestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ManifestAdmin(SelectionGuardMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "booked_at",
         "account",

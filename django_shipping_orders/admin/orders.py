@@ -31,7 +31,7 @@ from ..models import Order
 from . import attention, listing, search
 from .actions import ORDER_ACTIONS, refresh_from_provider
 from .columns import OrderColumns
-from .display import ReadOnlyAdminMixin
+from .display import ReadOnlyAdminMixin, SelectionGuardMixin
 from .documents import LabelDocumentInline, LabelDocumentViewMixin
 from .filters import (
     AccountFilter,
@@ -49,7 +49,9 @@ _NO_FACETS = getattr(getattr(admin, "ShowFacets", None), "NEVER", None)
 
 
 @admin.register(Order)
-class OrderAdmin(LabelDocumentViewMixin, ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin):
+class OrderAdmin(
+    LabelDocumentViewMixin, SelectionGuardMixin, ReadOnlyAdminMixin, OrderColumns, admin.ModelAdmin
+):
     list_display = [
         "reference_display",
         "receiver",

@@ -18,7 +18,14 @@ from django.utils.translation import ngettext
 
 from ..callbacks.processing import reprocess
 from ..models import CallbackReceipt
-from .display import ReadOnlyAdminMixin, admin_link, badge, preformatted, pretty_json
+from .display import (
+    ReadOnlyAdminMixin,
+    SelectionGuardMixin,
+    admin_link,
+    badge,
+    preformatted,
+    pretty_json,
+)
 
 Status = CallbackReceipt.Status
 
@@ -33,7 +40,7 @@ _STATUS_TONES = {
 }
 
 
-class CallbackReceiptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CallbackReceiptAdmin(SelectionGuardMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     allow_delete = True
     list_display = ["id", "account", "received_at", "status_display", "reference_link", "attempts"]
     list_display_links = ["id"]

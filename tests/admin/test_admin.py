@@ -528,3 +528,28 @@ def test_label_view_answers_404_without_a_label(client, viewer, make_order):
     client.force_login(viewer)
     assert client.get(reverse("shipping_orders:label", args=[order.pk])).status_code == 404
     assert client.get(reverse("shipping_orders:label", args=[987654])).status_code == 404
+
+
+@pytest.mark.parametrize("selected", ["abc", "", "1.5", "99999999999999999999"])
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        (CHANGELIST, "print_labels"),
+        (CHANGELIST, "refresh_from_provider"),
+        (CHANGELIST, "cancel_at_provider"),
+        (CHANGELIST, "book_for_pickup"),
+        (CHANGELIST, "print_labels_and_documents"),
+        ("admin:shipping_orders_callbackreceipt_changelist", "reprocess"),
+    ],
+)
+def test_a_crafted_selection_is_sent_back_with_a_message(
+    client, admin_user, make_order, spy, url, action, selected
+):
+    order = make_order()
+    client.force_login(admin_user)
+    data = {"action": action, "_selected_action": [selected], "index": "0", "post": "yes"}
+    response = client.post(reverse(url), data, follow=False)
+    assert response.status_code == 302
+    assert "select the items again" in " ".join(messages_of(response))
+    assert spy == []
+    assert Order.objects.get(pk=order.pk).state == order.state
