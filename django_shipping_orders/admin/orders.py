@@ -245,6 +245,11 @@ class OrderAdmin(
         return search.words(queryset, words), False
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        query = request.GET.get("q", "")
+        if query != search.clean(query):
+            # Django's search form refuses a NUL and would then list every order.
+            request.GET = request.GET.copy()
+            request.GET["q"] = search.clean(query)
         extra = {**(extra_context or {}), **self._desk_context(request)}
         response = super().changelist_view(request, extra)
         cl = getattr(response, "context_data", {}).get("cl") if response is not None else None

@@ -15,7 +15,10 @@ that finds something:
    :mod:`django_shipping_orders.trigram`; other databases read the table).
 
 Exact and prefix matches are looked up with the words as typed and in upper
-case, since references are upper case and scanners are not always.
+case, since references are upper case and scanners are not always; an exact
+number also finds the retailer's ``#1011``. Characters nobody means to search
+for (NUL, a byte order mark, zero-width spaces, soft hyphens) are dropped
+first: they come with pasted text and scanners.
 """
 
 from __future__ import annotations
@@ -33,11 +36,17 @@ MAX_TERMS = 200
 #: Orders one search finds, at most (a list, not a report).
 MAX_HITS = 1000
 _SPLIT = re.compile(r"[\s,;]+")
+_INVISIBLE = re.compile("[\x00\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+def clean(search: str) -> str:
+    """``search`` without NUL, byte order marks, zero-width characters and soft hyphens."""
+    return _INVISIBLE.sub("", search or "")
 
 
 def terms(search: str) -> list[str]:
     """The words of ``search``, in order, without repeats."""
-    words = [word for word in _SPLIT.split(search or "") if word]
+    words = [word for word in _SPLIT.split(clean(search)) if word]
     return list(dict.fromkeys(words))[:MAX_TERMS]
 
 
@@ -63,6 +72,8 @@ def exact(queryset: QuerySet[Order], words: list[str]) -> QuerySet[Order] | None
     if not words:
         return None
     values = _variants(words)
+    # A shop's order number is often stored as "#1011" and typed as "1011".
+    values += [f"#{word}" for word in words if word.isdigit()]
     orders = Q()
     for field in REFERENCE_FIELDS:
         orders |= Q(**{f"{field}__in": values})

@@ -135,6 +135,34 @@ def test_search_finds_an_order_by(client, viewer, make_order, query, field, valu
     assert list(response.context["cl"].result_list) == [wanted]
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "value"),
+    [
+        ("\ufeffCPJOB55", "courier_job_id", "CPJOB55"),  # a byte order mark pasted first
+        ("CPJOB\u200b55\u00a0", "courier_job_id", "CPJOB55"),  # zero-width and no-break space
+        (" PP9001\x00", "reference", "PP9001"),
+        ("1011", "retailer_reference", "#1011"),  # a shop's order number without its sign
+    ],
+)
+def test_invisible_characters_and_a_missing_hash_still_find_the_order(
+    client, viewer, make_order, query, field, value
+):
+    wanted = make_order(**{field: value})
+    make_order()
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": query})
+    assert response.status_code == 302
+    assert response["Location"] == change_url(wanted)
+
+
+def test_a_nul_in_the_search_is_dropped_not_a_reason_to_show_everything(client, viewer, make_order):
+    wanted = make_order(receiver_name="Marguerite Duras")
+    make_order(receiver_name="Someone Else")
+    client.force_login(viewer)
+    response = client.get(reverse(CHANGELIST), {"q": "Margue\x00rite"})
+    assert list(response.context["cl"].result_list) == [wanted]
+
+
 def test_filters_by_label_state_courier_account_and_pickup_day(client, viewer, make_order):
     today = timezone.localtime().replace(hour=12, minute=0)
     labelled = make_order(label=make_pdf("x"), state="ready_for_pickup", courier_allocation="DHL")
