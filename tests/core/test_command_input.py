@@ -14,10 +14,19 @@ from django.core.management import CommandError, call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
-BAD_STORAGE = """
+# The test settings' cache culls (check E012); one that does not, so that the
+# storage alias is the only mistake.
+GOOD_CACHE = """
 from tests.settings import *
+CACHES = {"default": {**CACHES["default"], "OPTIONS": {"MAX_ENTRIES": 1_000_000}}}
+"""
+
+BAD_STORAGE = (
+    GOOD_CACHE
+    + """
 SHIPPING_ORDERS = {**SHIPPING_ORDERS, "LABEL_STORAGE": "nope"}
 """
+)
 
 
 def manage(tmp_path: Path, settings_text: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -118,8 +127,7 @@ def test_a_budget_share_in_range_is_accepted():
 
 
 def test_refresh_on_an_unmigrated_database_asks_for_migrate(tmp_path):
-    settings_text = (
-        "from tests.settings import *\n"
+    settings_text = GOOD_CACHE + (
         f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', "
         f"'NAME': {str(tmp_path / 'empty.sqlite3')!r}}}}}\n"
     )
