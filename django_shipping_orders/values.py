@@ -154,6 +154,15 @@ def timestamp(value: Any, name: str) -> datetime | None:
         )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt_timezone.utc)
+    try:
+        # Every time is compared in UTC; one that has no UTC form (9999-12-31T23:59-12:00)
+        # would fail there, on every retry, instead of here.
+        parsed.astimezone(dt_timezone.utc)
+    except OverflowError:
+        raise DocumentError(
+            f"Field {name!r} is a time outside the range of dates in UTC: {_short(value)}.",
+            field=name,
+        ) from None
     return parsed
 
 

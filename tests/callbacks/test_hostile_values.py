@@ -217,3 +217,15 @@ def test_a_webhook_listing_more_products_than_the_cap_is_refused_and_kept(client
     assert f"limit is {MAX_LINES}" in response.json()["detail"]
     # Kept, and final: no retry can make it fit.
     assert CallbackReceipt.objects.filter(status="unprocessable").count() == 1
+
+
+@pytest.mark.parametrize("time", ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"])
+def test_a_time_with_no_utc_form_is_refused_not_failed_forever(client, time):
+    body = {"tracking_number": "PPUTC", "current_state": "in_transit"}
+    body["status_history"] = [{"status": "in_transit", "time": time}]
+
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_document"
+    assert CallbackReceipt.objects.get().status == "unprocessable"
