@@ -1,14 +1,18 @@
 """The refresh road: claim due orders, Get Order inside the rate limit, ``sync.apply_document``.
 
 - ``claims``: which orders are due, and leasing them to one worker;
-- ``engine``: the engine, its thread pool, and the run's summary.
+- ``engine``: the engine: admits claimed orders through the rate limit, applies answers;
+- ``pool``: its worker threads;
+- ``unchanged``: whether an answer would change nothing (bookkeeping only);
+- ``summary``: what a run did.
 
 ``refresh_due()`` and ``refresh_orders()`` are what the command and the
 django-q2 tasks call.
 """
 
 from .claims import claim, due_orders, release
-from .engine import RefreshFailure, RefreshSummary, refresh_due, refresh_orders
+from .engine import refresh_due, refresh_orders
+from .summary import RefreshFailure, RefreshSummary
 
 __all__ = [
     "RefreshFailure",

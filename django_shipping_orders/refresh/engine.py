@@ -1,6 +1,7 @@
 """The refresh engine: fetch claimed orders inside the rate limit, apply what the provider says.
 
-Orders are claimed through :mod:`.claims`.
+Orders are claimed through :mod:`.claims`; the threads are :mod:`.pool`'s; what a run did is
+a :class:`.summary.RefreshSummary`; the test for "nothing new" is :mod:`.unchanged`'s.
 
 Fetching runs in a bounded pool of threads (``REFRESH_WORKERS``). Each
 request takes its slot of the shared rate budget in the HTTP client, at the
@@ -30,15 +31,12 @@ more CPU than the request it records.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from .. import policy, sync
@@ -50,55 +48,18 @@ from ..exceptions import (
     ShippingOrdersConfigurationError,
     ShippingOrdersError,
 )
-from ..models import Order, PayloadEncoder, Source
+from ..models import Order, Source
 from ..providers import Provider, get_provider
 from ..redaction import get_logger, scrub
-from ..sync import apply_document, normalize_json
+from ..sync import apply_document
 from .claims import _writes, claim, due_orders, release
+from .pool import Pool
+from .summary import RefreshFailure, RefreshSummary
+from .unchanged import unchanged
 
 logger = get_logger("django_shipping_orders.refresh")
 
 ProgressCallback = Callable[[int, int], None]
-_ENCODER = PayloadEncoder()
-
-
-@dataclass
-class RefreshFailure:
-    """One order that could not be refreshed, and why."""
-
-    order_id: int
-    account: str
-    reference: str
-    error: str
-    error_type: str
-
-
-@dataclass
-class RefreshSummary:
-    """What a refresh run did (``changed + unchanged == fetched``)."""
-
-    selected: int = 0
-    fetched: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    skipped_rate_limited: int = 0
-    #: Selected orders that another worker holds a lease on right now.
-    skipped_busy: int = 0
-    failures: list[RefreshFailure] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for task results and logs)."""
-        return asdict(self)
-
-    def __str__(self) -> str:
-        text = (
-            f"fetched {self.fetched} (changed {self.changed}, unchanged {self.unchanged}), "
-            f"failed {self.failed}, skipped for rate limit {self.skipped_rate_limited}"
-        )
-        if self.skipped_busy:
-            text += f", skipped (being refreshed elsewhere) {self.skipped_busy}"
-        return text
 
 
 # -- running a batch -------------------------------------------------------------------------
@@ -178,49 +139,6 @@ def refresh_orders(
     return engine.summary
 
 
-def _unchanged(order: Order, document: OrderDocument) -> bool:
-    """True when every key of ``document``'s full payload is stored, as is, on ``order``.
-
-    The stored payload is every document applied merged together
-    (``sync.merge_raw``), and every mirrored field, parcel and product is read
-    from those keys, so ``apply_document`` would change nothing: only the
-    bookkeeping and the order clock move. The state is compared too: a
-    webhook may have moved it since that payload was stored.
-    """
-    stored = order.raw
-    if not (document.is_full and document.state == order.state):
-        return False
-    if not (stored and isinstance(stored, dict)):
-        return False
-    return all(key in stored and _same_json(v, stored[key]) for key, v in document.raw.items())
-
-
-def _same_json(received: Any, stored: Any) -> bool:
-    """``normalize_json(received) == stored``, without the JSON round trip of ``received``.
-
-    ``received`` is parsed JSON (exact ``Decimal`` numbers), ``stored`` is what
-    the ``JSONField`` read back; a ``Decimal`` compares as the number that
-    ``PayloadEncoder`` would store for it, everything else as ``==`` would.
-    """
-    kind = type(received)
-    if kind is dict:
-        if type(stored) is not dict or len(received) != len(stored):
-            return stored == normalize_json(received)  # not the common case: the exact rule
-        for key, value in received.items():
-            if key not in stored or not _same_json(value, stored[key]):
-                return False
-        return True
-    if kind is list:
-        if type(stored) is not list or len(received) != len(stored):
-            return stored == normalize_json(received)
-        return all(_same_json(a, b) for a, b in zip(received, stored, strict=True))
-    if kind is Decimal:
-        return _ENCODER.default(received) == stored  # the int or float it is stored as
-    if kind is str or kind is bool or kind is int or received is None:
-        return received == stored
-    return normalize_json(received) == stored
-
-
 class _Engine:
     """One run: admits each claimed order through the rate limiter and feeds the pool."""
 
@@ -257,7 +175,7 @@ class _Engine:
         # spreads the cost of claiming and of writing the bookkeeping over more orders.
         per_worker = 8 if self.wait else 25
         size = min(100, max(25, self.workers * per_worker))
-        pool = _Pool(self.workers, self._refresh_one) if self.workers > 1 else None
+        pool = Pool(self.workers, self._refresh_one) if self.workers > 1 else None
         try:
             while True:
                 self._write_unchanged()
@@ -319,7 +237,7 @@ class _Engine:
                     self._skip(order)
                     return
                 raise
-            if _unchanged(order, document):
+            if unchanged(order, document):
                 with self._lock:
                     self._unchanged.append((order, document, started))
                 return  # counted and released when the bookkeeping is written
@@ -440,36 +358,3 @@ class _Engine:
             done, self._done = self._done, []
         if done:
             release(done)
-
-
-class _Pool:
-    """Threads fed through a short queue; each closes its database connection when done."""
-
-    def __init__(self, workers: int, work: Callable[[Order], None]) -> None:
-        self._work = work
-        self._queue: queue.Queue[Order | None] = queue.Queue(maxsize=workers * 2)
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"shipping-refresh-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def put(self, order: Order) -> None:
-        self._queue.put(order)
-
-    def close(self) -> None:
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join()
-
-    def _loop(self) -> None:
-        try:
-            while (order := self._queue.get()) is not None:
-                try:
-                    self._work(order)
-                except Exception:  # the work records its own faults; this is a last guard
-                    logger.exception("Refresh worker error on %s", order)
-        finally:
-            connections.close_all()

@@ -127,5 +127,5 @@ def test_a_changed_answer_is_applied(sandbox, sandbox_settings):
     ],
 )
 def test_the_unchanged_check_agrees_with_the_stored_json(received, stored, same):
-    assert refresh.engine._same_json(received, stored) is same
+    assert refresh.unchanged.same_json(received, stored) is same
     assert (normalize_json(received) == stored) is same
