@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_shipping_orders import client, services
+from django_shipping_orders import client, replies, services
 from django_shipping_orders.exceptions import (
     InvalidProviderResponse,
     ProviderAPIError,
@@ -60,7 +60,7 @@ def test_an_order_document_nested_in_its_fields_is_a_typed_error_not_a_crash(shi
 
 
 def test_an_answer_larger_than_the_limit_is_not_read(shippit, monkeypatch):
-    monkeypatch.setattr(client, "MAX_RESPONSE_BYTES", 1000)
+    monkeypatch.setattr(replies, "MAX_RESPONSE_BYTES", 1000)
     shippit.add(200, {"response": {"tracking_number": "PPX1", "notes": "x" * 5000}})
     order = Order.objects.create(account="default", reference="PPX1")
     with pytest.raises(InvalidProviderResponse, match="larger than 1000 bytes"):
