@@ -41,7 +41,7 @@ def label_storage() -> Storage:
 
 
 def field_storage() -> Storage:
-    """The storage a ``FileField`` of the app gets when ``models.py`` is imported.
+    """The storage a ``FileField`` of the app gets when the models are imported.
 
     Never resolved then: a mistake in ``SHIPPING_ORDERS`` (an alias missing
     from ``STORAGES``, say) must reach the system checks instead of stopping
@@ -54,7 +54,7 @@ def field_storage() -> Storage:
 class ConfiguredLabelStorage(Storage):
     """The storage of ``Order.label``: whatever :func:`label_storage` names at the time of use.
 
-    The model field is built while ``models.py`` is imported; resolving the
+    The model field is built while the models are imported; resolving the
     setting then would turn a mistake in ``SHIPPING_ORDERS`` into a traceback
     of every ``manage.py`` command, before the system checks could report it.
     """

@@ -1,4 +1,4 @@
-"""The mirror: orders, their parcels and products, state history and callback receipts.
+"""The order as mirrored from its provider, with our bookkeeping of it, and its selections.
 
 Mirrored fields carry the provider's own names (``courier_allocation``,
 ``delivery_postcode`` ...) so the payload and the row read alike. They are
@@ -8,40 +8,19 @@ written only by ``sync.apply_document``; everything else about an order
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterable
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import states
-from .conf import shipping_settings
-from .storage import field_storage
-
-
-class PayloadEncoder(DjangoJSONEncoder):
-    """Writes ``Decimal`` as a JSON number, so a stored payload reads like the one received.
-
-    A number no JSON reader holds as a number (``1.5e400`` would read as
-    infinity, which PostgreSQL refuses in ``jsonb``; ``1e-400`` as zero) is
-    written as its text instead: kept exactly, and storable everywhere.
-    """
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, Decimal):
-            if not o.is_finite() or not -300 < o.adjusted() < 300:
-                return str(o)
-            if o == o.to_integral_value() and "." not in str(o):
-                return int(o)
-            return float(o)
-        return super().default(o)
+from .. import states
+from ..conf import shipping_settings
+from ..storage import field_storage
+from .encoding import PayloadEncoder
 
 
 def _label_storage() -> Any:
@@ -255,208 +234,3 @@ class Order(models.Model):
     @property
     def has_label(self) -> bool:
         return bool(self.label)
-
-
-class Parcel(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="parcels")
-    position = models.PositiveIntegerField()
-    qty = models.IntegerField(null=True, blank=True)
-    length = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    width = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    depth = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    weight = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
-    label_number = models.CharField(max_length=128, blank=True, db_index=True)
-    raw = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
-
-    class Meta:
-        ordering = ["order", "position"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["order", "position"], name="shipping_parcel_unique_position"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.label_number or f"parcel {self.position + 1}"
-
-
-class Product(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="products")
-    position = models.PositiveIntegerField()
-    price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
-    tariff_code = models.CharField(max_length=32, blank=True)
-    quantity = models.IntegerField(null=True, blank=True)
-    title = models.CharField(max_length=255, blank=True)
-    sku = models.CharField(max_length=128, blank=True)
-    dangerous_goods_code = models.CharField(max_length=32, blank=True)
-    dangerous_goods_text = models.CharField(max_length=255, blank=True)
-    origin_country_code = models.CharField(max_length=8, blank=True)
-    product_line_id = models.CharField(max_length=128, blank=True)
-    location = models.CharField(max_length=128, blank=True)
-    dangerous_goods_class = models.CharField(max_length=32, blank=True)
-    packed = models.IntegerField(null=True, blank=True)
-    #: How many of this line the provider says shipped (a webhook's ``products``);
-    #: None until it says so.
-    quantity_shipped = models.IntegerField(_("quantity shipped"), null=True, blank=True)
-    raw = models.JSONField(default=dict, blank=True, encoder=PayloadEncoder)
-
-    class Meta:
-        ordering = ["order", "position"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["order", "position"], name="shipping_product_unique_position"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.title or self.sku or f"product {self.position + 1}"
-
-    @property
-    def partly_shipped(self) -> bool:
-        """True when fewer than ordered shipped (the rest is still to come, or never)."""
-        return (
-            self.quantity_shipped is not None
-            and self.quantity is not None
-            and self.quantity_shipped < self.quantity
-        )
-
-
-class Source(models.TextChoices):
-    """Where a piece of order data came from."""
-
-    CALLBACK = "callback", _("Callback")
-    REFRESH = "refresh", _("Refresh")
-    PLACE = "place", _("Placed")
-    CANCEL = "cancel", _("Cancelled")
-    ADMIN = "admin", _("Admin")
-    COMMAND = "command", _("Command")
-    LABEL = "label", _("Label answer")
-
-
-class OrderEvent(models.Model):
-    """One change of state, as the mirror saw it."""
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_state = models.CharField(max_length=64, blank=True)
-    to_state = models.CharField(max_length=64)
-    source = models.CharField(max_length=16, choices=Source.choices)
-    occurred_at = models.DateTimeField(
-        help_text=_("The provider's time of the change when it gave one, else when we saw it.")
-    )
-    recorded_at = models.DateTimeField(auto_now_add=True)
-    receipt = models.ForeignKey(
-        "CallbackReceipt", on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
-    )
-
-    class Meta:
-        ordering = ["order", "-occurred_at", "-pk"]
-        indexes = [models.Index(fields=["order", "occurred_at"], name="shipping_event_order_time")]
-
-    def __str__(self) -> str:
-        return f"{self.from_state or '∅'} → {self.to_state}"
-
-
-#: A receipt left ``received`` this long is taken as stuck (its worker died mid-way).
-STUCK_AFTER = timedelta(minutes=10)
-
-
-class CallbackReceiptQuerySet(models.QuerySet["CallbackReceipt"]):
-    def reprocessable(
-        self,
-        *,
-        failed: bool = False,
-        ids: Iterable[int] | None = None,
-        since: datetime | None = None,
-        account: str | None = None,
-        now: datetime | None = None,
-    ) -> CallbackReceiptQuerySet:
-        """Receipts matching every given filter, oldest first; rejected ones are never included.
-
-        ``failed`` means failed receipts and receipts stuck in ``received``
-        (their worker died before recording an outcome).
-        """
-        Status = CallbackReceipt.Status
-        queryset = self.exclude(status=Status.REJECTED)
-        if failed:
-            stuck_before = (now or timezone.now()) - STUCK_AFTER
-            queryset = queryset.filter(
-                Q(status=Status.FAILED) | Q(status=Status.RECEIVED, received_at__lt=stuck_before)
-            )
-        if ids is not None:
-            queryset = queryset.filter(pk__in=list(ids))
-        if since is not None:
-            queryset = queryset.filter(received_at__gte=since)
-        if account:
-            queryset = queryset.filter(account=account)
-        return queryset.order_by("received_at", "pk")
-
-    def prunable(
-        self, older_than: datetime, *, include_failed: bool = False
-    ) -> CallbackReceiptQuerySet:
-        """Receipts received before ``older_than``; failed and unprocessed ones only when asked."""
-        queryset = self.filter(received_at__lt=older_than)
-        if not include_failed:
-            queryset = queryset.exclude(
-                status__in=[CallbackReceipt.Status.FAILED, CallbackReceipt.Status.RECEIVED]
-            )
-        return queryset
-
-
-class CallbackReceipt(models.Model):
-    """A callback request as it arrived, saved before anything else is done with it."""
-
-    class Status(models.TextChoices):
-        RECEIVED = "received", _("Received, not processed yet")
-        PROCESSED = "processed", _("Processed")
-        IGNORED = "ignored", _("Ignored (duplicate, stale or not an order)")
-        FAILED = "failed", _("Failed: can be reprocessed")
-        UNPROCESSABLE = "unprocessable", _("Unprocessable: the body can never be applied")
-        REJECTED = "rejected", _("Rejected: not authenticated")
-
-    account = models.CharField(max_length=64, db_index=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    body = models.BinaryField()
-    content_type = models.CharField(max_length=255, blank=True)
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    status = models.CharField(
-        max_length=16, choices=Status.choices, default=Status.RECEIVED, db_index=True
-    )
-    dedupe_key = models.CharField(max_length=64, blank=True, db_index=True)
-    reference = models.CharField(max_length=64, blank=True, db_index=True)
-    order = models.ForeignKey(
-        Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="callback_receipts"
-    )
-    attempts = models.PositiveIntegerField(default=0)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
-    #: The body was larger than ``CALLBACK_MAX_BYTES``: only its start is kept.
-    truncated = models.BooleanField(default=False)
-    #: A receipt left ``received`` by a transient database error waits until then.
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-
-    objects = CallbackReceiptQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-received_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"{self.account} callback {self.pk} ({self.status})"
-
-    def payload(self) -> Any:
-        """The body parsed as JSON (numbers with fractions as Decimal)."""
-        from .documents import loads
-
-        return loads(bytes(self.body))
-
-    def pretty_body(self) -> str:
-        try:
-            return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
-        except ValueError:
-            return bytes(self.body).decode("utf-8", "replace")
-
-
-# The provider's paperwork (pickup manifests, label documents) lives in its own module.
-from .paperwork import LabelDocument as LabelDocument  # noqa: E402
-from .paperwork import Manifest as Manifest  # noqa: E402
