@@ -11,7 +11,7 @@ class ShippingOrdersConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks; nothing here touches the database or settings.
-        from . import checks, checks_setup, checks_values  # noqa: F401
+        from . import checks  # noqa: F401
         from .redaction import install_log_filters
         from .trigram import after_migrate
 

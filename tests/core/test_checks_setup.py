@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from django_shipping_orders import checks_setup
-from django_shipping_orders.checks import check_settings
+from django_shipping_orders.checks import check_settings, environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_CACHE = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
@@ -24,17 +23,17 @@ def ids(messages):
 
 
 def queue_messages(cluster, *, missing=()):
-    real = checks_setup._importable
+    real = environment._importable
 
     def importable(module: str) -> bool:
         return module not in missing and real(module)
 
     with override_settings(Q_CLUSTER=cluster):
-        checks_setup._importable = importable
+        environment._importable = importable
         try:
-            messages = checks_setup.check_task_queue()
+            messages = environment.check_task_queue()
         finally:
-            checks_setup._importable = real
+            environment._importable = real
     for message in messages:
         assert message.hint
     return messages
@@ -62,12 +61,12 @@ def test_e020_no_q_cluster_setting_at_all():
         from django.conf import settings
 
         del settings.Q_CLUSTER
-        real = checks_setup._importable
-        checks_setup._importable = lambda module: module != "redis" and real(module)
+        real = environment._importable
+        environment._importable = lambda module: module != "redis" and real(module)
         try:
-            assert ids(checks_setup.check_task_queue()) == ["shipping_orders.E020"]
+            assert ids(environment.check_task_queue()) == ["shipping_orders.E020"]
         finally:
-            checks_setup._importable = real
+            environment._importable = real
 
 
 @pytest.mark.parametrize(
@@ -101,7 +100,7 @@ def test_sync_mode_uses_no_broker():
 )
 def test_w021_sqlite_without_a_lock_timeout_and_immediate_transactions(options):
     database = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.sqlite3", "OPTIONS": options}
-    [message] = checks_setup.sqlite_messages({"default": database})
+    [message] = environment.sqlite_messages({"default": database})
     assert message.id == "shipping_orders.W021"
     assert "PostgreSQL" in message.hint
 
@@ -111,8 +110,8 @@ def test_sqlite_with_the_readme_options_and_other_databases_pass():
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x", "OPTIONS": SQLITE_OK},
         "pg": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop"},
     }
-    assert checks_setup.sqlite_messages(databases) == []
-    assert checks_setup.check_sqlite() == []  # the suite's own settings
+    assert environment.sqlite_messages(databases) == []
+    assert environment.check_sqlite() == []  # the suite's own settings
 
 
 def test_every_mistake_of_an_account_is_reported_at_once():

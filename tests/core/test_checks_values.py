@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from django_shipping_orders.checks_values import check_values
+from django_shipping_orders.checks.values import check_values
 
 GOOD = {"PROVIDER": "shippit", "API_KEY": "k", "CALLBACK_SECRETS": ["s"]}
 

@@ -1,6 +1,6 @@
 """System check ``shipping_orders.E013``: values of the right type that still cannot work.
 
-:mod:`.checks` reports missing keys and wrong types; this module reports what
+:mod:`.setting` reports missing keys and wrong types; this module reports what
 would only show later, in a log line or a refused request: an address list
 given as one string, an address that is not one, a state nobody knows, a
 ``BASE_URL`` that is not a web address, a ``LABEL_ROOT`` that is a file, an
@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from . import states
-from .conf import SETTING_NAME
+from .. import states
+from ..conf import SETTING_NAME
 
 #: An account alias is a path segment of its callback URL (``callbacks/<alias>/``).
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")

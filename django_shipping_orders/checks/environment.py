@@ -2,7 +2,7 @@
 
 A new shop following the README gets these right; one that skips a line
 learns it from ``manage.py check`` instead of from the first callback. Like
-``checks``, they read settings only (``importlib.util.find_spec`` looks for a
+the other checks, they read settings only (``importlib.util.find_spec`` looks for a
 module without importing it).
 """
 
