@@ -1,3 +1,5 @@
+"""The app's configuration: its label, and what ``ready()`` connects (checks, log filters, indexes)."""
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _

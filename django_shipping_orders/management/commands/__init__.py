@@ -1,0 +1,1 @@
+"""The app's ``manage.py`` commands, one module each (``_args`` holds what they share)."""
