@@ -15,14 +15,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status, viewsets
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, BasePermission
@@ -30,10 +32,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 from .conf import shipping_settings
 from .models import Order
 from .serializers import ErrorSerializer, OrderSerializer, PublicTrackingSerializer
+
+_M = TypeVar("_M", bound=Model)
+_Row = TypeVar("_Row")
 
 #: Salt of storefront tracking tokens: a signature made for anything else never matches.
 TRACKING_TOKEN_SALT = "django_shipping_orders.tracking"
@@ -90,7 +96,7 @@ class TrackingThrottle(SimpleRateThrottle):
         # Read on every request (DRF's class attribute is read once, at import).
         return str(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope) or TRACKING_RATE)
 
-    def get_cache_key(self, request: Request, view: Any) -> str:
+    def get_cache_key(self, request: Request, view: APIView) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
@@ -101,7 +107,12 @@ class OrderPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
 
-    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+    def paginate_queryset(
+        self,
+        queryset: QuerySet[_M, _Row] | Sequence[_Row],
+        request: Request,
+        view: APIView | None = None,
+    ) -> list[_Row] | None:
         # DRF would quietly use the defaults; a client asking for page "two" should hear why not.
         for name in (self.page_query_param, self.page_size_query_param):
             values = request.query_params.getlist(name)
@@ -109,7 +120,7 @@ class OrderPagination(PageNumberPagination):
                 raise ParseError(f"{name} must be one whole number of 1 or more.")
         return super().paginate_queryset(queryset, request, view)
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
             parameter["schema"] = {**parameter["schema"], "minimum": 1}
@@ -180,7 +191,7 @@ class OrderViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
-    def get_permissions(self) -> list[BasePermission]:
+    def get_permissions(self) -> Sequence[BasePermission]:
         # Read on every request, so a changed setting (or override_settings) applies at once.
         return [permission() for permission in shipping_settings.api_permission_classes]
 
@@ -209,7 +220,7 @@ class TrackingView(generics.GenericAPIView):
     """Public tracking of one order, for the holder of its retailer reference and token."""
 
     schema = AutoSchema()
-    authentication_classes: list[Any] = []
+    authentication_classes: Sequence[type[BaseAuthentication]] = ()
     permission_classes = [AllowAny]
     throttle_classes = [TrackingThrottle]
     serializer_class = PublicTrackingSerializer

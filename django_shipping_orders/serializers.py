@@ -65,7 +65,8 @@ class OrderSerializer(serializers.ModelSerializer):
     """One order with its parcels, products, tracking and a link to the stored label."""
 
     tracking = TrackingSerializer(source="*", read_only=True)
-    label = serializers.SerializerMethodField()
+    # A field named like Field.label (its title): the API has called it so from the start.
+    label = serializers.SerializerMethodField()  # type: ignore[assignment]
     parcels = ParcelSerializer(many=True, read_only=True)
     products = ProductSerializer(many=True, read_only=True)
 

@@ -17,6 +17,7 @@ from typing import Any
 from django.db import DatabaseError, connections, transaction
 
 from .redaction import get_logger
+from .utils import column_name
 
 logger = get_logger("django_shipping_orders.trigram")
 
@@ -43,7 +44,7 @@ def create_indexes(using: str = "default") -> list[str]:
         with transaction.atomic(using=using), connection.cursor() as cursor:
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
             for name, field in INDEXES.items():
-                column = quote(Order._meta.get_field(field).column)
+                column = quote(column_name(Order, field))
                 # The expression Django's icontains uses, so the planner can match it.
                 cursor.execute(
                     f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} "

@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -217,7 +217,10 @@ def _book_batch(
         )
 
 
-ORDER_ACTIONS = [
+#: An action on selected orders, as Django calls it: the admin, the request, the selection.
+OrderAction = Callable[["ModelAdmin", HttpRequest, QuerySet[Order]], HttpResponseBase | None]
+
+ORDER_ACTIONS: list[OrderAction] = [
     refresh_from_provider,
     print_labels,
     print_labels_and_documents,

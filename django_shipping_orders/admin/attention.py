@@ -14,6 +14,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.cache import cache
 from django.db.models import Count, Q, QuerySet
@@ -25,6 +26,9 @@ from .. import states
 from ..models import Order
 from .display import humanize_state, local_time
 from .listing import COUNTS_TTL, open_states
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: A label not stored this long after the order was placed is overdue.
 LABEL_OVERDUE = timedelta(hours=2)
@@ -74,7 +78,7 @@ class Reason:
     """One reason an order needs a person."""
 
     code: str
-    title: str
+    title: StrOrPromise
     condition: Callable[[datetime], Q]
     applies: Callable[[Order, datetime], bool]
     explain: Callable[[Order, datetime], str]

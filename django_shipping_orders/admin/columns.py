@@ -9,7 +9,7 @@ the state, and between them the reason when the order needs a person.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.utils import dateformat, timezone
@@ -33,8 +33,11 @@ from .display import (
     state_badge,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
-def _receiver_time(field: str, description: str) -> Callable[[Any, Order], str]:
+
+def _receiver_time(field: str, description: StrOrPromise) -> Callable[[Any, Order], str]:
     """A detail field showing the order's ``field`` in the receiver's time zone."""
 
     @admin.display(description=description)
@@ -271,7 +274,7 @@ class OrderColumns:
         )
 
     @admin.display(description=_("label"))
-    def label_preview(self, order: Order) -> str:
+    def label_preview(self, order: Order) -> StrOrPromise:
         url = label_url(order) if order.label else ""
         if url:
             return format_html(

@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib import messages
@@ -28,6 +28,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import states
 from ..models import Order
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 #: Badge tone of each lifecycle phase (``states.phase``); unknown states get the neutral tone.
 PHASE_TONES: dict[str, str] = {
@@ -49,7 +52,7 @@ DOC_ICON = SafeString(
 )
 
 
-def badge(tone: str, title: str, text: str) -> str:
+def badge(tone: str, title: StrOrPromise, text: StrOrPromise) -> str:
     """A coloured badge in one of the tones of ``shipping_orders/admin.css``."""
     return format_html(
         '<span class="so-badge so-badge--{}" title="{}">{}</span>', tone, title, text
@@ -132,7 +135,10 @@ class SelectionGuardMixin:
 
     model: type[Model]
 
-    def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+    # Extra arguments pass through: Django 6.1 adds the action's location.
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> Any:
         field = self.model._meta.pk
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
             try:
@@ -149,7 +155,7 @@ class SelectionGuardMixin:
                     messages.WARNING,
                 )
                 return HttpResponseRedirect(request.get_full_path())
-        return super().response_action(request, queryset)  # type: ignore[misc]
+        return super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
 
 
 class ReadOnlyAdminMixin:

@@ -21,7 +21,7 @@ class LabelDocumentInline(ReadOnlyInline):
     """The label answer's documents, stored privately when the label was."""
 
     model = LabelDocument
-    fields = readonly_fields = ["kind", "page_size", "file_type", "stored", "downloaded_at"]
+    fields = readonly_fields = ("kind", "page_size", "file_type", "stored", "downloaded_at")
     verbose_name_plural = _("label documents")
 
     @admin.display(description=_("file"))

@@ -27,14 +27,14 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ParcelInline(ReadOnlyInline):
     model = Parcel
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "label_number",
         "qty",
         "length_m",
         "width_m",
         "depth_m",
         "weight_kg",
-    ]
+    )
     verbose_name_plural = _("parcels")
 
     @admin.display(description=_("length (m)"))
@@ -56,7 +56,7 @@ class ParcelInline(ReadOnlyInline):
 
 class ProductInline(ReadOnlyInline):
     model = Product
-    fields = readonly_fields = [
+    fields = readonly_fields = (
         "title",
         "sku",
         "quantity",
@@ -64,7 +64,7 @@ class ProductInline(ReadOnlyInline):
         "unit_price",
         "tariff_code",
         "origin_country_code",
-    ]
+    )
     verbose_name_plural = _("products")
 
     @admin.display(description=_("shipped"))
@@ -90,7 +90,7 @@ class ProductInline(ReadOnlyInline):
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = readonly_fields = ["occurred_at", "change", "source", "receipt_link"]
+    fields = readonly_fields = ("occurred_at", "change", "source", "receipt_link")
     verbose_name = _("state change")
     verbose_name_plural = _("state history")
 

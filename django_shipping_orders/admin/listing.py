@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 
 from .. import states
 from ..models import Order
+from ..utils import column_name
 
 #: The most rows the list counts; past it the page says "more than".
 COUNT_LIMIT = 10_000
@@ -46,7 +47,7 @@ def distinct_values(field: str, *, limit: int = 200) -> list[str]:
     cost grows with the number of distinct values, not with the table.
     """
     table = connection.ops.quote_name(Order._meta.db_table)
-    column = connection.ops.quote_name(Order._meta.get_field(field).column)
+    column = connection.ops.quote_name(column_name(Order, field))
     # Only names from the model's own metadata go into the text; values are parameters.
     sql = (
         f"WITH RECURSIVE seen (v, n) AS ("  # noqa: S608

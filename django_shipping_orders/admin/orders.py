@@ -248,8 +248,9 @@ class OrderAdmin(
         query = request.GET.get("q", "")
         if query != search.clean(query):
             # Django's search form refuses a NUL and would then list every order.
-            request.GET = request.GET.copy()
-            request.GET["q"] = search.clean(query)
+            params = request.GET.copy()
+            params["q"] = search.clean(query)
+            request.GET = params  # type: ignore[assignment]  # the stubs allow only an immutable one
         extra = {**(extra_context or {}), **self._desk_context(request)}
         response = super().changelist_view(request, extra)
         cl = getattr(response, "context_data", {}).get("cl") if response is not None else None

@@ -30,7 +30,7 @@ from .display import (
 Status = CallbackReceipt.Status
 
 #: Badge tone of each status, sharing the order admin's badge styles.
-_STATUS_TONES = {
+_STATUS_TONES: dict[str, str] = {
     Status.RECEIVED: "pending",
     Status.PROCESSED: "done",
     Status.IGNORED: "stopped",
@@ -85,7 +85,8 @@ class CallbackReceiptAdmin(SelectionGuardMixin, ReadOnlyAdminMixin, admin.ModelA
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CallbackReceipt]:
         queryset = super().get_queryset(request)
-        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+        match = request.resolver_match
+        if match and (match.url_name or "").endswith("_changelist"):
             # The list shows none of these, and a body can be a megabyte.
             queryset = queryset.defer("body", "headers", "traceback")
         return queryset
