@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from .clock import iso
 from .dialects import error, receiver_lines
 from .pdf import invoice_pdf, label_pdf, manifest_pdf
-from .routes import Response, json_response
+from .routes import Headers, Response, json_response
 
 if TYPE_CHECKING:
     from .server import SandboxServer
@@ -28,7 +28,7 @@ def handle_other(
     method: str,
     path: str,
     query: str,
-    headers: Mapping[str, str],
+    headers: Headers,
     body: bytes,
 ) -> Response:
     """Answer a request outside ``/api/...``."""

@@ -275,7 +275,9 @@ def courier_name(order: Order) -> str:
     return COURIER_DISPLAY.get(order.courier, order.courier)
 
 
-def wrap(dialect: str, body: dict[str, Any]) -> dict[str, Any]:
+def wrap(
+    dialect: str, body: dict[str, Any] | list[dict[str, Any]]
+) -> dict[str, Any] | list[dict[str, Any]]:
     """Shippit wraps most responses in ``{"response": ...}``; Sender.lv does not."""
     return {"response": body} if dialect == "shippit" else body
 

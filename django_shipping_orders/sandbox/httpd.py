@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from collections.abc import Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from .routes import Response
+from .routes import Headers, Response
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _BUG = Response(500, b'{"error":"sandbox_error","error_description":"The sandbox failed."}')
@@ -27,7 +26,7 @@ class RequestHandler(Protocol):
     """What the HTTP layer needs from the sandbox."""
 
     def handle(
-        self, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+        self, method: str, path: str, query: str, headers: Headers, body: bytes
     ) -> Response: ...
 
 
@@ -52,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .answers import (
     QuoteInvalid,
@@ -41,6 +41,12 @@ if TYPE_CHECKING:
 
 PREFIXES = {"shippit": "/api/3", "senderlv": "/api/v1"}
 MAX_BOOKING = 1000
+
+
+class Headers(Protocol):
+    """A request's headers as the HTTP server parsed them: ``get`` ignores the name's case."""
+
+    def get(self, name: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ def _parse(pattern_path: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _api_key(headers: Mapping[str, str], dialect: str) -> str | None:
+def _api_key(headers: Headers, dialect: str) -> str | None:
     auth = headers.get("Authorization") or ""
     scheme, _, token = auth.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
@@ -119,7 +125,7 @@ def handle_api(
     dialect: str,
     method: str,
     rest: str,
-    headers: Mapping[str, str],
+    headers: Headers,
     body: bytes,
 ) -> Response:
     """Answer one provider API request, faults included."""

@@ -23,7 +23,7 @@ from .faults import FaultInjector, Faults
 from .httpd import SandboxHTTPServer
 from .meter import ArrivalMeter
 from .pdf import check_available
-from .routes import Response, handle_api
+from .routes import Headers, Response, handle_api
 from .stats import Stats
 from .webhooks import CallbackDispatcher
 from .world import Order, SandboxAccount, Schedule, World
@@ -187,7 +187,7 @@ class SandboxServer:
 
     # -- requests ---------------------------------------------------------
 
-    def handle(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Response:
+    def handle(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Response:
         """Route one HTTP request (the handler's only entry point)."""
         if path.startswith("/api/3/"):
             return handle_api(self, "shippit", method, path[6:], headers, body)
