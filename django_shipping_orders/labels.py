@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from typing import TypedDict
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -46,7 +47,7 @@ def fetch_pdf(provider: Provider, url: str, order: Order) -> bytes:
 
 def _fetch(provider: Provider, session: requests.Session, url: str, order: Order) -> bytes:
     account = provider.account
-    where = {"account": order.account, "reference": order.reference or ""}
+    where = _Where(account=order.account, reference=order.reference or "")
     for _hop in range(MAX_REDIRECTS + 1):
         _check_url(provider, url, order)
         try:
@@ -83,13 +84,20 @@ def _fetch(provider: Provider, session: requests.Session, url: str, order: Order
     raise LabelError(f"{order}: the label URL redirected more than {MAX_REDIRECTS} times.", **where)
 
 
+class _Where(TypedDict):
+    """Which order a label error is about (the error's context)."""
+
+    account: str
+    reference: str
+
+
 def _host(url: str) -> str:
     return urlsplit(url).hostname or "?"
 
 
 def _check_url(provider: Provider, url: str, order: Order) -> None:
     """Refuse URLs off the allow-list (the addresses are checked when connecting)."""
-    where = {"account": order.account, "reference": order.reference or ""}
+    where = _Where(account=order.account, reference=order.reference or "")
     if not provider.is_allowed_label_url(url):
         # The URL may carry a signature: name only its host.
         raise LabelError(

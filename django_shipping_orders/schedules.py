@@ -17,6 +17,7 @@ late run from doubling the work:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -72,7 +73,7 @@ def wanted_schedules(*, minutes: int = 1, per_account: bool = False) -> list[Sch
     ]
 
 
-def _kwargs(values: dict[str, object]) -> str:
+def _kwargs(values: Mapping[str, object]) -> str:
     # django-q2 reads a schedule's kwargs with ast.literal_eval: a dict literal.
     return repr(values) if values else ""
 

@@ -193,7 +193,7 @@ def keep_shipped(existing: Iterable[Product], wanted: Sequence[Product]) -> list
         match = matches[number] or stored.loose(row)
         if match is not None:
             row.quantity_shipped = match.quantity_shipped
-    kept = []
+    kept: list[Product] = []
     for index, row in enumerate(stored.rows):
         if index not in stored.taken and row.quantity is None:
             kept.append(

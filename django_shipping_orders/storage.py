@@ -86,7 +86,7 @@ class ConfiguredLabelStorage(Storage):
     def path(self, name: str) -> str:
         return self._target().path(name)
 
-    def generate_filename(self, filename: str) -> str:
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         return self._target().generate_filename(filename)
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:

@@ -19,7 +19,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 def _database(url: str) -> dict:
     if not url:
-        options = {"timeout": 30}
+        options: dict[str, object] = {"timeout": 30}
         if django.VERSION >= (5, 1):
             # BEGIN IMMEDIATE: concurrent writers wait for the lock instead of failing.
             options["transaction_mode"] = "IMMEDIATE"

@@ -14,7 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core import checks
-from django.core.management.base import CommandError, CommandParser, DjangoHelpFormatter
+from django.core.management.base import (
+    BaseCommand,
+    CommandError,
+    CommandParser,
+    DjangoHelpFormatter,
+)
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -106,8 +111,8 @@ def printable(text: str, option: str) -> str:
     return text
 
 
-class SettingsExitTwo:
-    """Mixin for commands whose exit status 2 means "could not tell (bad arguments or settings)".
+class SettingsExitTwo(BaseCommand):
+    """Base of the commands whose exit status 2 means "could not tell (bad arguments or settings)".
 
     Django's own system check run exits 1, which these commands keep for "unhealthy"
     or "some orders failed"; so the checks run here instead, and a serious message
@@ -115,10 +120,10 @@ class SettingsExitTwo:
     is also printed as ``{"error": ...}`` on standard output.
     """
 
-    requires_system_checks: list[str] = []
+    requires_system_checks = []
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser: CommandParser = super().create_parser(prog_name, subcommand, **kwargs)  # type: ignore[misc]
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.add_argument("--skip-checks", action="store_true", help="Skip system checks.")
         return parser
 
@@ -126,10 +131,10 @@ class SettingsExitTwo:
         try:
             if not options.get("skip_checks"):
                 _raise_on_bad_settings()
-            return super().execute(*args, **options)  # type: ignore[misc]
+            return super().execute(*args, **options)
         except CommandError as err:
             if options.get("json") and err.returncode == 2:
-                self.stdout.write(json.dumps({"healthy": None, "error": str(err)}))  # type: ignore[attr-defined]
+                self.stdout.write(json.dumps({"healthy": None, "error": str(err)}))
             raise
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 
 from ... import refresh
@@ -43,7 +43,7 @@ exit status:
   2  bad arguments or settings: nothing was fetched"""
 
 
-class Command(SettingsExitTwo, BaseCommand):
+class Command(SettingsExitTwo):
     help = "Fetch shipping orders from their provider (due ones by default) within the rate limit."
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:

@@ -18,7 +18,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -52,7 +52,7 @@ def _count_or_off(text: str, name: str) -> int | None:
     return int(text)
 
 
-class Command(SettingsExitTwo, BaseCommand):
+class Command(SettingsExitTwo):
     help = (
         "Whether the shipping pipeline is healthy: orders, refreshes, requests, callbacks, labels."
     )
