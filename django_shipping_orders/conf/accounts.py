@@ -85,8 +85,9 @@ class AccountSettings:
             ) from None
 
     @property
-    def provider_class(self) -> type:
-        """The adapter class named by ``PROVIDER`` (a built-in name or a dotted path)."""
+    def provider_class(self) -> object:
+        """What ``PROVIDER`` names (a built-in name or a dotted path): a ``Provider`` subclass,
+        unless the setting is wrong (``providers.get_provider`` and check E002 tell)."""
         path = BUILTIN_PROVIDERS.get(self.provider, self.provider)
         try:
             return import_string(path)

@@ -112,11 +112,13 @@ class ShippingSettings:
 
     @property
     def label_storage(self) -> str | None:
-        return self._get("LABEL_STORAGE")
+        value = self._get("LABEL_STORAGE")
+        return None if value is None else str(value)
 
     @property
     def label_root(self) -> str | None:
-        return self._get("LABEL_ROOT")
+        value = self._get("LABEL_ROOT")
+        return None if value is None else str(value)
 
     @property
     def label_max_bytes(self) -> int:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.urls import NoReverseMatch, reverse
 
-from ...conf import shipping_settings
+from ...conf import AccountSettings, shipping_settings
 from ...exceptions import ShippingOrdersConfigurationError
 from ...providers.sandbox import SandboxProvider, SandboxSenderLvProvider
 from ...sandbox.cli import build_parser, run
@@ -69,10 +69,11 @@ class Command(BaseCommand):
     def _project_accounts(self, app_url: str) -> list[SandboxAccount]:
         accounts = []
         for settings in _sandbox_settings():
-            cls = settings.provider_class
+            # _sandbox_settings keeps the two sandbox adapters only: one dialect or the other.
+            shippit_dialect = _speaks_shippit(settings)
             secret = settings.callback_secrets[0] if settings.callback_secrets else None
             try:
-                if issubclass(cls, SandboxSenderLvProvider) and secret:
+                if not shippit_dialect and secret:
                     path = reverse("shipping_orders:callback-token", args=[settings.alias, secret])
                 else:
                     path = reverse("shipping_orders:callback", args=[settings.alias])
@@ -80,7 +81,6 @@ class Command(BaseCommand):
                 raise CommandError(
                     "Include django_shipping_orders.urls in your URLconf so the sandbox can call back."
                 ) from None
-            shippit_dialect = issubclass(cls, SandboxProvider)
             accounts.append(
                 SandboxAccount(
                     api_key=settings.api_key,
@@ -95,7 +95,7 @@ class Command(BaseCommand):
         return accounts
 
 
-def _sandbox_settings() -> list[Any]:
+def _sandbox_settings() -> list[AccountSettings]:
     try:
         accounts = shipping_settings.accounts()
     except ShippingOrdersConfigurationError as err:
@@ -103,8 +103,15 @@ def _sandbox_settings() -> list[Any]:
     return [
         a
         for a in accounts
-        if issubclass(a.provider_class, SandboxProvider | SandboxSenderLvProvider)
+        # A PROVIDER that names no class is not a sandbox (check E002 reports it).
+        if isinstance(a.provider_class, type)
+        and issubclass(a.provider_class, SandboxProvider | SandboxSenderLvProvider)
     ]
+
+
+def _speaks_shippit(settings: AccountSettings) -> bool:
+    cls = settings.provider_class
+    return isinstance(cls, type) and issubclass(cls, SandboxProvider)
 
 
 def _sandbox_dests() -> set[str]:
