@@ -118,11 +118,11 @@ class OrderDocument:
 
     @property
     def courier_job_id(self) -> str:
-        return self.fields.get("courier_job_id", "")
+        return str(self.fields.get("courier_job_id", ""))
 
     @property
     def label_url(self) -> str:
-        return self.fields.get("label_url", "")
+        return str(self.fields.get("label_url", ""))
 
     def state_time(self) -> datetime | None:
         """When the provider says the current state began, if it says so."""
@@ -199,7 +199,9 @@ def _lines(
     return tuple(result)
 
 
-def _products(payload: Mapping[str, Any], reader: _Reader) -> tuple[Any, Any]:
+def _products(
+    payload: Mapping[str, Any], reader: _Reader
+) -> tuple[tuple[LineDocument, ...] | None, tuple[LineDocument, ...] | None]:
     """(the order's lines, what shipped): each ``None`` when the payload does not say.
 
     Get Order lists the lines as ``product_attributes``; the create and label

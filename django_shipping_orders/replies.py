@@ -55,8 +55,9 @@ def read_body(response: requests.Response, deadline: float) -> None:
             raise TooLarge()
         if time.monotonic() > deadline:
             raise _Overdue()
+    # What Response.content sets after reading, so .content and .json() use this buffer.
     response._content = bytes(buffer)
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # not in the stubs
 
 
 class _Overdue(requests.Timeout):
