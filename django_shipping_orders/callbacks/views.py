@@ -33,7 +33,13 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, UnreadablePostError
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    UnreadablePostError,
+)
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -82,7 +88,7 @@ class CallbackView(View):
         # failed processing would be a callback we answered and then lost.
         return transaction.non_atomic_requests(view)
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # The path may hold the URL token: an error page of this request (DEBUG, or the
         # admins' e-mail) is scrubbed of it.
         request.exception_reporter_class = ScrubbingExceptionReporter
