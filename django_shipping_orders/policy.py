@@ -93,12 +93,21 @@ def current_policy() -> PolicySettings:
 
 
 class OrderLike(Protocol):
-    state: str
-    created_at: datetime | None
-    pickup_at: datetime | None
-    courier_job_id: str
-    label_url: str
-    refresh_failures: int
+    """What the policy reads of an order; read-only, so an ``Order`` (whose ``created_at``
+    is never None) or a test's stand-in fits."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def pickup_at(self) -> datetime | None: ...
+    @property
+    def courier_job_id(self) -> str: ...
+    @property
+    def label_url(self) -> str: ...
+    @property
+    def refresh_failures(self) -> int: ...
 
 
 def _seconds(value: float) -> timedelta:
