@@ -14,6 +14,7 @@ from .. import policy
 from ..exceptions import PERMANENT_ERRORS
 from ..models import Manifest, Order
 from ..redaction import scrub
+from ..utils import column_name
 
 
 def record_refresh_failure(order: Order, error: Exception) -> None:
@@ -60,7 +61,7 @@ def record_unchanged_fetches(
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        return quote(column_name(Order, name))
 
     def forward(name: str) -> str:
         return (
@@ -76,7 +77,7 @@ def record_unchanged_fetches(
         f"{column('lease_expires_at')} = CASE WHEN {column('lease_expires_at')} = %s "
         f"THEN NULL ELSE {column('lease_expires_at')} END, "
         f"{forward('state_as_of')}, {forward('data_as_of')} "
-        f"WHERE {quote(meta.pk.column)} = %s AND {column('updated_at')} = %s"
+        f"WHERE {column(meta.pk.name)} = %s AND {column('updated_at')} = %s"
     )
     prepare = meta.get_field("updated_at").get_db_prep_save  # every datetime column alike
     stamp = prepare(now, connection)

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, cast
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 from ..documents import LineDocument
 from ..models import Order, Parcel, PayloadEncoder, Product
 from ..shipped import keep_shipped
+
+#: Parcels or products: one function writes both kinds of line.
+_Line = TypeVar("_Line", Parcel, Product)
 
 
 def fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any) -> Any:
@@ -65,7 +68,7 @@ def normalize_json(value: Any) -> Any:
 
 def sync_lines(
     order: Order,
-    model: type[Parcel] | type[Product],
+    model: type[_Line],
     lines: Sequence[LineDocument],
     *,
     created: bool,
@@ -83,9 +86,9 @@ def sync_lines(
     if not created:
         manager = model.objects.filter(order=order)
         existing = list(manager.order_by("position"))
-        if model is Product:
+        if issubclass(model, Product):
             # New lines keep what webhooks said shipped, and the items only webhooks listed.
-            wanted += keep_shipped(cast(list[Product], existing), cast(list[Product], wanted))
+            wanted += keep_shipped(existing, wanted)
         if [_line_key(row) for row in existing] == [_line_key(row) for row in wanted]:
             return False
         manager.delete()
