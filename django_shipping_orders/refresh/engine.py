@@ -34,9 +34,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import policy, sync
@@ -100,7 +100,7 @@ def refresh_due(
 
 
 def refresh_orders(
-    orders: Sequence[int] | Any,
+    orders: Sequence[int] | QuerySet[Order],
     *,
     wait: bool = False,
     workers: int | None = None,
@@ -108,7 +108,7 @@ def refresh_orders(
     progress: ProgressCallback | None = None,
 ) -> RefreshSummary:
     """Refresh the given orders (ids or a queryset) whether due or not, each at most once."""
-    if hasattr(orders, "values_list"):
+    if isinstance(orders, QuerySet):
         ids = list(
             orders.filter(reference__isnull=False).order_by("pk").values_list("pk", flat=True)
         )
@@ -230,6 +230,8 @@ class _Engine:
             provider = self._provider(order.account)
             started = timezone.now()
             try:
+                # Claims take orders with a reference only (the provider knows them).
+                assert order.reference is not None
                 document = provider.get_order(order.reference)
             except RateLimited as err:
                 if not self.wait or isinstance(err, RateBudgetExhausted):

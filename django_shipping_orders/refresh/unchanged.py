@@ -44,17 +44,17 @@ def same_json(received: Any, stored: Any) -> bool:
     kind = type(received)
     if kind is dict:
         if type(stored) is not dict or len(received) != len(stored):
-            return stored == normalize_json(received)  # not the common case: the exact rule
+            return bool(stored == normalize_json(received))  # not the common case: the exact rule
         for key, value in received.items():
             if key not in stored or not same_json(value, stored[key]):
                 return False
         return True
     if kind is list:
         if type(stored) is not list or len(received) != len(stored):
-            return stored == normalize_json(received)
+            return bool(stored == normalize_json(received))
         return all(same_json(a, b) for a, b in zip(received, stored, strict=True))
     if kind is Decimal:
-        return _ENCODER.default(received) == stored  # the int or float it is stored as
+        return bool(_ENCODER.default(received) == stored)  # the int or float it is stored as
     if kind is str or kind is bool or kind is int or received is None:
-        return received == stored
-    return normalize_json(received) == stored
+        return bool(received == stored)
+    return bool(normalize_json(received) == stored)
