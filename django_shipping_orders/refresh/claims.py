@@ -17,12 +17,11 @@ import random
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import policy
@@ -50,7 +49,7 @@ def _free(now: datetime) -> Q:
     return Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
 
 
-def due_orders(account: str | None = None, *, now: datetime | None = None) -> Any:
+def due_orders(account: str | None = None, *, now: datetime | None = None) -> QuerySet[Order]:
     """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
     return Order.objects.due(account, now=now)
 
@@ -58,7 +57,7 @@ def due_orders(account: str | None = None, *, now: datetime | None = None) -> An
 _SQLITE_WRITE_LOCK = threading.RLock()
 
 
-def _writes() -> Any:
+def _writes() -> AbstractContextManager[object]:
     """A lock the engine's threads take around database writes, on SQLite only.
 
     Without ``"transaction_mode": "IMMEDIATE"`` (Django 5.1+) SQLite fails a
@@ -73,7 +72,7 @@ def _writes() -> Any:
     return nullcontext()
 
 
-def claim(queryset: Any, *, limit: int, now: datetime | None = None) -> list[Order]:
+def claim(queryset: QuerySet[Order], *, limit: int, now: datetime | None = None) -> list[Order]:
     """Lease up to ``limit`` orders of ``queryset`` to this worker; returns the ones it got.
 
     The transaction only selects and stamps rows; it commits before any
