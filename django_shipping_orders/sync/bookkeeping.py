@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
@@ -144,7 +145,7 @@ def record_booking(
 # -- writes that are not mirrored data ---------------------------------------------------------
 
 
-def mark_printed(orders: Sequence[Order], user: Any) -> int:
+def mark_printed(orders: Sequence[Order], user: AbstractBaseUser | AnonymousUser | None) -> int:
     """Record that the labels of ``orders`` were printed now by ``user``; returns how many.
 
     Bookkeeping of our own, not the provider's data: ``updated_at`` is left
