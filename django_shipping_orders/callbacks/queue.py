@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
 
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.db.models import Q
 from django.utils import timezone
 
@@ -72,12 +71,12 @@ def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
         time.sleep(0.2)
 
 
-def _marker_cache() -> Any:
+def _marker_cache() -> BaseCache:
     """The cache every process shares (the rate limit's), where the drain marker lives."""
     return caches[shipping_settings.rate_limit_cache]
 
 
-def _drain(cache: Any, counts: dict[str, int]) -> None:
+def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
     now = timezone.now()
     waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)

@@ -8,11 +8,12 @@ authenticates the content and processes it.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..models import CallbackReceipt
+from ..utils import column_name
 
 #: How much of a too-large body is kept, so staff can see what it was.
 TRUNCATED_KEEP_BYTES = 64 * 1024
@@ -50,14 +51,16 @@ _RECEIPT_FIELDS = [f for f in CallbackReceipt._meta.concrete_fields if not f.pri
 _INSERT_SQL: dict[str, str] = {}
 
 
-def _receipt_insert_sql(connection: Any) -> str:
+def _receipt_insert_sql(connection: BaseDatabaseWrapper) -> str:
     if connection.alias not in _INSERT_SQL:
         quote = connection.ops.quote_name
         meta = CallbackReceipt._meta
-        columns = ", ".join(quote(field.column) for field in _RECEIPT_FIELDS)
+        columns = ", ".join(
+            quote(column_name(CallbackReceipt, field.name)) for field in _RECEIPT_FIELDS
+        )
         values = ", ".join(["%s"] * len(_RECEIPT_FIELDS))
         _INSERT_SQL[connection.alias] = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"RETURNING {quote(meta.pk.column)}"
+            f"RETURNING {quote(column_name(CallbackReceipt, meta.pk.name))}"
         )
     return _INSERT_SQL[connection.alias]
