@@ -12,9 +12,12 @@ never a credential: request headers are not part of any message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+
+if TYPE_CHECKING:
+    import requests
 
 
 class ShippingOrdersError(Exception):
@@ -27,7 +30,7 @@ class ShippingOrdersError(Exception):
         status_code: int | None = None,
         code: str = "",
         description: str = "",
-        response: Any = None,
+        response: requests.Response | None = None,
         account: str = "",
         reference: str = "",
         retry_after: float | None = None,
