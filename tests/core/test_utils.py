@@ -14,5 +14,5 @@ def test_column_name_is_the_database_column_of_a_field():
 
 
 def test_a_reverse_relation_has_no_column_and_is_refused():
-    with pytest.raises(LookupError, match="Order.parcels has no column of its own"):
+    with pytest.raises(LookupError, match=r"Order\.parcels has no column of its own"):
         column_name(Order, "parcels")
