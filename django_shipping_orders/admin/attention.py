@@ -40,21 +40,10 @@ FAILING_REFRESHES = 3
 RECENT_PLACEMENT = timedelta(days=7)
 COUNTS_CACHE_KEY = "shipping_orders:admin:attention_counts"
 
-#: States in which a person must act, when ``states`` flags none itself.
-_FALLBACK_PERSON_STATES = frozenset({"pickup_failed", "delivery_attempted", "insufficient_address"})
 
-
-@functools.cache
 def person_states() -> frozenset[str]:
-    """States the state table flags as needing a person (tolerant of how it spells that)."""
-    for name in ("NEEDS_PERSON_STATES", "ATTENTION_STATES", "PERSON_STATES"):
-        flagged = getattr(states, name, None)
-        if flagged:
-            return frozenset(flagged)
-    needs = getattr(states, "needs_person", None)
-    if callable(needs):
-        return frozenset(state for state in states.STATE_RANK if needs(state))
-    return _FALLBACK_PERSON_STATES
+    """States the state table flags as needing a person."""
+    return states.ATTENTION_STATES
 
 
 @functools.cache
@@ -86,8 +75,8 @@ class Reason:
 
 def _meaning(state: str) -> str:
     """What the state table says a person should do about ``state``."""
-    known = states.get(state) if callable(getattr(states, "get", None)) else None
-    return str(getattr(known, "meaning", "") or _("the provider needs a decision"))
+    known = states.get(state)
+    return str(known.meaning if known and known.meaning else _("the provider needs a decision"))
 
 
 def _open(order: Order) -> bool:
