@@ -12,7 +12,7 @@ help:
 	@echo "make demo        run the example shop against the sandbox provider (Ctrl-C stops it)"
 	@echo "make demo ARGS=--once   the same flow, non-interactive and fast; exits 0 when it worked"
 	@echo "make test        run the test suite with branch coverage (SQLite; DATABASE_URL=postgres://... for PostgreSQL)"
-	@echo "make lint        ruff check and format check"
+	@echo "make lint        ruff check and format check, mypy (settings in pyproject.toml)"
 	@echo "make bench       run the benchmarks in bench/"
 
 $(STAMP): pyproject.toml setup.cfg
@@ -40,6 +40,7 @@ test-mariadb: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff check --fix .
