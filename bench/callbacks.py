@@ -1,34 +1,47 @@
-"""Callbacks per second through ``CallbackView``, beside a view that only parses the JSON.
+"""Callbacks per second through ``CallbackView``, beside the view a shop would write without the app.
 
 Both views get the same bodies through the same Django stack (test client,
-no middleware) in the same run. The baseline view parses the body exactly
-as the callback does (``json.loads`` with Decimal numbers) and answers 200;
-the callback view authenticates, stores the receipt, checks for a duplicate,
-and applies the document (order, parcels, products, state event) in its
-own transaction. Prints one JSON object per line per scenario:
+no middleware) in the same process and run, timed in interleaved rounds so
+that load from other processes hits both alike:
 
-- ``new``: every callback is an order never seen (Get Order document);
-- ``update``: every callback moves a known order to its next state (the
-  parcel list is re-sent unchanged, as providers do);
-- ``new_deferred``: as ``new`` with ``CALLBACK_PROCESSING = "deferred"``: the
-  view stores, checks and answers 202, and a task applies the receipts after
-  (its rate is reported too).
+- ``CallbackView`` authenticates, stores the receipt, checks for a
+  duplicate, and applies the document (order, parcels, products, state event,
+  the order clock) in its own transaction;
+- the naive peer (:func:`naive_view`) is what a competent developer writes
+  in an afternoon: check the secret header, ``json.loads`` the body and, in
+  one ``transaction.atomic()``, ``update_or_create`` the order and then each
+  parcel and product by (order, position). It writes the app's own
+  ``Order``, ``Parcel`` and ``Product`` tables (same columns and indexes;
+  its rows live under another account), so both sides pay for the same rows.
+  It keeps no receipt, no history and no clock: stale data overwrites newer.
 
-for 1 and for 20 parcels, with the rate, the baseline rate, their ratio, and
-the queries per callback (the same for 1 and 20 parcels).
+Scenarios: ``new`` (every callback is an order never seen) and ``update``
+(every callback moves a known order to its next state and re-sends the same
+parcels, as providers do), with 1, 20 and 50 parcels; each inline
+(``CALLBACK_PROCESSING = "inline"``) and deferred (the view stores and
+answers 202; the drain applies the receipts afterwards, timed on its own).
+One JSON object per line: our rate, the peer's rate, their ratio, the
+queries per callback, and (deferred) the drain's rate and its ratio to the
+inline rate of the same scenario. ``json_only_rate_per_s`` is a view that
+only parses the body: the ceiling of the stack.
 
-    python bench/callbacks.py [--callbacks 400]
+    python bench/callbacks.py [--callbacks 400] [--profile]
 
-Runs on a throw-away SQLite file in WAL mode with ``synchronous=NORMAL``
-(the usual production pragmas for SQLite); nothing else is needed.
+Runs on a throw-away SQLite file in WAL mode with ``synchronous=NORMAL`` (the
+usual production pragmas); ``DATABASE_URL=postgres://…`` (or ``mysql://…``)
+runs on that server in a throw-away database named by ``TEST_DATABASE_NAME``.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import cProfile
 import gc
+import hmac
 import json
+import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -44,6 +57,20 @@ sys.path.insert(0, str(ROOT))
 SECRET = "bench-callback-secret"
 WORKDIR = Path(tempfile.mkdtemp(prefix="shipping-callbacks-bench-"))
 atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
+URL = "/shipping/callbacks/bench/"
+
+
+def database() -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL", "")
+    if url:
+        from tests.settings import _database
+
+        return _database(url)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(WORKDIR / "bench.sqlite3"),
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
+    }
 
 
 def configure() -> None:
@@ -64,13 +91,7 @@ def configure() -> None:
             "django_shipping_orders",
         ],
         MIDDLEWARE=[],
-        DATABASES={
-            "default": {
-                "ENGINE": "django.db.backends.sqlite3",
-                "NAME": str(WORKDIR / "bench.sqlite3"),
-                "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-            }
-        },
+        DATABASES={"default": database()},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         # Tasks are queued in the database and not run: no cluster in this process.
         Q_CLUSTER={"name": "bench", "orm": "default", "sync": False, "timeout": 60, "retry": 120},
@@ -96,15 +117,48 @@ if not django_settings.configured:
     configure()
     django.setup()
 
-from django.http import HttpRequest, JsonResponse  # noqa: E402
+from django.db import transaction  # noqa: E402
+from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import include, path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 
+from django_shipping_orders.models import Order, Parcel, Product  # noqa: E402
 from tests.states import SHIPPIT_HAPPY_PATH  # noqa: E402
+
+_ORDER_FIELDS = {f.name for f in Order._meta.concrete_fields} - {"id", "account", "reference"}
+_USER_FIELDS = {"email": "user_email", "first_name": "user_first_name"}
+_USER_FIELDS |= {"last_name": "user_last_name", "mobile": "user_mobile"}
 
 
 @csrf_exempt
-def baseline_view(request: HttpRequest) -> JsonResponse:
+def naive_view(request: HttpRequest) -> HttpResponse:
+    """The peer: authenticate, parse, ``update_or_create`` the order and each of its lines."""
+    presented = request.headers.get("X-Shipping-Callback-Secret", "")
+    if not hmac.compare_digest(presented.encode(), SECRET.encode()):
+        return JsonResponse({"error": "forbidden"}, status=403)
+    payload = json.loads(request.body)
+    defaults = {key: value for key, value in payload.items() if key in _ORDER_FIELDS}
+    for key, name in _USER_FIELDS.items():
+        defaults[name] = (payload.get("user_attributes") or {}).get(key, "")
+    defaults["is_return"] = bool(payload.get("return"))
+    defaults["raw"] = payload
+    with transaction.atomic():
+        order, _ = Order.objects.update_or_create(
+            account="peer", reference=payload["tracking_number"], defaults=defaults
+        )
+        for position, parcel in enumerate(payload.get("parcel_attributes") or []):
+            Parcel.objects.update_or_create(
+                order=order, position=position, defaults={**parcel, "raw": parcel}
+            )
+        for position, product in enumerate(payload.get("product_attributes") or []):
+            Product.objects.update_or_create(
+                order=order, position=position, defaults={**product, "raw": product}
+            )
+    return JsonResponse({"status": "ok"})
+
+
+@csrf_exempt
+def json_only_view(request: HttpRequest) -> JsonResponse:
     """The least a callback endpoint can do: read the body as JSON and say 200."""
     from django_shipping_orders.documents import loads
 
@@ -114,16 +168,18 @@ def baseline_view(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("shipping/", include("django_shipping_orders.urls")),
-    path("baseline/", baseline_view),
+    path("naive/", naive_view),
+    path("baseline/", json_only_view),
 ]
 
 STATES = SHIPPIT_HAPPY_PATH
 START = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+FIXTURE = json.loads((ROOT / "tests" / "fixtures" / "get_order_200.json").read_text())
 
 
 def document(reference: str, parcels: int, step: int = 0) -> bytes:
     """The documented Get Order body with ``parcels`` parcels, at state ``STATES[step]``."""
-    payload = json.loads((ROOT / "tests" / "fixtures" / "get_order_200.json").read_text())
+    payload = deepcopy(FIXTURE)
     payload["tracking_number"] = reference
     payload["state"] = STATES[step]
     payload["status_history"] = [
@@ -142,8 +198,7 @@ def post_all(client: Any, url: str, bodies: list[bytes]) -> float:
 
     The garbage collector is run before and kept off during the timed loop (as
     ``timeit`` does): otherwise a collection triggered by one side's
-    allocations lands in whichever side runs next, which swung the ratio by
-    half between otherwise equal runs.
+    allocations lands in whichever side runs next.
     """
     gc.collect()
     gc.disable()
@@ -151,11 +206,9 @@ def post_all(client: Any, url: str, bodies: list[bytes]) -> float:
         started = time.perf_counter()
         for body in bodies:
             response = client.post(
-                url,
-                data=body,
-                content_type="application/json",
+                url, data=body, content_type="application/json",
                 HTTP_X_SHIPPING_CALLBACK_SECRET=SECRET,
-            )
+            )  # fmt: skip
             if response.status_code not in (200, 202):
                 raise SystemExit(
                     f"{url} answered {response.status_code}: {response.content[:300]!r}"
@@ -165,115 +218,139 @@ def post_all(client: Any, url: str, bodies: list[bytes]) -> float:
         gc.enable()
 
 
-def bodies_for(scenario: str, parcels: int, count: int, run: str) -> list[bytes]:
+def bodies_for(scenario: str, parcels: int, count: int, run: str, step: int = 1) -> list[bytes]:
+    """``count`` bodies: new orders, or ``count / 5`` known orders each walked through 5 states."""
     if scenario == "new":
         return [document(f"PP{run}{parcels:02d}N{i:06d}", parcels) for i in range(count)]
-    # update: count / 5 known orders, each walked through the five later states.
     orders = max(1, count // (len(STATES) - 1))
     return [
-        document(f"PP{run}{parcels:02d}U{i:06d}", parcels, step)
-        for step in range(1, len(STATES))
+        document(f"PP{run}{parcels:02d}U{i:06d}", parcels, state)
+        for state in range(step, len(STATES))
         for i in range(orders)
     ][:count]
 
 
-def seed_updates(client: Any, url: str, parcels: int, count: int, run: str) -> None:
-    orders = max(1, count // (len(STATES) - 1))
-    post_all(
-        client, url, [document(f"PP{run}{parcels:02d}U{i:06d}", parcels, 0) for i in range(orders)]
-    )
+def seed(client: Any, scenario: str, parcels: int, count: int, run: str) -> None:
+    """For ``update``: the orders at their first state, on both sides."""
+    if scenario == "update":
+        first = bodies_for("update", parcels, count, run, step=0)[: max(1, count // 5)]
+        post_all(client, URL, first)
+        post_all(client, "/naive/", first)
 
 
-def measure(
-    client: Any, scenario: str, parcels: int, count: int, runs: tuple[str, str] = ("T", "Q")
-) -> dict[str, Any]:
+def timed_rounds(client: Any, bodies: list[bytes], urls: list[str]) -> list[float]:
+    """Seconds per URL over eight interleaved rounds of ``bodies``."""
+    rounds = 8
+    size = -(-len(bodies) // rounds)
+    seconds = [0.0] * len(urls)
+    for start in range(0, len(bodies), size):
+        for index, url in enumerate(urls):
+            seconds[index] += post_all(client, url, bodies[start : start + size])
+    return seconds
+
+
+def queries_per_callback(client: Any, scenario: str, parcels: int, run: str) -> float:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    url = "/shipping/callbacks/bench/"
-    timed_run, sample_run = runs
-    if scenario == "update":
-        seed_updates(client, url, parcels, count, timed_run)
-        seed_updates(client, url, parcels, 10, sample_run)
-    timed = bodies_for(scenario, parcels, count, timed_run)
-    # Interleaved rounds: both views see the same machine load, so noise from
-    # other processes hits both sides alike instead of skewing the ratio.
-    rounds = 8
-    size = -(-len(timed) // rounds)
-    seconds = baseline_seconds = 0.0
-    for start in range(0, len(timed), size):
-        chunk = timed[start : start + size]
-        baseline_seconds += post_all(client, "/baseline/", chunk)
-        seconds += post_all(client, url, chunk)
-
-    sample = bodies_for(scenario, parcels, 10, sample_run)
+    seed(client, scenario, parcels, 10, run)
+    sample = bodies_for(scenario, parcels, 10, run)
     with CaptureQueriesContext(connection) as queries:
-        post_all(client, url, sample)
-    rate, baseline_rate = count / seconds, count / baseline_seconds
-    return {
-        "bench": "callbacks",
-        "scenario": scenario,
-        "parcels": parcels,
-        "callbacks": count,
-        "body_bytes": len(timed[0]),
-        "rate_per_s": round(rate, 1),
-        "baseline_rate_per_s": round(baseline_rate, 1),
-        "ratio": round(rate / baseline_rate, 3),
-        "queries_per_callback": round(len(queries) / len(sample), 2),
-    }
+        post_all(client, URL, sample)
+    return round(len(queries) / len(sample), 2)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--callbacks", type=int, default=400, help="callbacks per scenario (default 400)"
-    )
-    args = parser.parse_args()
-
-    from django.core.management import call_command
-    from django.test import Client
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    call_command("migrate", verbosity=0)
-    client = Client()
-    post_all(client, "/baseline/", [document("PPWARM", 1)] * 20)  # warm imports and URL caches
-    post_all(client, "/shipping/callbacks/bench/", [document(f"PPWARM{i}", 1) for i in range(20)])
-    for scenario in ("new", "update"):
-        for parcels in (1, 20):
-            print(json.dumps(measure(client, scenario, parcels, args.callbacks)), flush=True)
-    for parcels in (1, 20):
-        print(json.dumps(measure_deferred(client, args.callbacks, parcels)), flush=True)
-
-
-def measure_deferred(client: Any, count: int, parcels: int) -> dict[str, Any]:
-    """CALLBACK_PROCESSING = "deferred": the view stores and answers 202; a task applies.
-
-    The view's rate is what the provider sees; ``applied_per_s`` is the drain
-    task applying the same receipts afterwards, and ``end_to_end_per_s`` the
-    two together (one process doing both, as on a single small machine).
-    """
+def measure(client: Any, scenario: str, parcels: int, count: int, mode: str) -> dict[str, Any]:
     from django.test.utils import override_settings
 
     from django_shipping_orders.callbacks import process_pending
     from django_shipping_orders.models import CallbackReceipt
 
-    deferred = {**django_settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "deferred"}
-    with override_settings(SHIPPING_ORDERS=deferred):
-        result = measure(client, "new", parcels, count, runs=("D", "E"))
-        waiting = CallbackReceipt.objects.filter(status="received").count()
-        started = time.perf_counter()
-        counts = process_pending()
-        drain_seconds = time.perf_counter() - started
-    if counts.get("processed", 0) != waiting:
-        raise SystemExit(f"the drain processed {counts}, expected {waiting} receipts")
-    view_seconds = count / result["rate_per_s"]
-    return {
-        **result,
-        "scenario": "new_deferred",
-        "applied_per_s": round(waiting / drain_seconds, 1),
-        "end_to_end_per_s": round(count / (view_seconds + drain_seconds * count / waiting), 1),
-    }
+    run = f"{mode[0].upper()}{scenario[0].upper()}"
+    processing = {**django_settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": mode}
+    with override_settings(SHIPPING_ORDERS=processing):
+        seed(client, scenario, parcels, count, run)
+        process_pending()
+        bodies = bodies_for(scenario, parcels, count, run)
+        seconds, peer_seconds, json_seconds = timed_rounds(
+            client, bodies, [URL, "/naive/", "/baseline/"]
+        )
+        figures = {
+            "bench": "callbacks",
+            "database": django_settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+            "mode": mode,
+            "scenario": scenario,
+            "parcels": parcels,
+            "callbacks": count,
+            "rate_per_s": round(count / seconds, 1),
+            "peer_rate_per_s": round(count / peer_seconds, 1),
+            "ratio": round(peer_seconds / seconds, 3),
+            "json_only_rate_per_s": round(count / json_seconds, 1),
+        }
+        if mode == "deferred":
+            waiting = CallbackReceipt.objects.filter(status="received").count()
+            gc.collect()
+            started = time.perf_counter()
+            counts = process_pending()
+            drained = time.perf_counter() - started
+            if counts.get("processed", 0) != waiting:
+                raise SystemExit(f"the drain processed {counts}, expected {waiting} receipts")
+            figures["drain_rate_per_s"] = round(waiting / drained, 1)
+            figures["drain_vs_peer"] = round(waiting / drained / figures["peer_rate_per_s"], 3)
+        figures["queries_per_callback"] = queries_per_callback(client, scenario, parcels, run + "Q")
+        process_pending()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--callbacks", type=int, default=400, help="per scenario (default 400)")
+    parser.add_argument("--parcels", type=int, nargs="*", default=[1, 20, 50])
+    parser.add_argument("--modes", nargs="*", default=["inline", "deferred"])
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of our side")
+    args = parser.parse_args()
+
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    if os.environ.get("DATABASE_URL"):
+        connection.creation.create_test_db(verbosity=0, autoclobber=True)
+        atexit.register(connection.creation.destroy_test_db, connection.settings_dict["NAME"], 0)
+    else:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+    client = Client()
+    warm = [document(f"PPWARM{i}", 1) for i in range(20)]
+    for url in (URL, "/naive/", "/baseline/"):
+        post_all(client, url, warm)  # imports, URL and statement caches
+    if args.profile:
+        profile(client, args.callbacks)
+        return
+    inline: dict[tuple[str, int], float] = {}
+    for mode in args.modes:
+        for scenario in ("new", "update"):
+            for parcels in args.parcels:
+                figures = measure(client, scenario, parcels, args.callbacks, mode)
+                if mode == "inline":
+                    inline[scenario, parcels] = figures["rate_per_s"]
+                elif (scenario, parcels) in inline:
+                    drain = figures["drain_rate_per_s"] / inline[scenario, parcels]
+                    figures["drain_vs_inline"] = round(drain, 3)
+                print(json.dumps(figures), flush=True)
+
+
+def profile(client: Any, count: int) -> None:
+    """cProfile of inline updates with 20 parcels: where a callback's time goes."""
+    seed(client, "update", 20, count, "PR")
+    bodies = bodies_for("update", 20, count, "PR")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    post_all(client, URL, bodies)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .. import signals, sync, transient
+from .. import signals, statements, sync, transient
 from ..bounded import storable
 from ..conf import shipping_settings
 from ..documents import OrderDocument
@@ -121,19 +121,17 @@ def _process(
                 error=err,
             )
 
-    with transaction.atomic():
-        duplicate_of = _processed_duplicate(receipt)
-        if duplicate_of is not None:
-            return _finish(
-                receipt,
-                Status.IGNORED,
-                f"duplicate of receipt {duplicate_of}",
-                attempts,
-                reference=document.reference,
-            )
+    verify = account.callback_verify
+    if verify:
+        # Before asking the provider: a duplicate needs no HTTP call. Otherwise the
+        # duplicate is looked for by the statement that locks the order.
+        with transaction.atomic():
+            duplicate_of = _processed_duplicate(receipt)
+            if duplicate_of is not None:
+                return _duplicate(receipt, duplicate_of, attempts, document)
 
     document = document.pushed(receipt.received_at)
-    if account.callback_verify:
+    if verify:
         # The body is only a hint: what the provider says is applied instead.
         sent_at = timezone.now()
         try:
@@ -149,7 +147,17 @@ def _process(
                 )
 
     with transaction.atomic():
-        result = sync.apply_document(receipt.account, document, Source.CALLBACK, receipt=receipt)
+        # No savepoint inside: an error undoes this whole transaction anyway.
+        result = sync.apply_document(
+            receipt.account,
+            document,
+            Source.CALLBACK,
+            receipt=receipt,
+            savepoint=False,
+            find_duplicate=not verify,
+        )
+        if result.duplicate_of is not None:
+            return _duplicate(receipt, result.duplicate_of, attempts, document)
         return _finish(
             receipt,
             Status.IGNORED if result.stale else Status.PROCESSED,
@@ -159,6 +167,18 @@ def _process(
             order_id=result.order.pk,
             sync_result=result,
         )
+
+
+def _duplicate(
+    receipt: CallbackReceipt, duplicate_of: int, attempts: int, document: OrderDocument
+) -> ProcessResult:
+    return _finish(
+        receipt,
+        Status.IGNORED,
+        f"duplicate of receipt {duplicate_of}",
+        attempts,
+        reference=document.reference,
+    )
 
 
 def _processed_duplicate(receipt: CallbackReceipt) -> int | None:
@@ -203,9 +223,10 @@ def _finish(
         values["reference"] = storable(reference)
     if order_id is not None:
         values["order_id"] = order_id
-    CallbackReceipt.objects.filter(pk=receipt.pk).update(**values)
     for name, value in values.items():
         setattr(receipt, name, value)
+    # The statement is built once (one per set of columns): it runs for every callback.
+    statements.update(receipt, list(values), using=router.db_for_write(CallbackReceipt))
     result = ProcessResult(
         receipt, status, reason, bad_input=bad_input, code=code, sync=sync_result
     )

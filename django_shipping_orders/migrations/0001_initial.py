@@ -246,6 +246,14 @@ class Migration(migrations.Migration):
                 ),
                 ("state_changed_at", models.DateTimeField(blank=True, null=True)),
                 ("last_synced_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "parcels_digest",
+                    models.CharField(blank=True, editable=False, max_length=32),
+                ),
+                (
+                    "products_digest",
+                    models.CharField(blank=True, editable=False, max_length=32),
+                ),
                 ("next_refresh_at", models.DateTimeField(blank=True, db_index=True, null=True)),
                 ("refresh_failures", models.PositiveIntegerField(default=0)),
                 ("lease_expires_at", models.DateTimeField(blank=True, null=True)),

@@ -157,6 +157,10 @@ class Order(models.Model):
     )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    #: Digests of the parcels and products the lines were last written from ("" unknown):
+    #: a document listing the same lines again changes no line and reads none.
+    parcels_digest = models.CharField(max_length=32, blank=True, editable=False)
+    products_digest = models.CharField(max_length=32, blank=True, editable=False)
 
     # -- refresh bookkeeping ----------------------------------------------------------------
     next_refresh_at = models.DateTimeField(null=True, blank=True, db_index=True)

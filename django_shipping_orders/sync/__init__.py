@@ -18,7 +18,8 @@ here, so the rules live in one place:
 - a state change is recorded as an ``OrderEvent``; signals go out after commit.
 
 The package has one module per kind of write, so that each column has one
-owner: ``apply`` (mirrored data), ``lines`` (parcels and products),
+owner: ``apply`` (mirrored data), ``locking`` (finding the row and locking
+it), ``lines`` (parcels and products),
 ``bookkeeping`` (refresh bookkeeping, provider errors, the stored label) and
 ``placement`` (an order being placed).
 """

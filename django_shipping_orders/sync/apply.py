@@ -1,7 +1,10 @@
 """``apply_document``: a provider's document about an order, made the mirror's truth if newer.
 
 See the package docstring for the rules and :mod:`..clock` for what "newer"
-means. One short transaction per document, the order row locked.
+means. One short transaction per document, the order row locked. The
+statements every callback runs (lock, insert, update, the state event) are
+built once per database (:mod:`..statements`): compiling them cost more than
+running them.
 """
 
 from __future__ import annotations
@@ -9,25 +12,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from .. import clock, policy, schedules, signals
+from .. import clock, policy, schedules, signals, statements
 from ..conf import shipping_settings
 from ..documents import OrderDocument
 from ..models import CallbackReceipt, Order, OrderEvent, Parcel, Product
 from ..redaction import get_logger
 from ..shipped import ShippedLine, record_shipped
-from .lines import fit, merge_raw, normalize_json, sync_lines
+from .lines import fit, lines_digest, merge_raw, normalize_json, sync_lines
+from .locking import AWAITING_REFERENCE, lock_order
 
 logger = get_logger("django_shipping_orders.sync")
 
 #: Bookkeeping fields, written on every apply that is not stale.
 _BOOKKEEPING = ("last_synced_at", "next_refresh_at", "refresh_failures", "last_error", "updated_at")
 
-#: Placements whose row may still be waiting for the provider's reference.
-AWAITING_REFERENCE = (Order.Placement.PENDING, Order.Placement.UNKNOWN)
+
+class _ErrorAborts(dict[str, bool]):
+    """Per database alias: does an error fail the whole transaction (PostgreSQL) or one statement."""
+
+    def __missing__(self, alias: str) -> bool:
+        self[alias] = connections[alias].vendor == "postgresql"
+        return self[alias]
+
+
+_ERROR_ABORTS = _ErrorAborts()
 
 
 @dataclass
@@ -44,6 +55,8 @@ class SyncResult:
     stale_reason: str = ""
     #: What a webhook's ``products`` said shipped, line by line (see ``shipped.py``).
     shipped_products: list[ShippedLine] = field(default_factory=list)
+    #: The processed receipt of the same body, when asked to look (nothing was applied).
+    duplicate_of: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -61,6 +74,8 @@ def apply_document(
     observed_at: datetime | None = None,
     receipt: CallbackReceipt | None = None,
     order: Order | None = None,
+    savepoint: bool = True,
+    find_duplicate: bool = False,
 ) -> SyncResult:
     """Apply ``document`` to the mirror of account ``account``; see the module docstring.
 
@@ -68,21 +83,32 @@ def apply_document(
     one is taken as fetched at ``observed_at`` (the request time of a poll),
     or now. ``order`` names the row when the caller knows it (an order being
     placed has no reference yet).
+
+    ``savepoint=False`` is for a caller whose own transaction is undone as a
+    whole on any error (callback processing): a savepoint would protect
+    nothing and cost two statements. ``find_duplicate`` looks, in the same
+    statement that locks the order, for a processed receipt with the same
+    body as ``receipt``; if there is one nothing is applied and
+    ``SyncResult.duplicate_of`` names it.
     """
     now = timezone.now()
     if document.as_of is None:
         document = document.fetched(observed_at or now)
-    with transaction.atomic():
-        locked = _lock_existing(account, document, order)
+    using = router.db_for_write(Order)
+    with transaction.atomic(using=using, savepoint=savepoint):
+        duplicate = receipt if find_duplicate and receipt and receipt.dedupe_key else None
+        locked, duplicate_of = lock_order(account, document, order, duplicate, using)
+        if duplicate_of is not None:
+            return SyncResult(order=locked or Order(account=account), duplicate_of=duplicate_of)
         if locked is None:
-            created = _create(account, document, source, now, receipt)
+            created = _create(account, document, source, now, receipt, using)
             if created is not None:
                 _after_commit(created, source, "")
                 return created
             # A concurrent delivery inserted the order first: update that row instead.
-            locked = _lock_existing(account, document, None)
+            locked, _ = lock_order(account, document, None, None, using)
             assert locked is not None
-        return _update(locked, document, source, now, receipt)
+        return _update(locked, document, source, now, receipt, using)
 
 
 def _update(
@@ -91,6 +117,7 @@ def _update(
     source: str,
     now: datetime,
     receipt: CallbackReceipt | None,
+    using: str,
 ) -> SyncResult:
     as_of = document.as_of
     assert as_of is not None
@@ -125,72 +152,25 @@ def _update(
             result.parcels_changed = sync_lines(locked, Parcel, document.parcels, created=False)
         if document.products is not None:
             result.products_changed = sync_lines(locked, Product, document.products, created=False)
-        if document.shipped_products is not None:
-            result.products_changed |= record_shipped(locked, document.shipped_products, result)
+        if document.shipped_products is not None and record_shipped(
+            locked, document.shipped_products, result
+        ):
+            result.products_changed = True
+            # The rows are no longer what the last document's lines made: read them next time.
+            locked.products_digest = ""
         locked.data_as_of = max(as_of, locked.data_as_of or as_of)
-        clocks.append("data_as_of")
+        clocks += ["data_as_of", "parcels_digest", "products_digest"]
     if locked.reference and locked.placement in AWAITING_REFERENCE:
         # The provider speaks of this order: it was placed, whatever our POST heard.
         locked.placement = Order.Placement.SUBMITTED
         clocks.append("placement")
     if "state" in result.changed_fields:
         result.state_changed = True
-        _record_event(locked, from_state, document, source, as_of, receipt)
+        _record_event(locked, from_state, document, source, as_of, receipt, using)
     _set_bookkeeping(locked, source, now)
-    locked.save(update_fields=sorted({*result.changed_fields, *clocks, *_BOOKKEEPING}))
+    statements.update(locked, sorted({*result.changed_fields, *clocks, *_BOOKKEEPING}), using=using)
     _after_commit(result, source, from_state)
     return result
-
-
-def _lock_existing(account: str, document: OrderDocument, order: Order | None) -> Order | None:
-    """The order row, locked, or ``None`` when the provider's order is new to us."""
-    queryset = Order.objects.select_for_update()
-    if order is not None and order.pk:
-        locked = queryset.get(pk=order.pk)
-        if not locked.reference:
-            locked.reference = document.reference
-            locked.save(update_fields=["reference", "updated_at"])
-        return locked
-    found = queryset.filter(account=account, reference=document.reference).first()
-    return found if found is not None else _attach_to_placement(account, document)
-
-
-def _attach_to_placement(account: str, document: OrderDocument) -> Order | None:
-    """The row of an order being placed that ``document`` is about, given its reference; or None.
-
-    A provider may call back before it answers the POST that created the
-    order (and an answer may be lost). Such a row has no reference yet; the
-    shop's own reference, which the provider echoes, finds it, so the order
-    keeps one row. The oldest row wins when the shop placed the same
-    reference twice.
-    """
-    keys = {
-        str(value)
-        for value in (
-            document.fields.get("retailer_reference"),
-            document.fields.get("retailer_order_number"),
-        )
-        if value
-    }
-    if not keys:
-        return None
-    row = (
-        Order.objects.select_for_update()
-        .filter(account=account, reference__isnull=True, placement__in=AWAITING_REFERENCE)
-        .filter(Q(retailer_reference__in=keys) | Q(retailer_order_number__in=keys))
-        .order_by("pk")
-        .first()
-    )
-    if row is None:
-        return None
-    row.reference = document.reference
-    try:
-        with transaction.atomic():  # a savepoint: losing the race leaves the outer one usable
-            row.save(update_fields=["reference", "updated_at"])
-    except IntegrityError:
-        return None  # another delivery stored this reference on its own row first
-    logger.info("Matched %s to the order being placed by its retailer reference", row)
-    return row
 
 
 def _create(
@@ -199,6 +179,7 @@ def _create(
     source: str,
     now: datetime,
     receipt: CallbackReceipt | None,
+    using: str,
 ) -> SyncResult | None:
     """Insert a new order with everything the document says, in one INSERT.
 
@@ -213,22 +194,28 @@ def _create(
         new.state = document.state
         new.state_as_of = as_of
         new.state_changed_at = document.state_time() or as_of
+    if document.parcels is not None:
+        new.parcels_digest = lines_digest(document.parcels)
+    if document.products is not None:
+        new.products_digest = lines_digest(document.products)
     _set_bookkeeping(new, source, now)
     try:
-        # A savepoint, so that losing the race leaves the outer transaction usable.
-        with transaction.atomic():
-            new.save(force_insert=True)
+        # PostgreSQL fails the whole transaction on an error: a savepoint keeps it usable
+        # when a concurrent delivery wins the race. Elsewhere only the statement fails.
+        with transaction.atomic(using=using, savepoint=_ERROR_ABORTS[using]):
+            statements.insert(new, using=using)
     except IntegrityError:
         return None
     if document.parcels:
         result.parcels_changed = sync_lines(new, Parcel, document.parcels, created=True)
     if document.products:
         result.products_changed = sync_lines(new, Product, document.products, created=True)
-    if document.shipped_products:
-        result.products_changed |= record_shipped(new, document.shipped_products, result)
+    if document.shipped_products and record_shipped(new, document.shipped_products, result):
+        result.products_changed = True
+        Order.objects.filter(pk=new.pk).update(products_digest="")
     if new.state:
         result.state_changed = True
-        _record_event(new, "", document, source, as_of, receipt)
+        _record_event(new, "", document, source, as_of, receipt, using)
     return result
 
 
@@ -239,8 +226,9 @@ def _record_event(
     source: str,
     as_of: datetime,
     receipt: CallbackReceipt | None,
+    using: str,
 ) -> None:
-    OrderEvent.objects.create(
+    event = OrderEvent(
         order=order,
         from_state=from_state,
         to_state=order.state,
@@ -248,6 +236,7 @@ def _record_event(
         occurred_at=document.state_time() or as_of,
         receipt=receipt,
     )
+    statements.insert(event, using=using)
 
 
 def _set_bookkeeping(order: Order, source: str, now: datetime) -> None:

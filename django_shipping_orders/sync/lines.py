@@ -1,11 +1,15 @@
 """Parcels and products, and values made to fit their columns.
 
 The lines of an order are replaced as a whole when they differ, in the same
-number of queries whatever their count.
+number of queries whatever their count. The order keeps a digest of the
+lines each was last written from (``Order.parcels_digest`` and
+``products_digest``): a document listing the same lines again, as most
+callbacks and polls do, is recognised without reading or writing a line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -66,6 +70,17 @@ def normalize_json(value: Any) -> Any:
     return json.loads(json.dumps(value, cls=PayloadEncoder))
 
 
+def lines_digest(lines: Sequence[LineDocument]) -> str:
+    """A digest of ``lines`` as a document gave them: equal digests, equal rows written."""
+    text = json.dumps(
+        [[line.values, line.raw] for line in lines],
+        cls=PayloadEncoder,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
 def sync_lines(
     order: Order,
     model: type[_Line],
@@ -73,7 +88,24 @@ def sync_lines(
     *,
     created: bool,
 ) -> bool:
-    """Make the order's parcels (or products) equal ``lines``; at most three queries."""
+    """Make the order's parcels (or products) equal ``lines``; True when rows changed.
+
+    No query when the order's digest says the rows were written from these
+    very lines; else at most three (read, delete, insert), whatever their
+    count. Parcels whose digest is known and different are not read: they
+    differ. Products are read to carry over what webhooks said shipped.
+    ``created``: the order is new (its digests are set by the caller).
+    """
+    replaced = False
+    if not created:
+        attname = "parcels_digest" if model is Parcel else "products_digest"
+        stored, digest = getattr(order, attname), lines_digest(lines)
+        setattr(order, attname, digest)
+        if stored == digest:
+            return False
+        if stored and model is Parcel:
+            Parcel.objects.filter(order=order).delete()
+            created = replaced = True  # the old rows are gone: insert the new ones
     wanted = [
         model(
             order=order,
@@ -93,7 +125,7 @@ def sync_lines(
             return False
         manager.delete()
     elif not wanted:
-        return False
+        return replaced
     model.objects.bulk_create(wanted, batch_size=500)
     return True
 
