@@ -58,6 +58,7 @@ SECRET = "bench-callback-secret"
 WORKDIR = Path(tempfile.mkdtemp(prefix="shipping-callbacks-bench-"))
 atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
 URL = "/shipping/callbacks/bench/"
+PROFILE_PARCELS = int(os.environ.get("PROFILE_PARCELS", "1"))
 
 
 def database() -> dict[str, Any]:
@@ -344,13 +345,17 @@ def main() -> None:
 
 def profile(client: Any, count: int) -> None:
     """cProfile of inline updates with 20 parcels: where a callback's time goes."""
-    seed(client, "update", 20, count, "PR")
-    bodies = bodies_for("update", 20, count, "PR")
+    seed(client, "update", PROFILE_PARCELS, count, "PR")
+    bodies = bodies_for("update", PROFILE_PARCELS, count, "PR")
     profiler = cProfile.Profile()
     profiler.enable()
     post_all(client, URL, bodies)
     profiler.disable()
-    pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+    stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+    stats.print_stats(45)
+    for pattern in os.environ.get("PROFILE_CALLEES", "").split(","):
+        if pattern:
+            stats.print_callees(pattern)
 
 
 if __name__ == "__main__":

@@ -119,6 +119,7 @@ class _Select:
     attnames: list[str]
     model_columns: slice
     annotations: dict[str, int]
+    converters: dict[int, tuple[list[Any], Any]]
 
 
 def select_first(
@@ -150,10 +151,8 @@ def select_first(
         row = cursor.fetchone()
     if row is None:
         return None
-    compiler = select.compiler
-    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
-    if converters:
-        row = next(iter(compiler.apply_converters([row], converters)))
+    if select.converters:
+        row = next(iter(select.compiler.apply_converters([row], select.converters)))
     instance = select.model.from_db(
         connection.alias, select.attnames, tuple(row[select.model_columns])
     )
@@ -183,4 +182,5 @@ def _compile(
         attnames=attnames,
         model_columns=columns,
         annotations=dict(compiler.annotation_col_map or {}),
+        converters=compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]]),
     )
