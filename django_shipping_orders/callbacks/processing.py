@@ -128,7 +128,7 @@ def _process(
         with transaction.atomic():
             duplicate_of = _processed_duplicate(receipt)
             if duplicate_of is not None:
-                return _duplicate(receipt, duplicate_of, attempts, document)
+                return duplicate_outcome(receipt, duplicate_of, attempts, document)
 
     document = document.pushed(receipt.received_at)
     if verify:
@@ -157,7 +157,7 @@ def _process(
             find_duplicate=not verify,
         )
         if result.duplicate_of is not None:
-            return _duplicate(receipt, result.duplicate_of, attempts, document)
+            return duplicate_outcome(receipt, result.duplicate_of, attempts, document)
         return _finish(
             receipt,
             Status.IGNORED if result.stale else Status.PROCESSED,
@@ -169,9 +169,10 @@ def _process(
         )
 
 
-def _duplicate(
+def duplicate_outcome(
     receipt: CallbackReceipt, duplicate_of: int, attempts: int, document: OrderDocument
 ) -> ProcessResult:
+    """Record ``receipt`` as ignored: the receipt ``duplicate_of`` had the same body."""
     return _finish(
         receipt,
         Status.IGNORED,
@@ -243,6 +244,10 @@ def _finish(
             robust=True,
         )
     return result
+
+
+#: For the drain's chunks (``chunks.py``), which record outcomes the same way.
+finish = _finish
 
 
 def send_failed(receipt: CallbackReceipt, error: BaseException | None) -> None:

@@ -2,9 +2,11 @@
 
 The view stores the body and answers 202; :func:`request_processing` makes
 sure one drain task is queued; :func:`process_pending` works through every
-receipt still ``received``, oldest first, one guard per receipt: whatever one
-receipt does (a body no database can store, an exception of any kind), it is
-recorded on that receipt and the drain moves on. A drain never takes a
+receipt still ``received``, oldest first, in chunks applied in one
+transaction each (``chunks.py``). A chunk is all or nothing: when anything in
+it fails, its receipts are processed again one at a time, one guard per
+receipt: whatever one receipt does (a body no database can store, an
+exception of any kind), it is recorded on that receipt and the drain moves on. A drain never takes a
 receipt twice, and a receipt waiting after a transient error
 (``next_attempt_at``) is left for a later run, so nothing is retried in a
 tight loop and every run makes progress.
@@ -24,6 +26,7 @@ from ..bounded import storable
 from ..conf import shipping_settings
 from ..models import CallbackReceipt
 from ..redaction import get_logger
+from . import chunks
 from .processing import process_receipt
 
 logger = get_logger("django_shipping_orders.callbacks")
@@ -94,10 +97,26 @@ def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
             if not waiting.filter(pk__gt=last_pk).exists():
                 return
             continue
-        for receipt in batch:
-            last_pk = receipt.pk  # never taken twice in one run, whatever happens below
-            status = _process_one(receipt)
+        last_pk = batch[-1].pk  # never taken twice in one run, whatever happens below
+        for status in _process_batch(batch):
             counts[status] = counts.get(status, 0) + 1
+
+
+def _process_batch(batch: list[CallbackReceipt]) -> list[str]:
+    """The outcomes of ``batch``: in chunks where they may be, else one at a time."""
+    try:
+        ready, alone = chunks.split(batch)
+    except Exception as err:  # a broken setting, say: every receipt records it on its own
+        logger.warning("Callback receipts are processed one at a time: %s", storable(str(err)))
+        ready, alone = [], list(batch)
+    outcomes = [_process_one(receipt) for receipt in alone]
+    for start in range(0, len(ready), chunks.CHUNK_SIZE):
+        chunk = ready[start : start + chunks.CHUNK_SIZE]
+        done = chunks.process_chunk(chunk)
+        if done is None:  # rolled back: each receipt under its own guard
+            done = [_process_one(item.receipt) for item in chunk]
+        outcomes += done
+    return outcomes
 
 
 def _process_one(receipt: CallbackReceipt) -> str:

@@ -22,7 +22,7 @@ from ..models import CallbackReceipt, Order, OrderEvent, Parcel, Product
 from ..redaction import get_logger
 from ..shipped import ShippedLine, record_shipped
 from .lines import fit, lines_digest, merge_raw, normalize_json, sync_lines
-from .locking import AWAITING_REFERENCE, lock_order
+from .locking import AWAITING_REFERENCE, HeldOrders, attach_to_placement, lock_order
 
 logger = get_logger("django_shipping_orders.sync")
 
@@ -76,6 +76,7 @@ def apply_document(
     order: Order | None = None,
     savepoint: bool = True,
     find_duplicate: bool = False,
+    held: HeldOrders | None = None,
 ) -> SyncResult:
     """Apply ``document`` to the mirror of account ``account``; see the module docstring.
 
@@ -90,6 +91,11 @@ def apply_document(
     statement that locks the order, for a processed receipt with the same
     body as ``receipt``; if there is one nothing is applied and
     ``SyncResult.duplicate_of`` names it.
+
+    ``held``: the rows the caller has already locked in its transaction, by
+    (account, reference), every one the caller's documents may be about (the
+    deferred drain locks a chunk's orders in one statement); an order not in
+    it is new, and the one created is added.
     """
     now = timezone.now()
     if document.as_of is None:
@@ -97,17 +103,26 @@ def apply_document(
     using = router.db_for_write(Order)
     with transaction.atomic(using=using, savepoint=savepoint):
         duplicate = receipt if find_duplicate and receipt and receipt.dedupe_key else None
-        locked, duplicate_of = lock_order(account, document, order, duplicate, using)
+        if held is not None and order is None:
+            locked, duplicate_of = held.get((account, document.reference)), None
+            if locked is None and held.placements:
+                locked = attach_to_placement(account, document, using)
+        else:
+            locked, duplicate_of = lock_order(account, document, order, duplicate, using)
         if duplicate_of is not None:
             return SyncResult(order=locked or Order(account=account), duplicate_of=duplicate_of)
         if locked is None:
             created = _create(account, document, source, now, receipt, using)
             if created is not None:
                 _after_commit(created, source, "")
+                if held is not None:
+                    held[account, document.reference] = created.order
                 return created
             # A concurrent delivery inserted the order first: update that row instead.
             locked, _ = lock_order(account, document, None, None, using)
             assert locked is not None
+            if held is not None:
+                held[account, document.reference] = locked
         return _update(locked, document, source, now, receipt, using)
 
 

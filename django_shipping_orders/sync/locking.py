@@ -55,13 +55,40 @@ def lock_order(
         earlier = _processed_duplicate(duplicate)
         if earlier is not None:
             return None, earlier
-    return _attach_to_placement(account, document), None
+    return attach_to_placement(account, document, using), None
+
+
+class HeldOrders(dict[tuple[str, str], Order]):
+    """Order rows a caller has locked in its transaction, by (account, reference).
+
+    ``placements`` is False when the caller made sure that no order being
+    placed (no reference yet) is waiting: then no document needs looking for one.
+    """
+
+    placements: bool = True
 
 
 _ACCOUNT = Param("account", "\x00account")
 _REFERENCE = Param("reference", "\x00reference")
 _DEDUPE_KEY = Param("dedupe_key", "\x00dedupe-key")
 _RECEIPT = Param("receipt", -987_654_321)
+
+
+_KEY = Param("key", "\x00key")
+_OTHER_KEY = Param("other_key", "\x00other-key")
+
+
+def _placement_query() -> tuple[QuerySet[Order], list[Param]]:
+    """The oldest order being placed, no reference yet, with one of the shop's two references."""
+    keys = [_KEY.stand_in, _OTHER_KEY.stand_in]
+    queryset = (
+        Order.objects.select_for_update()
+        .filter(account=_ACCOUNT.stand_in, reference__isnull=True)
+        .filter(placement__in=AWAITING_REFERENCE)
+        .filter(Q(retailer_reference__in=keys) | Q(retailer_order_number__in=keys))
+        .order_by("pk")
+    )
+    return queryset[:1], [_ACCOUNT, _KEY, _OTHER_KEY]
 
 
 def _lock_query() -> tuple[QuerySet[Order], list[Param]]:
@@ -100,7 +127,7 @@ def _processed_duplicate(receipt: CallbackReceipt) -> int | None:
     return earlier.values_list("pk", flat=True).first()
 
 
-def _attach_to_placement(account: str, document: OrderDocument) -> Order | None:
+def attach_to_placement(account: str, document: OrderDocument, using: str) -> Order | None:
     """The row of an order being placed that ``document`` is about, given its reference; or None.
 
     A provider may call back before it answers the POST that created the
@@ -119,15 +146,13 @@ def _attach_to_placement(account: str, document: OrderDocument) -> Order | None:
     }
     if not keys:
         return None
-    row = (
-        Order.objects.select_for_update()
-        .filter(account=account, reference__isnull=True, placement__in=AWAITING_REFERENCE)
-        .filter(Q(retailer_reference__in=keys) | Q(retailer_order_number__in=keys))
-        .order_by("pk")
-        .first()
-    )
-    if row is None:
+    ordered = sorted(keys)  # one or two: the statement always takes two
+    first, second = ordered[0], ordered[-1]
+    values = {"account": account, "key": first, "other_key": second}
+    found = statements.select_first("order-placement", _placement_query, values, using)
+    if found is None:
         return None
+    row = found[0]
     row.reference = document.reference
     try:
         with transaction.atomic():  # a savepoint: losing the race leaves the outer one usable

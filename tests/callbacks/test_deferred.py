@@ -88,20 +88,20 @@ def test_a_body_that_can_never_be_processed_is_refused_at_once(client, deferred,
 
 def test_a_callback_stored_while_the_drain_finishes_is_not_left_behind(client, deferred, queued):
     post(client, webhook(tracking_number="PPEARLY"))
-    original = queue.process_receipt
+    original = queue.chunks.process_chunk
 
-    def process_and_receive_another(receipt: CallbackReceipt) -> Any:
-        result = original(receipt)
-        if receipt.reference == "PPEARLY":
+    def process_and_receive_another(chunk: Any) -> Any:
+        result = original(chunk)
+        if any(item.receipt.reference == "PPEARLY" for item in chunk):
             # Arrives while the marker is still set: its request queues nothing.
             post(client, webhook(tracking_number="PPLATE"))
         return result
 
-    queue.process_receipt = process_and_receive_another
+    queue.chunks.process_chunk = process_and_receive_another
     try:
         counts = callbacks.process_pending()
     finally:
-        queue.process_receipt = original
+        queue.chunks.process_chunk = original
 
     assert counts == {"processed": 2}
     assert set(Order.objects.values_list("reference", flat=True)) == {"PPEARLY", "PPLATE"}

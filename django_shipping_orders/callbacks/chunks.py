@@ -1,0 +1,141 @@
+"""The deferred drain's fast road: a chunk of receipts applied in one transaction.
+
+Per receipt, the drain used to pay for a transaction of its own, a look for
+a duplicate and a lock statement. A chunk pays for each once: one
+transaction, one statement for the duplicates of every body, one statement
+locking every order the chunk is about (in primary-key order, so that two
+lockers never wait on each other in a circle). Each receipt is then applied
+and its outcome written as :func:`.processing.process_receipt` would.
+
+Safety: the chunk is all or nothing. If anything in it raises (a body no
+database stores, a lock timeout, a bug), the transaction is rolled back and
+:func:`process_chunk` says so; the drain then processes those receipts one
+at a time, each under its own guard, so a poisoned receipt is still isolated
+and recorded on its own. Bodies that cannot be read, receipts of an account
+in verify mode (an HTTP call per receipt, never inside a transaction holding
+row locks) and of unknown accounts never enter a chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import router, transaction
+from django.db.models import Min
+
+from .. import sync
+from ..conf import shipping_settings
+from ..documents import OrderDocument
+from ..models import CallbackReceipt, Order, Source
+from ..providers import get_provider
+from ..sync.locking import AWAITING_REFERENCE, HeldOrders
+from .bodies import examine
+from .processing import duplicate_outcome, finish
+
+Status = CallbackReceipt.Status
+
+#: Receipts applied per transaction: large enough to share its cost, small enough that
+#: the row locks it holds are released within a fraction of a second.
+CHUNK_SIZE = 50
+
+
+@dataclass
+class _Ready:
+    receipt: CallbackReceipt
+    document: OrderDocument
+
+
+def split(receipts: Sequence[CallbackReceipt]) -> tuple[list[_Ready], list[CallbackReceipt]]:
+    """The receipts a chunk may take, with their documents, and the rest (one at a time)."""
+    ready: list[_Ready] = []
+    alone: list[CallbackReceipt] = []
+    for receipt in receipts:
+        try:
+            if receipt.truncated or receipt.status != Status.RECEIVED:
+                raise ValueError("not for a chunk")
+            if shipping_settings.account(receipt.account).callback_verify:
+                raise ValueError("verify mode asks the provider first")
+            document = examine(bytes(receipt.body), get_provider(receipt.account))
+        except Exception:  # recorded on the receipt when it is processed on its own
+            alone.append(receipt)
+            continue
+        ready.append(_Ready(receipt, document.pushed(receipt.received_at)))
+    return ready, alone
+
+
+def process_chunk(chunk: Sequence[_Ready]) -> list[str] | None:
+    """Apply ``chunk`` in one transaction; the outcome of each, or None if it was rolled back."""
+    if not chunk:
+        return []
+    try:
+        with transaction.atomic(using=router.db_for_write(Order)):
+            return _apply(chunk)
+    except Exception:
+        return None  # nothing of the chunk is kept: its receipts are taken one by one
+
+
+def _apply(chunk: Sequence[_Ready]) -> list[str]:
+    processed = _processed_duplicates(chunk)
+    held = _lock_orders(chunk)
+    outcomes: list[str] = []
+    for item in chunk:
+        receipt, document = item.receipt, item.document
+        attempts = receipt.attempts + 1
+        key = (receipt.account, receipt.dedupe_key)
+        earlier = processed.get(key) if receipt.dedupe_key else None
+        if earlier is not None:
+            outcomes.append(str(duplicate_outcome(receipt, earlier, attempts, document).status))
+            continue
+        result = sync.apply_document(
+            receipt.account, document, Source.CALLBACK, receipt=receipt, savepoint=False, held=held
+        )
+        status = Status.IGNORED if result.stale else Status.PROCESSED
+        finish(
+            receipt,
+            status,
+            f"stale: {result.stale_reason}" if result.stale else " ".join(document.warnings),
+            attempts,
+            reference=document.reference,
+            order_id=result.order.pk,
+            sync_result=result,
+        )
+        if status == Status.PROCESSED and receipt.dedupe_key:
+            processed.setdefault(key, receipt.pk)  # a later copy in this chunk is a duplicate
+        outcomes.append(str(status))
+    return outcomes
+
+
+def _processed_duplicates(chunk: Sequence[_Ready]) -> dict[tuple[str, str], int]:
+    """(account, dedupe key) -> the first processed receipt with that body, for the chunk."""
+    keys = {item.receipt.dedupe_key for item in chunk if item.receipt.dedupe_key}
+    if not keys:
+        return {}
+    rows = (
+        CallbackReceipt.objects.filter(dedupe_key__in=keys, status=Status.PROCESSED)
+        .values_list("account", "dedupe_key")
+        .annotate(first=Min("pk"))
+        .order_by()
+    )
+    return {(account, key): first for account, key, first in rows}
+
+
+def _lock_orders(chunk: Sequence[_Ready]) -> HeldOrders:
+    """Every order the chunk is about that exists, locked in primary-key order.
+
+    And whether any order is being placed in those accounts: only then may a
+    document of the chunk be about a row that has no reference yet.
+    """
+    by_account: dict[str, set[str]] = {}
+    for item in chunk:
+        by_account.setdefault(item.receipt.account, set()).add(item.document.reference)
+    held = HeldOrders()
+    held.placements = Order.objects.filter(
+        account__in=list(by_account), reference__isnull=True, placement__in=AWAITING_REFERENCE
+    ).exists()
+    for account, references in sorted(by_account.items()):
+        rows = Order.objects.select_for_update().filter(account=account, reference__in=references)
+        for order in rows.order_by("pk"):
+            assert order.reference is not None
+            held[account, order.reference] = order
+    return held
