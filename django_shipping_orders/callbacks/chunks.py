@@ -112,7 +112,11 @@ def _processed_duplicates(chunk: Sequence[_Ready]) -> dict[tuple[str, str], int]
     if not keys:
         return {}
     rows = (
-        CallbackReceipt.objects.filter(dedupe_key__in=keys, status=Status.PROCESSED)
+        CallbackReceipt.objects.filter(
+            account__in={item.receipt.account for item in chunk},
+            dedupe_key__in=keys,
+            status=Status.PROCESSED,
+        )
         .values_list("account", "dedupe_key")
         .annotate(first=Min("pk"))
         .order_by()

@@ -589,6 +589,12 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
+            model_name="callbackreceipt",
+            index=models.Index(
+                fields=["account", "dedupe_key", "status"], name="shipping_receipt_duplicates"
+            ),
+        ),
+        migrations.AddIndex(
             model_name="orderevent",
             index=models.Index(fields=["order", "occurred_at"], name="shipping_event_order_time"),
         ),

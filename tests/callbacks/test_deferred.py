@@ -159,3 +159,58 @@ def test_store_receipt_writes_the_row_save_would_write():
     receipt.status = Status.PROCESSED
     receipt.save()
     assert CallbackReceipt.objects.get().status == Status.PROCESSED
+
+
+def test_the_drain_applies_a_chunk_and_finds_copies_within_it(client, deferred, queued):
+    for body in (webhook("PPCOPY"), webhook("PPCOPY"), webhook("PPOTHER")):
+        post(client, body)
+
+    assert callbacks.process_pending() == {"processed": 2, "ignored": 1}
+    first, copy, other = CallbackReceipt.objects.order_by("pk")
+    assert (first.status, other.status) == (Status.PROCESSED, Status.PROCESSED)
+    assert copy.error == f"duplicate of receipt {first.pk}"
+    assert Order.objects.get(reference="PPCOPY").state == "completed"
+
+
+def test_a_chunk_is_one_transaction_and_one_lock_statement(client, deferred, queued):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for index in range(3):
+        post(client, webhook(f"PPCHUNK{index}", upto="in_transit"))
+    callbacks.process_pending()
+    for index in range(3):
+        post(client, webhook(f"PPCHUNK{index}"))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert callbacks.process_pending() == {"processed": 3}
+
+    order_reads = [
+        q["sql"] for q in queries if q["sql"].startswith("SELECT") and '_order"."state"' in q["sql"]
+    ]
+    assert len(order_reads) == 1  # the three orders, locked together
+    assert set(Order.objects.values_list("state", flat=True)) == {"completed"}
+
+
+def test_a_chunk_that_fails_is_undone_and_its_receipts_taken_one_by_one(
+    client, deferred, queued, monkeypatch
+):
+    for reference in ("PPONE", "PPTWO"):
+        post(client, webhook(reference))
+    from django_shipping_orders import sync
+
+    real = sync.apply_document
+    calls: list[str] = []
+
+    def second_fails_in_a_chunk(account, document, *args, **kwargs):
+        calls.append(document.reference)
+        if kwargs.get("held") is not None and document.reference == "PPTWO":
+            raise RuntimeError("only inside a chunk")
+        return real(account, document, *args, **kwargs)
+
+    monkeypatch.setattr(sync, "apply_document", second_fails_in_a_chunk)
+
+    assert callbacks.process_pending() == {"processed": 2}
+    assert calls == ["PPONE", "PPTWO", "PPONE", "PPTWO"]  # the chunk, then one at a time
+    assert set(Order.objects.values_list("reference", flat=True)) == {"PPONE", "PPTWO"}
+    assert not CallbackReceipt.objects.exclude(status=Status.PROCESSED).exists()

@@ -322,6 +322,31 @@ def test_apply_document_runs_the_same_number_of_queries_for_1_and_50_parcels(upd
     assert Product.objects.filter(order__reference="PPQ50").count() == 50
 
 
+def test_the_same_lines_again_are_neither_read_nor_written():
+    parcels, products = _lines(5)
+    first = _doc("PPSAME", parcel_attributes=parcels, product_attributes=products)
+    apply_document("default", first, Source.REFRESH, observed_at=T0)
+    rows = list(Parcel.objects.values_list("pk", flat=True))
+    again = _doc(
+        "PPSAME", parcel_attributes=parcels, product_attributes=products, receiver_name="New Name"
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        result = apply_document("default", again, Source.REFRESH, observed_at=T0 + timedelta(1))
+
+    assert result.changed_fields == ["receiver_name", "raw"]
+    assert not (result.parcels_changed or result.products_changed)
+    assert not [q for q in queries if "_parcel" in q["sql"] or "_product" in q["sql"]]
+    assert list(Parcel.objects.values_list("pk", flat=True)) == rows
+    moved, _ = _lines(5)
+    moved[4]["label_number"] = "L-NEW"
+    changed = _doc("PPSAME", parcel_attributes=moved, product_attributes=products)
+    assert apply_document(
+        "default", changed, Source.REFRESH, observed_at=T0 + timedelta(2)
+    ).parcels_changed
+    assert Parcel.objects.get(position=4).label_number == "L-NEW"
+
+
 def test_changed_parcels_are_replaced_in_order():
     apply_document("default", _doc(), Source.REFRESH, observed_at=T0)
     parcels, _ = _lines(3)
