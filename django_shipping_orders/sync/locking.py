@@ -52,9 +52,11 @@ def lock_order(
         locked, extra = found
         return locked, extra.get("duplicate_of")
     if duplicate is not None:
-        earlier = _processed_duplicate(duplicate)
+        values = {"account": duplicate.account, "dedupe_key": duplicate.dedupe_key}
+        values["receipt"] = duplicate.pk or 0
+        earlier = statements.select_first("receipt-duplicate", _duplicate_query, values, using)
         if earlier is not None:
-            return None, earlier
+            return None, earlier[0].pk
     return attach_to_placement(account, document, using), None
 
 
@@ -121,10 +123,10 @@ def _duplicates(account: str, dedupe_key: str, receipt: int) -> QuerySet[Callbac
     )
 
 
-def _processed_duplicate(receipt: CallbackReceipt) -> int | None:
-    """The id of a processed receipt with ``receipt``'s body, if any."""
-    earlier = _duplicates(receipt.account, receipt.dedupe_key, receipt.pk or 0)
-    return earlier.values_list("pk", flat=True).first()
+def _duplicate_query() -> tuple[QuerySet[CallbackReceipt], list[Param]]:
+    """The first processed receipt with a body's dedupe key, alone (the order is new to us)."""
+    earlier = _duplicates(_ACCOUNT.stand_in, _DEDUPE_KEY.stand_in, _RECEIPT.stand_in)
+    return earlier.only("pk")[:1], [_ACCOUNT, _DEDUPE_KEY, _RECEIPT]
 
 
 def attach_to_placement(account: str, document: OrderDocument, using: str) -> Order | None:

@@ -108,3 +108,15 @@ def test_a_duplicate_found_by_the_lock_statement_changes_nothing():
     first, second = CallbackReceipt.objects.order_by("pk")
     assert second.error == f"duplicate of receipt {first.pk}"
     assert Order.objects.values().get(reference="PPQDUP") == before
+
+
+def test_a_duplicate_of_an_order_since_deleted_is_still_a_duplicate():
+    client = Client(enforce_csrf_checks=True)
+    body = _document("PPQGONE", 1, 2)
+    post(client, body)
+    Order.objects.filter(reference="PPQGONE").delete()
+
+    response = post(client, body)
+
+    assert response.json()["status"] == "ignored"
+    assert not Order.objects.filter(reference="PPQGONE").exists()
