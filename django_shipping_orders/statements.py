@@ -27,7 +27,9 @@ M = TypeVar("M", bound=models.Model)
 _CACHE_LIMIT = 256
 
 _INSERTS: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
-_UPDATES: dict[tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[Any]]] = {}
+_UPDATES: dict[
+    tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[models.Field[Any, Any]]]
+] = {}
 _SELECTS: dict[tuple[str, str], _Select] = {}
 
 
@@ -48,11 +50,11 @@ def insert(instance: models.Model, using: str) -> None:
         meta = model._meta
         quote = connection.ops.quote_name
         fields = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(quote(f.column) for f in fields)
+        columns = ", ".join(quote(_column(f)) for f in fields)
         values = ", ".join(["%s"] * len(fields))
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"RETURNING {quote(meta.pk.column)}"
+            f"RETURNING {quote(_pk_column(model))}"
         )
         built = _INSERTS[key] = (sql, fields)
     sql, fields = built
@@ -78,11 +80,11 @@ def update(instance: models.Model, names: Sequence[str], using: str) -> int:
     if built is None:
         meta = model._meta
         quote = connection.ops.quote_name
-        fields = [meta.get_field(name) for name in names]
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        fields = [_concrete(meta.get_field(name)) for name in names]
+        assignments = ", ".join(f"{quote(_column(f))} = %s" for f in fields)
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
-            f"WHERE {quote(meta.pk.column)} = %s"
+            f"WHERE {quote(_pk_column(model))} = %s"
         )
         built = (sql, fields)
         if len(_UPDATES) < _CACHE_LIMIT:
@@ -93,6 +95,22 @@ def update(instance: models.Model, names: Sequence[str], using: str) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def _concrete(field: Any) -> models.Field[Any, Any]:
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise TypeError(f"{field!r} is not a column of its model")
+    return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None  # a concrete field has a column
+    return field.column
+
+
+def _pk_column(model: type[models.Model]) -> str:
+    assert model._meta.pk is not None
+    return _column(model._meta.pk)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def lock_order(
             locked.reference = document.reference
             locked.save(update_fields=["reference", "updated_at"])
         return locked, None
-    values = {"account": account, "reference": document.reference}
+    values: dict[str, str | int] = {"account": account, "reference": document.reference}
     if duplicate is not None:
         values |= {"dedupe_key": duplicate.dedupe_key, "receipt": duplicate.pk or 0}
         found = statements.select_first("order-lock-duplicate", _lock_with_duplicate, values, using)
