@@ -41,15 +41,16 @@ CHUNK_SIZE = 50
 
 
 @dataclass
-class _Ready:
+class Ready:
+    """A receipt a chunk may take, with the document read from its body."""
+
     receipt: CallbackReceipt
     document: OrderDocument
 
 
-def split(receipts: Sequence[CallbackReceipt]) -> tuple[list[_Ready], list[CallbackReceipt]]:
-    """The receipts a chunk may take, with their documents, and the rest (one at a time)."""
-    ready: list[_Ready] = []
-    alone: list[CallbackReceipt] = []
+def split(receipts: Sequence[CallbackReceipt]) -> list[Ready | CallbackReceipt]:
+    """``receipts`` in order: those a chunk may take with their documents, the rest as they are."""
+    items: list[Ready | CallbackReceipt] = []
     for receipt in receipts:
         try:
             if receipt.truncated or receipt.status != Status.RECEIVED:
@@ -58,13 +59,13 @@ def split(receipts: Sequence[CallbackReceipt]) -> tuple[list[_Ready], list[Callb
                 raise ValueError("verify mode asks the provider first")
             document = examine(bytes(receipt.body), get_provider(receipt.account))
         except Exception:  # recorded on the receipt when it is processed on its own
-            alone.append(receipt)
+            items.append(receipt)
             continue
-        ready.append(_Ready(receipt, document.pushed(receipt.received_at)))
-    return ready, alone
+        items.append(Ready(receipt, document.pushed(receipt.received_at)))
+    return items
 
 
-def process_chunk(chunk: Sequence[_Ready]) -> list[str] | None:
+def process_chunk(chunk: Sequence[Ready]) -> list[str] | None:
     """Apply ``chunk`` in one transaction; the outcome of each, or None if it was rolled back."""
     if not chunk:
         return []
@@ -75,7 +76,7 @@ def process_chunk(chunk: Sequence[_Ready]) -> list[str] | None:
         return None  # nothing of the chunk is kept: its receipts are taken one by one
 
 
-def _apply(chunk: Sequence[_Ready]) -> list[str]:
+def _apply(chunk: Sequence[Ready]) -> list[str]:
     processed = _processed_duplicates(chunk)
     held = _lock_orders(chunk)
     outcomes: list[str] = []
@@ -106,7 +107,7 @@ def _apply(chunk: Sequence[_Ready]) -> list[str]:
     return outcomes
 
 
-def _processed_duplicates(chunk: Sequence[_Ready]) -> dict[tuple[str, str], int]:
+def _processed_duplicates(chunk: Sequence[Ready]) -> dict[tuple[str, str], int]:
     """(account, dedupe key) -> the first processed receipt with that body, for the chunk."""
     keys = {item.receipt.dedupe_key for item in chunk if item.receipt.dedupe_key}
     if not keys:
@@ -124,7 +125,7 @@ def _processed_duplicates(chunk: Sequence[_Ready]) -> dict[tuple[str, str], int]
     return {(account, key): first for account, key, first in rows}
 
 
-def _lock_orders(chunk: Sequence[_Ready]) -> HeldOrders:
+def _lock_orders(chunk: Sequence[Ready]) -> HeldOrders:
     """Every order the chunk is about that exists, locked in primary-key order.
 
     And whether any order is being placed in those accounts: only then may a

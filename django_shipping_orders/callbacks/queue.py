@@ -103,19 +103,24 @@ def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
 
 
 def _process_batch(batch: list[CallbackReceipt]) -> list[str]:
-    """The outcomes of ``batch``: in chunks where they may be, else one at a time."""
-    try:
-        ready, alone = chunks.split(batch)
-    except Exception as err:  # a broken setting, say: every receipt records it on its own
-        logger.warning("Callback receipts are processed one at a time: %s", storable(str(err)))
-        ready, alone = [], list(batch)
-    outcomes = [_process_one(receipt) for receipt in alone]
-    for start in range(0, len(ready), chunks.CHUNK_SIZE):
-        chunk = ready[start : start + chunks.CHUNK_SIZE]
-        done = chunks.process_chunk(chunk)
-        if done is None:  # rolled back: each receipt under its own guard
-            done = [_process_one(item.receipt) for item in chunk]
-        outcomes += done
+    """The outcomes of ``batch``, in order of arrival: in chunks where they may be, else alone."""
+    items = chunks.split(batch)
+    outcomes: list[str] = []
+    chunk: list[chunks.Ready] = []
+    for item in [*items, None]:
+        if isinstance(item, chunks.Ready) and len(chunk) < chunks.CHUNK_SIZE:
+            chunk.append(item)
+            continue
+        if chunk:
+            done = chunks.process_chunk(chunk)
+            if done is None:  # rolled back: each receipt under its own guard
+                done = [_process_one(ready.receipt) for ready in chunk]
+            outcomes += done
+            chunk = []
+        if isinstance(item, chunks.Ready):
+            chunk.append(item)
+        elif item is not None:
+            outcomes.append(_process_one(item))
     return outcomes
 
 
