@@ -29,6 +29,7 @@ from .bounded import storable
 from .client import DEFAULT_WAIT
 from .documents import OrderDocument
 from .exceptions import (
+    PERMANENT_ERRORS,
     InvalidProviderResponse,
     LabelError,
     OrderNotSent,
@@ -299,6 +300,8 @@ def register_webhook_url(account: str, url: str) -> MerchantInfo:
 
 
 __all__ = [
+    # Moved to exceptions; still importable from here, where it used to live.
+    "PERMANENT_ERRORS",
     "BookingOutcome",
     "book_orders",
     "cancel_order",

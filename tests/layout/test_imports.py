@@ -119,7 +119,10 @@ def test_the_cycle_finder_finds_a_cycle():
 @pytest.mark.parametrize(
     ("module", "names"),
     [
-        ("services", ["place_order", "cancel_order", "refresh_order", "get_label"]),
+        (
+            "services",
+            ["place_order", "cancel_order", "refresh_order", "get_label", "PERMANENT_ERRORS"],
+        ),
         (
             "models",
             [
