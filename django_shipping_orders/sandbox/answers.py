@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clock import utc_iso
 from .dialects import REF_KEY, Links, courier_name, render_document
-from .world import Order
+from .simulated_time import utc_iso
+from .world import SandboxOrder
 
 
-def _products(order: Order) -> list[dict[str, Any]]:
+def _products(order: SandboxOrder) -> list[dict[str, Any]]:
     return [dict(p) for p in order.fields.get("product_attributes") or []]
 
 
-def create_response(order: Order, at: float, links: Links) -> dict[str, Any]:
+def create_response(order: SandboxOrder, at: float, links: Links) -> dict[str, Any]:
     """Place Order's ``response``: the Get Order document with the keys of the published
     create example beside it (``products``, ``price``, ``courier_name`` ...)."""
     doc = render_document(order, at, links)
@@ -40,7 +40,7 @@ def create_response(order: Order, at: float, links: Links) -> dict[str, Any]:
     return doc
 
 
-def cancel_response(order: Order, at: float) -> dict[str, Any]:
+def cancel_response(order: SandboxOrder, at: float) -> dict[str, Any]:
     """Cancel's ``response``: the whole cancelled order, keyed as the published example
     (its ``processing_state`` keeps the example's leading space)."""
     f = order.fields
@@ -65,7 +65,7 @@ def cancel_response(order: Order, at: float) -> dict[str, Any]:
     }
 
 
-def is_international(order: Order) -> bool:
+def is_international(order: SandboxOrder) -> bool:
     """Orders leaving Australia need a customs invoice."""
     country = str(order.fields.get("delivery_country_code") or "AU").upper()
     return order.dialect == "shippit" and country != "AU"
@@ -84,7 +84,7 @@ _LABEL_ORDER_KEYS = (
 )
 
 
-def label_response(order: Order, at: float, links: Links) -> dict[str, Any]:
+def label_response(order: SandboxOrder, at: float, links: Links) -> dict[str, Any]:
     """Get Label's ``response`` as the published example (the caller checks the label exists)."""
     f = order.fields
     user = f.get("user_attributes") or {}
@@ -138,14 +138,14 @@ def _title(state: str) -> str:
     return _TITLES.get(state) or state.replace("_", " ").title()
 
 
-def _status_owner(order: Order, state: str) -> str:
+def _status_owner(order: SandboxOrder, state: str) -> str:
     """Who reported the step: the shop until the courier has the parcel."""
     if state in ("processing", "order_placed", "despatch_in_progress", "ready_for_pickup"):
         return "Sandbox Shop"
     return courier_name(order)
 
 
-def tracking_response(order: Order, at: float, links: Links) -> dict[str, Any]:
+def tracking_response(order: SandboxOrder, at: float, links: Links) -> dict[str, Any]:
     """Get Tracking's ``response``: ``track`` newest first, title-case statuses, ``success``."""
     track = [
         {

@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .clock import iso
 from .dialects import error, receiver_lines
 from .pdf import invoice_pdf, label_pdf, manifest_pdf
 from .routes import Headers, Response, json_response
+from .simulated_time import iso
 
 if TYPE_CHECKING:
     from .server import SandboxServer

@@ -16,8 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from .clock import iso, utc_iso
-from .world import Order
+from .simulated_time import iso, utc_iso
+from .world import SandboxOrder
 
 #: The Get Order example of the Shippit documentation: every key a document
 #: carries, and the value used when the placed order did not give one.
@@ -237,7 +237,7 @@ class Links:
         return self.signed(f"/documents/{quote(ref)}/{quote(kind)}.pdf", at)
 
 
-def render_document(order: Order, at: float, links: Links) -> dict[str, Any]:
+def render_document(order: SandboxOrder, at: float, links: Links) -> dict[str, Any]:
     """The Get Order document as it reads at simulated time ``at``."""
     allocated = order.allocated(at)
     fields = order.fields
@@ -270,7 +270,7 @@ def render_document(order: Order, at: float, links: Links) -> dict[str, Any]:
     return doc
 
 
-def courier_name(order: Order) -> str:
+def courier_name(order: SandboxOrder) -> str:
     """The courier as Shippit's answers and webhooks name it."""
     return COURIER_DISPLAY.get(order.courier, order.courier)
 
@@ -282,7 +282,7 @@ def wrap(
     return {"response": body} if dialect == "shippit" else body
 
 
-def shippit_webhook(order: Order, state: str, at: float, links: Links) -> dict[str, Any]:
+def shippit_webhook(order: SandboxOrder, state: str, at: float, links: Links) -> dict[str, Any]:
     """The body Shippit POSTs when ``order`` entered ``state`` at ``at``."""
     fields = order.fields
     allocated = order.allocated(at)
@@ -313,14 +313,14 @@ def shippit_webhook(order: Order, state: str, at: float, links: Links) -> dict[s
     }
 
 
-def callback_body(order: Order, state: str, at: float, links: Links) -> dict[str, Any]:
+def callback_body(order: SandboxOrder, state: str, at: float, links: Links) -> dict[str, Any]:
     """What the provider POSTs: Shippit's webhook, or Sender.lv's Get Order document."""
     if order.dialect == "shippit":
         return shippit_webhook(order, state, at, links)
     return render_document(order, at, links)
 
 
-def receiver_lines(order: Order) -> list[str]:
+def receiver_lines(order: SandboxOrder) -> list[str]:
     """The address block printed on a label."""
     f = order.fields
     return [

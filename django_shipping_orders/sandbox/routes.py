@@ -34,7 +34,7 @@ from .dialects import (
     render_document,
     wrap,
 )
-from .world import Order, SandboxAccount
+from .world import SandboxAccount, SandboxOrder
 
 if TYPE_CHECKING:
     from .server import SandboxServer
@@ -80,7 +80,7 @@ class _Call:
     now: float
     lang: str
 
-    def find(self) -> Order | None:
+    def find(self) -> SandboxOrder | None:
         """The order named in the path, counting the call against it."""
         order = self.sandbox.world.find(self.ref or "", self.account.api_key)
         if order is not None:
@@ -91,7 +91,7 @@ class _Call:
         return json_response(404, error("not_found", lang=self.lang))
 
 
-def _touch(order: Order, route: str) -> None:
+def _touch(order: SandboxOrder, route: str) -> None:
     order.calls[route] = order.calls.get(route, 0) + 1
 
 
@@ -283,7 +283,7 @@ def _book(call: _Call) -> Response:
     return json_response(200, wrap(call.dialect, _manifests(call, orders)))
 
 
-def _manifests(call: _Call, orders: list[Order]) -> list[dict[str, Any]]:
+def _manifests(call: _Call, orders: list[SandboxOrder]) -> list[dict[str, Any]]:
     """One entry per courier, as the published example: booked ones with their manifest,
     refused ones (a courier switched off by the ``failing_manifests`` fault, orders
     without a label, cancelled orders) with ``error``, ``error_description``, ``orders``."""
@@ -303,7 +303,7 @@ def _manifests(call: _Call, orders: list[Order]) -> list[dict[str, Any]]:
                 "orders": unready,
             }
         )
-    by_courier: dict[str, list[Order]] = {}
+    by_courier: dict[str, list[SandboxOrder]] = {}
     for order in orders:
         if order.ref not in unready:
             by_courier.setdefault(courier_name(order), []).append(order)

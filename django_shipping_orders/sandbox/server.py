@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .clock import Clock, iso
 from .control import handle_other
 from .dialects import Links
 from .faults import FaultInjector, Faults
@@ -24,9 +23,10 @@ from .httpd import SandboxHTTPServer
 from .meter import ArrivalMeter
 from .pdf import check_available
 from .routes import Headers, Response, handle_api
+from .simulated_time import Clock, iso
 from .stats import Stats
 from .webhooks import CallbackDispatcher
-from .world import Order, SandboxAccount, Schedule, World
+from .world import SandboxAccount, SandboxOrder, Schedule, World
 
 
 class SandboxServer:
@@ -279,7 +279,7 @@ class SandboxServer:
         now = self.clock.now()
         return {"now": iso(now), "epoch": now, "speed": self.clock.speed}
 
-    def _order_info(self, order: Order, now: float) -> dict[str, Any]:
+    def _order_info(self, order: SandboxOrder, now: float) -> dict[str, Any]:
         return {
             "reference": order.ref,
             "dialect": order.dialect,

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..states import WEBHOOK_STATES
-from .clock import Clock
+from .simulated_time import Clock
 
 DIALECTS = ("shippit", "senderlv")
 
@@ -90,7 +90,7 @@ class SandboxAccount:
 
 
 @dataclass
-class Order:
+class SandboxOrder:
     """One placed order and its whole drawn future."""
 
     ref: str
@@ -149,7 +149,7 @@ class Order:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Order:
+    def from_dict(cls, data: dict[str, Any]) -> SandboxOrder:
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         data["timeline"] = [(str(s), float(w)) for s, w in data["timeline"]]
@@ -157,7 +157,7 @@ class Order:
 
 
 @dataclass
-class Manifest:
+class SandboxManifest:
     """A pickup booking: the orders of one courier handed over together."""
 
     manifest_id: str
@@ -171,7 +171,7 @@ class Manifest:
 class DueEvent:
     """A state change whose time has come, for the callback dispatcher."""
 
-    order: Order
+    order: SandboxOrder
     state: str
     at: float
 
@@ -198,8 +198,8 @@ class World:
         self.cancel_share = cancel_share
         self.schedule = schedule or Schedule()
         self.accounts: dict[str, SandboxAccount] = {}
-        self.orders: dict[str, Order] = {}
-        self.manifests: dict[str, Manifest] = {}
+        self.orders: dict[str, SandboxOrder] = {}
+        self.manifests: dict[str, SandboxManifest] = {}
         self._events: list[tuple[float, int, str, str]] = []
         self._seq = itertools.count()
 
@@ -222,7 +222,7 @@ class World:
             if ref not in self.orders:
                 return ref
 
-    def place(self, account: SandboxAccount, fields: dict[str, Any]) -> Order:
+    def place(self, account: SandboxAccount, fields: dict[str, Any]) -> SandboxOrder:
         """Create an order and draw its future from the seeded random source."""
         sched = self.schedule
         with self.lock:
@@ -253,7 +253,7 @@ class World:
                     ("with_driver", with_driver),
                     ("completed", with_driver + sched.completed_after),
                 ]
-            order = Order(
+            order = SandboxOrder(
                 price=_price(fields),
                 order_id=len(self.orders) + 1,
                 ref=ref,
@@ -273,7 +273,7 @@ class World:
             self._schedule_events(order, timeline[1:])
             return order
 
-    def _schedule_events(self, order: Order, entries: list[tuple[str, float]]) -> None:
+    def _schedule_events(self, order: SandboxOrder, entries: list[tuple[str, float]]) -> None:
         """Queue callback events: every change to a state Shippit's webhook schema lists
         (not order_placed or despatch_in_progress), and only the end of processing for
         Sender.lv (its callback is sent once and never repeated)."""
@@ -284,14 +284,14 @@ class World:
                 continue
             heapq.heappush(self._events, (when, next(self._seq), order.ref, state))
 
-    def find(self, ref: str, api_key: str) -> Order | None:
+    def find(self, ref: str, api_key: str) -> SandboxOrder | None:
         """The order ``ref`` if it belongs to ``api_key`` (other merchants' orders are 404)."""
         order = self.orders.get(ref)
         if order is None or order.api_key != api_key:
             return None
         return order
 
-    def cancel(self, order: Order, now: float) -> None:
+    def cancel(self, order: SandboxOrder, now: float) -> None:
         """Cut the timeline at ``now`` and end it cancelled."""
         with self.lock:
             kept = [e for e in order.timeline if e[1] <= now]
@@ -300,7 +300,7 @@ class World:
                 order.processed_at = now
             self._schedule_events(order, order.timeline[-1:])
 
-    def book(self, api_key: str, orders: list[Order], now: float) -> Manifest:
+    def book(self, api_key: str, orders: list[SandboxOrder], now: float) -> SandboxManifest:
         """Book labelled orders of one courier for pickup: they become ready_for_pickup now."""
         with self.lock:
             manifest_id = "MF" + str(self.rng.randrange(10**9, 10**10))
@@ -313,7 +313,7 @@ class World:
                         changed.append(order.timeline[i])
                 self._schedule_events(order, changed)
             courier = orders[0].courier if orders else ""
-            manifest = Manifest(manifest_id, api_key, [o.ref for o in orders], now, courier)
+            manifest = SandboxManifest(manifest_id, api_key, [o.ref for o in orders], now, courier)
             self.manifests[manifest_id] = manifest
             return manifest
 
@@ -369,11 +369,11 @@ class World:
             for raw in data.get("accounts", []):
                 self.add_account(SandboxAccount(**raw))
             for raw in data.get("orders", []):
-                order = Order.from_dict(raw)
+                order = SandboxOrder.from_dict(raw)
                 self.orders[order.ref] = order
                 self._schedule_events(order, [e for e in order.timeline[1:] if e[1] > sim_time])
             for raw in data.get("manifests", []):
-                self.manifests[raw["manifest_id"]] = Manifest(**raw)
+                self.manifests[raw["manifest_id"]] = SandboxManifest(**raw)
 
 
 def _price(fields: dict[str, Any]) -> str:
