@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from .. import services
 from ..exceptions import OrderCannotBeCancelled, ShippingOrdersError
 from ..models import Order
-from .display import admin_link, humanize_state
+from .display import humanize_state, page_url
 from .printing import print_labels, print_labels_and_documents
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ def _book_batch(
             "account": account,
             "courier": manifest.courier_display or _("the courier"),
         }
-        url = admin_link("admin:shipping_orders_manifest_change", manifest.pk)
+        url = page_url("admin:shipping_orders_manifest_change", manifest.pk)
         if url:
             label = _("Manifest %s") % (manifest.number or manifest.pk)
             modeladmin.message_user(

@@ -24,11 +24,11 @@ from ..utils import safe_web_url
 from . import attention
 from .display import (
     DOC_ICON,
-    admin_link,
     badge,
     label_url,
     local_time,
     money,
+    page_url,
     pretty_json,
     state_badge,
 )
@@ -303,7 +303,7 @@ class OrderColumns:
     def manifest_link(self, order: Order) -> str:
         if not order.manifest_id:
             return "—"
-        url = admin_link("admin:shipping_orders_manifest_change", order.manifest_id)
+        url = page_url("admin:shipping_orders_manifest_change", order.manifest_id)
         text = str(order.manifest)
         return format_html('<a href="{}">{}</a>', url, text) if url else text
 
@@ -322,7 +322,7 @@ class OrderColumns:
             return "—"
         rows = []
         for receipt in receipts:
-            url = admin_link("admin:shipping_orders_callbackreceipt_change", receipt.pk)
+            url = page_url("admin:shipping_orders_callbackreceipt_change", receipt.pk)
             when = dateformat.format(timezone.localtime(receipt.received_at), "Y-m-d H:i:s")
             rows.append((url or "#", when, receipt.get_status_display()))
         return format_html(

@@ -85,7 +85,7 @@ def local_time(value: datetime | None, zone_name: str, fmt: str = "D j M, H:i T"
     return dateformat.format(value.astimezone(zone), fmt)
 
 
-def admin_link(viewname: str, pk: Any) -> str:
+def page_url(viewname: str, pk: Any) -> str:
     """The URL of an admin page, or "" when that admin is not installed."""
     try:
         return reverse(viewname, args=[pk])

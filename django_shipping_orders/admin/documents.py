@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import LabelDocument
-from .display import admin_link, private_pdf
+from .display import page_url, private_pdf
 from .inlines import ReadOnlyInline
 
 
@@ -28,7 +28,7 @@ class LabelDocumentInline(ReadOnlyInline):
     def stored(self, document: LabelDocument) -> str:
         if not document.file:
             return document.error or "—"
-        url = admin_link("admin:shipping_orders_order_document", document.order_id)
+        url = page_url("admin:shipping_orders_order_document", document.order_id)
         if not url:
             return str(_("stored"))
         return format_html(
@@ -36,13 +36,15 @@ class LabelDocumentInline(ReadOnlyInline):
         )
 
 
+DocumentView = Callable[[HttpRequest, str, int | None], HttpResponseBase]
+
+
 class LabelDocumentViewMixin:
     """Adds ``<order>/documents/<id>/`` to the order admin: one stored document, to viewers."""
 
-    admin_site: Any
-
-    def document_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view(self.document_view)
+    def document_urls(self, guard: Callable[[DocumentView], DocumentView]) -> list[URLPattern]:
+        """The document routes, each view wrapped in ``guard`` (the site's login check)."""
+        view = guard(self.document_view)
         return [
             path(
                 "<path:object_id>/documents/<int:document_id>/",

@@ -11,7 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import OrderEvent, Parcel, Product
-from .display import ReadOnlyAdminMixin, admin_link, badge, number, state_badge
+from .display import ReadOnlyAdminMixin, badge, number, page_url, state_badge
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -105,6 +105,6 @@ class OrderEventInline(ReadOnlyInline):
     def receipt_link(self, event: OrderEvent) -> str:
         if not event.receipt_id:
             return "—"
-        url = admin_link("admin:shipping_orders_callbackreceipt_change", event.receipt_id)
+        url = page_url("admin:shipping_orders_callbackreceipt_change", event.receipt_id)
         text = _("receipt %s") % event.receipt_id
         return format_html('<a href="{}">{}</a>', url, text) if url else text

@@ -21,8 +21,8 @@ from .display import (
     DOC_ICON,
     ReadOnlyAdminMixin,
     SelectionGuardMixin,
-    admin_link,
     badge,
+    page_url,
     pretty_json,
     private_pdf,
 )
@@ -106,7 +106,7 @@ class ManifestAdmin(SelectionGuardMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     def order_links(self, manifest: Manifest) -> str:
         """Booked orders link to their page; refused ones are listed as the provider named them."""
         rows = [
-            (admin_link("admin:shipping_orders_order_change", order.pk) or "#", order.reference)
+            (page_url("admin:shipping_orders_order_change", order.pk) or "#", order.reference)
             for order in manifest.orders.order_by("reference")
         ]
         linked = {reference for _url, reference in rows}

@@ -199,7 +199,7 @@ class OrderAdmin(
                 name="shipping_orders_order_refresh",
             ),
         ]
-        return [*extra, *self.document_urls(), *super().get_urls()]
+        return [*extra, *self.document_urls(self.admin_site.admin_view), *super().get_urls()]
 
     def print_today(self, request: HttpRequest) -> HttpResponse:
         """Today's pickups whose labels are not printed yet, on the print confirmation page."""

@@ -21,8 +21,8 @@ from ..models import CallbackReceipt
 from .display import (
     ReadOnlyAdminMixin,
     SelectionGuardMixin,
-    admin_link,
     badge,
+    page_url,
     preformatted,
     pretty_json,
 )
@@ -109,7 +109,7 @@ class CallbackReceiptAdmin(SelectionGuardMixin, ReadOnlyAdminMixin, admin.ModelA
         text = receipt.reference or "—"
         if not receipt.order_id:
             return text
-        url = admin_link("admin:shipping_orders_order_change", receipt.order_id)
+        url = page_url("admin:shipping_orders_order_change", receipt.order_id)
         return format_html('<a href="{}">{}</a>', url, text) if url else text
 
     @admin.display(description=_("body"))
