@@ -1,4 +1,9 @@
-"""django-q2 schedules of the refresh engine, installed on demand and never at import.
+"""Everything the app asks of django-q2: the schedules, and one-off tasks queued by name.
+
+The schedules (the refresh engine, the callback drain) are installed on demand
+and never at import. One-off tasks (a label download, a callback drain) are
+queued by their dotted path (:func:`enqueue`), so that the low modules that
+queue them never import ``tasks``.
 
 ``install_schedules()`` (and the ``install_shipping_schedules`` command) create
 or update the schedules by name, so running it on every deploy never adds a
@@ -9,7 +14,7 @@ late run from doubling the work:
   ``Q_CLUSTER["catch_up"]``. Our schedules therefore pass their intended time
   (``scheduled_for``) and the task drops a run that is more than one period
   late, whatever ``catch_up`` says.
-- :func:`overlap_guard`: a lock in the shared cache, so a run that starts
+- ``locks.overlap_guard``: a lock in the shared cache, so a run that starts
   while the previous one is still busy returns at once.
 - leases on the orders themselves (see :mod:`.refresh`): even two runs at once
   never fetch one order twice.

@@ -1,4 +1,8 @@
-"""Include under a prefix of your choice, e.g. ``path("shipping/", include("django_shipping_orders.urls"))``."""
+"""The URLconf: the callback endpoint, the read-only API and its schema, the label views.
+
+Include it under a prefix of your choice:
+``path("shipping/", include("django_shipping_orders.urls"))``.
+"""
 
 from django.urls import path, re_path
 

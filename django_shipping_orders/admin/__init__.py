@@ -1,4 +1,4 @@
-"""Django admin for the mirror: what a shipping clerk looks at every day.
+"""Registers the admin of the mirror: orders, pickup manifests and callback receipts.
 
 ``orders`` registers the order admin, ``manifests`` the pickup manifests and
 ``receipts`` the callback log;

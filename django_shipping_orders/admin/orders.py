@@ -1,4 +1,4 @@
-"""Django admin for the mirror: what a shipping clerk looks at every day.
+"""The order admin: the list and the page a shipping clerk looks at every day.
 
 Everything here is read-only: the mirror is the provider's data, and it
 changes only through provider calls (the actions) and ``sync.apply_document``.

@@ -1,4 +1,4 @@
-"""The ``SHIPPING_ORDERS`` setting, read lazily on every access.
+"""The ``SHIPPING_ORDERS`` setting: read on first use, kept until Django says it changed.
 
 Nothing here reads ``settings`` at import time. Validating and building the
 typed values is done once, on first use, and done again after Django's

@@ -28,19 +28,28 @@ def _modules() -> dict[str, Path]:
     }
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every module of the package that ``name`` imports, at the top or inside functions."""
+def _imports(
+    name: str, path: Path, modules: dict[str, Path], *, type_checking: bool = False
+) -> set[str]:
+    """Every module of the package that ``name`` imports, at the top or inside functions.
+
+    With ``type_checking``, the imports under ``if TYPE_CHECKING:`` count too.
+    """
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
     tree = ast.parse(path.read_text(), str(path))
     # `if TYPE_CHECKING:` blocks never run: they name types, they import nothing.
-    type_only = {
-        id(child)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-        for child in ast.walk(node)
-    }
+    type_only = (
+        set()
+        if type_checking
+        else {
+            id(child)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for child in ast.walk(node)
+        }
+    )
     for node in ast.walk(tree):
         if id(node) in type_only:
             continue
