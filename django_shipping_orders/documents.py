@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from . import values
 from .bounded import DEFAULT_LIMITS, read
@@ -163,7 +163,7 @@ class _Reader:
 
 
 #: What :meth:`_Reader.read` returns for a field to leave out.
-_SKIP: Any = object()
+_SKIP: Final = object()
 
 
 def _lines(

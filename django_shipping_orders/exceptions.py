@@ -12,12 +12,26 @@ never a credential: request headers are not part of any message.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 if TYPE_CHECKING:
+    from typing import Unpack
+
     import requests
+
+
+class ErrorContext(TypedDict, total=False):
+    """The context an error may carry besides its message: the keywords of ShippingOrdersError."""
+
+    status_code: int | None
+    code: str
+    description: str
+    response: requests.Response | None
+    account: str
+    reference: str
+    retry_after: float | None
 
 
 class ShippingOrdersError(Exception):
@@ -86,9 +100,11 @@ class ProviderValidationError(ProviderAPIError):
 class OrderCannotBeCancelled(ProviderValidationError):
     """422 ``order_cannot_be_cancelled``: the order is already on its way."""
 
-    def __init__(self, *args: Any, order_state: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, message: str = "", *, order_state: str = "", **context: Unpack[ErrorContext]
+    ) -> None:
         self.order_state = order_state
-        super().__init__(*args, **kwargs)
+        super().__init__(message, **context)
 
 
 class LabelNotReady(ProviderValidationError):
@@ -152,9 +168,9 @@ class OrderNotSent(ShippingOrdersError):
 class DocumentError(ShippingOrdersError, ValueError):
     """An order document (from the provider or a caller) has a wrong or missing field."""
 
-    def __init__(self, message: str, *, field: str = "", **kwargs: Any) -> None:
+    def __init__(self, message: str, *, field: str = "", **context: Unpack[ErrorContext]) -> None:
         self.field = field
-        super().__init__(message, **kwargs)
+        super().__init__(message, **context)
 
 
 class ValueOutOfRange(DocumentError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import math
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import requests
@@ -90,11 +91,11 @@ def load_json(content: bytes | str) -> Any:
 
 def _too_deep(value: Any, limit: int) -> bool:
     """True when ``value`` nests lists and objects more than ``limit`` deep (no recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+    stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
-            children: Any = item.values()
+            children: Iterable[object] = item.values()
         elif isinstance(item, list):
             children = item
         else:

@@ -7,7 +7,7 @@ What is validated and built from the setting is kept until Django's
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -19,6 +19,9 @@ from ..exceptions import ShippingOrdersConfigurationError, UnknownAccount
 from .accounts import AccountSettings, build_account
 from .defaults import DOCUMENT_LIMIT_KEYS, GLOBAL_DEFAULTS, SETTING_NAME
 from .validation import global_type_errors, unknown_keys
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import BasePermission
 
 
 class _Snapshot:
@@ -183,7 +186,8 @@ class ShippingSettings:
         return bool(self._get("SINGLE_PROCESS"))
 
     @property
-    def api_permission_classes(self) -> list[type]:
+    def api_permission_classes(self) -> list[type[BasePermission]]:
+        """The DRF permission classes of the orders API, imported from their dotted paths."""
         return [import_string(path) for path in self._get("API_PERMISSION_CLASSES")]
 
 
@@ -192,6 +196,6 @@ shipping_settings = ShippingSettings()
 
 
 @receiver(setting_changed)
-def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+def _setting_changed(*, setting: str, **kwargs: object) -> None:
     if setting == SETTING_NAME:
         shipping_settings.reload()

@@ -4,41 +4,45 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
-from typing import Any
+from typing import TypeGuard
 
 from .defaults import DOCUMENT_LIMIT_KEYS, SETTING_NAME
 
 
-def _is_number(value: Any, minimum: float, *, above: bool = False) -> bool:
+def _is_number(value: object, minimum: float, *, above: bool = False) -> TypeGuard[float]:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return value > minimum if above else value >= minimum
 
 
-def _is_text_list(value: Any) -> bool:
+def _is_text_list(value: object) -> bool:
     return isinstance(value, str) or (
         isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
     )
 
 
-def _is_text_map(value: Any) -> bool:
+def _is_text_map(value: object) -> bool:
     return value is None or (
         isinstance(value, dict)
         and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
     )
 
 
-def _is_document_limits(value: Any) -> bool:
+def _is_document_limits(value: object) -> bool:
     return isinstance(value, dict) and all(
         key in DOCUMENT_LIMIT_KEYS and _is_number(limit, 1) and isinstance(limit, int)
         for key, limit in value.items()
     )
 
 
+#: A test of one value as the setting gives it: any object, true when it has the right type.
+Check = Callable[[object], bool]
+
 # (test, what the value must be) per key. RATE_LIMIT, PROVIDER and REFRESH have
 # checks of their own (E004, E002, E008), so they are not repeated here.
-_ACCOUNT_TYPES: dict[str, tuple[Any, str]] = {
+_ACCOUNT_TYPES: dict[str, tuple[Check, str]] = {
     "API_KEY": (lambda v: v is None or isinstance(v, str), "a string"),
     "BASE_URL": (lambda v: v is None or isinstance(v, str), "a URL string or None"),
     "CALLBACK_SECRETS": (_is_text_list, "a list of strings"),
@@ -68,7 +72,7 @@ _ACCOUNT_TYPES: dict[str, tuple[Any, str]] = {
         "a query parameter name such as 'api_key', or None",
     ),
 }
-_GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
+_GLOBAL_TYPES: dict[str, tuple[Check, str]] = {
     "LABEL_STORAGE": (lambda v: v is None or isinstance(v, str), "a STORAGES alias or None"),
     "LABEL_ROOT": (lambda v: v is None or isinstance(v, str | PurePath), "a directory or None"),
     "LABEL_MAX_BYTES": (
@@ -106,7 +110,9 @@ _GLOBAL_TYPES: dict[str, tuple[Any, str]] = {
 }
 
 
-def _type_errors(given: dict[str, Any], types: dict[str, tuple[Any, str]], where: str) -> list[str]:
+def _type_errors(
+    given: Mapping[str, object], types: dict[str, tuple[Check, str]], where: str
+) -> list[str]:
     return [
         f"{where}[{key!r}] must be {expected}, got {given[key]!r}."
         if key not in ("API_KEY",)  # never echo a credential
@@ -116,23 +122,23 @@ def _type_errors(given: dict[str, Any], types: dict[str, tuple[Any, str]], where
     ]
 
 
-def account_type_errors(alias: str, given: dict[str, Any]) -> list[str]:
+def account_type_errors(alias: str, given: Mapping[str, object]) -> list[str]:
     """One message per account value of the wrong type (the check reports them as E007)."""
     return _type_errors(given, _ACCOUNT_TYPES, f"{SETTING_NAME}['ACCOUNTS'][{alias!r}]")
 
 
-def account_wrong_keys(given: dict[str, Any]) -> set[str]:
+def account_wrong_keys(given: Mapping[str, object]) -> set[str]:
     """The keys of one account's dict whose values are of the wrong type."""
     return {
         key for key, (valid, _) in _ACCOUNT_TYPES.items() if key in given and not valid(given[key])
     }
 
 
-def global_type_errors(raw: dict[str, Any]) -> list[str]:
+def global_type_errors(raw: Mapping[str, object]) -> list[str]:
     """One message per top-level value of the wrong type (the check reports them as E007)."""
     return _type_errors(raw, _GLOBAL_TYPES, SETTING_NAME)
 
 
-def unknown_keys(given: dict[str, Any], known: dict[str, Any]) -> list[str]:
+def unknown_keys(given: Mapping[str, object], known: Mapping[str, object]) -> list[str]:
     """The keys of ``given`` that ``known`` does not list, sorted, as text."""
     return sorted(str(key) for key in given if key not in known)
