@@ -1,4 +1,4 @@
-"""Every write of an ``Order`` row: ``apply_document`` for mirrored data, and the bookkeeping.
+"""Every write of an ``Order`` row but its refresh lease: ``apply_document`` for mirrored data, and the bookkeeping.
 
 Callbacks, refreshes, admin actions and the place/cancel services all end
 here, so the rules live in one place:
