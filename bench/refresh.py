@@ -1,22 +1,25 @@
-"""Throughput of the refresh engine, beside plain ``requests`` GETs of the same URLs in the same run.
+"""Throughput of the refresh engine beside the naive peer, in the same run.
 
 Starts the sandbox in its own process (no latency, no rate limit, clock
-frozen), places ``--orders`` orders through ``services.place_order``, lets the
-sandbox process them all, and mirrors them once. Then, ``--rounds`` times:
+frozen), places ``--orders`` orders through ``services.place_order`` and lets
+the sandbox process them all (label, courier tracking number, pickup time).
+Then, with ``--workers`` threads on both sides:
 
-- engine: every order is made due and ``refresh.refresh_due()`` runs with
-  ``--workers`` threads: claim with leases, the shared rate limiter (the
-  account's RATE_LIMIT is set far above the load), GET, ``apply_document``,
-  lease release;
-- baseline: ``--workers`` threads sharing one ``requests.Session`` GET the
-  same ``/orders/{ref}`` URLs with the same headers, and do nothing else.
+- first sync: the peer (``bench/_peer.py``: a ``requests.Session`` GET of Get
+  Order, then ``update_or_create`` of the order and of each parcel and product)
+  writes every order for the first time, into rows of its own; the engine
+  (``refresh.refresh_due()``: claim with leases, the shared rate limiter, GET,
+  ``apply_document``, lease release, label downloads queued) brings every
+  placed order its first news since placing: state, label, courier tracking
+  number, parcels, an event and a queued label download each;
+- already mirrored, ``--rounds`` times: the same again with nothing new.
 
-The first full sync of every order (parcels, products, events and label
-download tasks created) is timed too, beside its own baseline. Medians are
-reported. Prints one JSON object per line:
+Medians of the rounds are reported, with the rate of bare GETs (one shared
+session, nothing else) as the ceiling. One JSON object per line:
 
-{"bench": "refresh_due", "database": ..., "orders": ..., "workers": ...,
- "orders_per_second": ..., "baseline_orders_per_second": ..., "ratio": ...}
+{"bench": "refresh_first_sync" | "refresh_mirrored", "database": ..., "orders": ...,
+ "workers": ..., "orders_per_second": ..., "peer_orders_per_second": ..., "ratio": ...,
+ "bare_get_orders_per_second": ...}
 
 Uses the test settings with their SQLite file by default; ``DATABASE_URL``
 picks PostgreSQL (a throw-away database ``bench_refresh_<pid>`` is created).
@@ -44,6 +47,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 import django  # noqa: E402
 import requests  # noqa: E402
 from _common import BENCH_ORDER, start_server, stop_server  # noqa: E402
+from _peer import peer_pass  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 API_KEY = "bench-refresh-key"
@@ -79,7 +83,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
-        "--profile", action="store_true", help="Print a profile of the last engine pass to stderr."
+        "--profile",
+        choices=["first", "mirrored"],
+        help="Print a profile of the engine's first sync, or of its last mirrored pass, to stderr.",
     )
     args = parser.parse_args()
 
@@ -91,6 +97,7 @@ def main() -> None:
         "sync": False,
         "timeout": 60,
         "retry": 120,
+        "log_level": "WARNING",
     }
     django.setup()
     from django.db import connection
@@ -121,13 +128,15 @@ def main() -> None:
             for _ in range(args.orders):
                 services.place_order("default", ORDER)
             requests.post(f"{sandbox_url}/_sandbox/advance", json={"seconds": 7200}, timeout=10)
-            references = list(Order.objects.values_list("reference", flat=True))
+            references = list(
+                Order.objects.filter(account="default").values_list("reference", flat=True)
+            )
             urls = [f"{sandbox_url}/api/3/orders/{ref}" for ref in references]
             headers = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json"}
             plain_gets(urls[:200], headers, args.workers)  # warm-up
 
             def make_due() -> None:
-                past = Order.objects.all()
+                past = Order.objects.filter(account="default")
                 past.update(next_refresh_at=django.utils.timezone.now() - timedelta(seconds=1))
 
             def engine_pass(profile: bool = False) -> tuple[float, object]:
@@ -143,21 +152,26 @@ def main() -> None:
                     pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(40)
                 return summary.fetched / elapsed, summary
 
-            base_first = plain_gets(urls, headers, args.workers)
-            first_rate, first = engine_pass()
-            report(connection, args, "refresh_due_first_sync", first_rate, base_first, first)
+            base_url = f"{sandbox_url}/api/3"
+            bare = plain_gets(urls, headers, args.workers)
+            peer_first = peer_pass(base_url, headers, references, args.workers)
+            first_rate, first = engine_pass(args.profile == "first")
+            report(connection, args, "refresh_first_sync", first_rate, peer_first, bare, first)
 
-            engine_rates, plain_rates, last = [], [], None
+            engine_rates, peer_rates, bare_rates, last = [], [], [], None
             for round_number in range(args.rounds):
-                plain_rates.append(plain_gets(urls, headers, args.workers))
-                rate, last = engine_pass(args.profile and round_number == args.rounds - 1)
+                bare_rates.append(plain_gets(urls, headers, args.workers))
+                peer_rates.append(peer_pass(base_url, headers, references, args.workers))
+                profile = args.profile == "mirrored" and round_number == args.rounds - 1
+                rate, last = engine_pass(profile)
                 engine_rates.append(rate)
             report(
                 connection,
                 args,
-                "refresh_due",
+                "refresh_mirrored",
                 statistics.median(engine_rates),
-                statistics.median(plain_rates),
+                statistics.median(peer_rates),
+                statistics.median(bare_rates),
                 last,
             )
     finally:
@@ -165,7 +179,7 @@ def main() -> None:
         stop_server(proc)
 
 
-def report(connection, args, name, rate, baseline, summary) -> None:
+def report(connection, args, name, rate, peer, bare, summary) -> None:
     print(
         json.dumps(
             {
@@ -177,8 +191,9 @@ def report(connection, args, name, rate, baseline, summary) -> None:
                 "changed": summary.changed,
                 "failed": summary.failed,
                 "orders_per_second": round(rate, 1),
-                "baseline_orders_per_second": round(baseline, 1),
-                "ratio": round(rate / baseline, 3),
+                "peer_orders_per_second": round(peer, 1),
+                "ratio": round(rate / peer, 2),
+                "bare_get_orders_per_second": round(bare, 1),
             }
         ),
         flush=True,

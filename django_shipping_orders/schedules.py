@@ -22,7 +22,10 @@ late run from doubling the work:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -168,12 +171,64 @@ def enqueue(func: str, *args: object, task_name: str) -> None:
 
 
 def enqueue_label_download(order_id: int) -> None:
-    """Queue the download of order ``order_id``'s label."""
+    """Queue the download of order ``order_id``'s label (with the batch collecting here, if any)."""
+    batch = _label_batch.get()
+    if batch is not None:
+        batch.add(order_id)
+        return
     enqueue(
         "django_shipping_orders.tasks.download_label",
         order_id,
         task_name=f"shipping-label-{order_id}",
     )
+
+
+class LabelBatch:
+    """Label downloads collected from many applied documents, queued as one task.
+
+    A queued task is a row (ORM broker) or a message (Redis) of its own, and
+    the ORM broker reconnects to the database for each one outside a
+    transaction; a refresh that brings a thousand labels queues a few tasks
+    instead of a thousand. Thread-safe: the engine's workers add, the thread
+    that claims flushes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: list[int] = []
+
+    def add(self, order_id: int) -> None:
+        with self._lock:
+            self._ids.append(order_id)
+
+    def flush(self) -> int:
+        """Queue one ``download_labels`` task for what was collected; returns how many orders."""
+        with self._lock:
+            ids, self._ids = list(dict.fromkeys(self._ids)), []
+        if ids:
+            enqueue(
+                "django_shipping_orders.tasks.download_labels",
+                ids,
+                task_name=f"shipping-labels-{ids[0]}-{len(ids)}",
+            )
+        return len(ids)
+
+
+_label_batch: ContextVar[LabelBatch | None] = ContextVar("shipping_label_batch", default=None)
+
+
+@contextmanager
+def collecting_labels(batch: LabelBatch) -> Iterator[LabelBatch]:
+    """Within this block (this thread), label downloads go to ``batch`` instead of a task each.
+
+    The downloads are queued after commit (``transaction.on_commit``), so the
+    block must also hold the commit of the writes that ask for them.
+    """
+    token = _label_batch.set(batch)
+    try:
+        yield batch
+    finally:
+        _label_batch.reset(token)
 
 
 def enqueue_callback_drain() -> None:

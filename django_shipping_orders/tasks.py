@@ -73,6 +73,19 @@ def download_label(order_id: int) -> str:
     return f"stored {order.label.name}"
 
 
+def download_labels(order_ids: list[int]) -> dict[str, int]:
+    """Download the labels of several orders (queued once per refresh chunk); never raises.
+
+    Each order is done as :func:`download_label` does it: one failure is
+    recorded on its order and does not stop the others.
+    """
+    outcome = {"stored": 0, "not_stored": 0}
+    for order_id in order_ids:
+        result = download_label(order_id)
+        outcome["stored" if result.startswith("stored") else "not_stored"] += 1
+    return outcome
+
+
 def _result(summary: refresh.RefreshSummary) -> dict[str, Any]:
     result = summary.as_dict()
     result["failures"] = result["failures"][:MAX_REPORTED_FAILURES]

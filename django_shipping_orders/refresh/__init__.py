@@ -4,6 +4,7 @@
 - ``engine``: the engine: admits claimed orders through the rate limit, applies answers;
 - ``pool``: its worker threads;
 - ``unchanged``: whether an answer would change nothing (bookkeeping only);
+- ``writer``: what the claiming thread writes between chunks;
 - ``summary``: what a run did.
 
 ``refresh_due()`` and ``refresh_orders()`` are what the command and the

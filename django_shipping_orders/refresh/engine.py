@@ -20,28 +20,22 @@ bookkeeping itself, and only if the row has not been touched since it was
 claimed (``updated_at``). Anything else goes through ``apply_document``, the
 one write path of mirrored data.
 
-The worker threads only fetch and compare; the thread that claims also
-writes the bookkeeping of every unchanged order fetched since its last
-chunk and gives their leases back, in one short transaction: one SELECT that
-locks the rows and one UPDATE sent for all of them at once (``executemany``).
-One writer instead of one per thread: on SQLite concurrent writers queue for
-the database lock, and on every database an ORM statement per order costs
-more CPU than the request it records.
+The worker threads only fetch and compare; the thread that claims does every
+write, between chunks (:mod:`.writer`): the bookkeeping of unchanged answers
+for many orders in one statement, the changed ones through
+``sync.apply_documents`` with one commit and one label task per chunk.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import policy, sync
 from ..conf import AccountSettings, shipping_settings
-from ..documents import OrderDocument
 from ..exceptions import (
     RateBudgetExhausted,
     RateLimited,
@@ -51,11 +45,11 @@ from ..exceptions import (
 from ..models import Order, Source
 from ..providers import Provider, get_provider
 from ..redaction import get_logger, scrub
-from ..sync import apply_document
 from .claims import _writes, claim, due_orders, release
 from .pool import Pool
 from .summary import RefreshFailure, RefreshSummary
 from .unchanged import unchanged
+from .writer import ChunkWriter
 
 logger = get_logger("django_shipping_orders.refresh")
 
@@ -164,8 +158,8 @@ class _Engine:
         self._providers: dict[str, Provider] = {}
         self._lock = threading.Lock()
         self._done: list[Order] = []
-        #: Unchanged orders fetched, whose bookkeeping the claiming thread writes.
-        self._unchanged: list[tuple[Order, OrderDocument, datetime]] = []
+        #: What the workers fetched, written by the claiming thread between chunks.
+        self._writer = ChunkWriter(self, source=source, policy=self._policy)
         self._count = 0
 
     def run(self, next_chunk: Callable[[int], list[Order]]) -> None:
@@ -173,12 +167,13 @@ class _Engine:
         # lease runs while it waits in the queue. With ``wait`` the workers sleep
         # for the budget, so chunks stay small; without it they are larger, which
         # spreads the cost of claiming and of writing the bookkeeping over more orders.
+        # The queue holds one chunk, so the workers fetch it while the last one is written.
         per_worker = 8 if self.wait else 25
         size = min(100, max(25, self.workers * per_worker))
-        pool = Pool(self.workers, self._refresh_one) if self.workers > 1 else None
+        pool = Pool(self.workers, self._refresh_one, backlog=size) if self.workers > 1 else None
         try:
             while True:
-                self._write_unchanged()
+                self._writer.write()
                 self._release_done()
                 chunk = next_chunk(size)
                 if not chunk:
@@ -191,7 +186,7 @@ class _Engine:
         finally:
             if pool is not None:
                 pool.close()
-            self._write_unchanged()
+            self._writer.write()
             self._release_done()
 
     def _account(self, alias: str) -> AccountSettings | Exception:
@@ -239,26 +234,26 @@ class _Engine:
                     self._skip(order)
                     return
                 raise
-            if unchanged(order, document):
-                with self._lock:
-                    self._unchanged.append((order, document, started))
-                return  # counted and released when the bookkeeping is written
-            with _writes():
-                result = apply_document(order.account, document, self.source, observed_at=started)
-        except ShippingOrdersError as err:
+            # Counted, written and released with the rest of its chunk.
+            self._writer.add((order, document, started), changed=not unchanged(order, document))
+            return
+        except Exception as err:
+            self._failed(order, err)
+        self._finish([order])
+
+    def _failed(self, order: Order, err: Exception) -> None:
+        """Record ``err`` on ``order`` and in the summary."""
+        if isinstance(err, ShippingOrdersError):
             self._record_failure(order, err)
             self._fail(order, err)
-        except Exception as err:
-            # A bug in an adapter, a database fault: recorded like a provider
-            # fault (with its type, since str(KeyError) is only the key).
-            logger.exception("Refreshing %s failed unexpectedly", order)
-            # Not a provider error, so not scrubbed by the client: its text may quote one.
-            error = ShippingOrdersError(scrub(f"{type(err).__name__}: {err}"))
-            self._record_failure(order, error)
-            self._fail(order, err, str(error))
-        else:
-            self._count_fetched(result.changed)
-        self._finish([order])
+            return
+        # A bug in an adapter, a database fault: recorded like a provider
+        # fault (with its type, since str(KeyError) is only the key).
+        logger.error("Refreshing %s failed unexpectedly", order, exc_info=err)
+        # Not a provider error, so not scrubbed by the client: its text may quote one.
+        error = ShippingOrdersError(scrub(f"{type(err).__name__}: {err}"))
+        self._record_failure(order, error)
+        self._fail(order, err, str(error))
 
     def _record_failure(self, order: Order, error: Exception) -> None:
         try:
@@ -283,65 +278,6 @@ class _Engine:
             count = self._count
         if self.progress is not None:
             self.progress(count, self.summary.selected)
-
-    def _write_unchanged(self) -> None:
-        """Write the bookkeeping of the unchanged orders fetched so far, and give back their leases.
-
-        One transaction: the rows are locked and checked against the
-        ``updated_at`` read at claim time, and the untouched ones are written
-        by ``sync.record_unchanged_fetches``. A row changed since it was claimed (a
-        callback, an admin action) goes through ``apply_document`` instead,
-        which decides what is newer.
-        """
-        with self._lock:
-            pending, self._unchanged = self._unchanged, []
-        if not pending:
-            return
-        now = timezone.now()
-        entries = {order.pk: (order, document, started) for order, document, started in pending}
-        written: list[tuple[Order, datetime | None, datetime]] = []
-        try:
-            with _writes(), transaction.atomic():
-                rows = (
-                    Order.objects.select_for_update()
-                    .filter(pk__in=entries)
-                    .values_list("pk", "updated_at")
-                )
-                for pk, updated_at in rows:
-                    order = entries[pk][0]
-                    if updated_at != order.updated_at:
-                        continue
-                    order.refresh_failures = 0
-                    next_at = policy.next_refresh_at(
-                        order, now=now, source=self.source, policy=self._policy
-                    )
-                    written.append((order, next_at, entries[pk][2]))
-                if written:
-                    sync.record_unchanged_fetches(written, now)
-        except Exception as err:
-            logger.exception("Could not write the refresh bookkeeping of %d orders", len(pending))
-            for order, _, _ in pending:
-                self._fail(order, err, f"{type(err).__name__}: {err}")
-            self._finish([order for order, _, _ in pending])
-            return
-        self._count_fetched(False, len(written))
-        self._finish([order for order, _, _ in written], released=True)
-        done = {order.pk for order, _, _ in written}
-        for order, document, started in pending:
-            if order.pk in done:
-                continue
-            # Changed since it was claimed: the full path decides what is newer.
-            try:
-                with _writes():
-                    result = apply_document(
-                        order.account, document, self.source, observed_at=started
-                    )
-            except Exception as err:
-                logger.exception("Applying %s failed", order)
-                self._fail(order, err, f"{type(err).__name__}: {err}")
-            else:
-                self._count_fetched(result.changed)
-            self._finish([order])
 
     def _fail(self, order: Order, error: Exception, message: str = "") -> None:
         failure = RefreshFailure(

@@ -1,4 +1,4 @@
-"""The refresh engine's worker threads: a short queue, and each thread's database connection closed."""
+"""The refresh engine's worker threads: a queue of one chunk, and each thread's database connection closed."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ logger = get_logger("django_shipping_orders.refresh")
 class Pool:
     """Threads fed through a short queue; each closes its database connection when done."""
 
-    def __init__(self, workers: int, work: Callable[[Order], None]) -> None:
+    def __init__(self, workers: int, work: Callable[[Order], None], *, backlog: int = 0) -> None:
         self._work = work
-        self._queue: queue.Queue[Order | None] = queue.Queue(maxsize=workers * 2)
+        # ``backlog``: how many orders may wait; a whole chunk lets the workers fetch the
+        # next chunk while the claiming thread writes the last one.
+        self._queue: queue.Queue[Order | None] = queue.Queue(maxsize=max(backlog, workers * 2))
         self._threads = [
             threading.Thread(target=self._loop, name=f"shipping-refresh-{i}", daemon=True)
             for i in range(workers)

@@ -20,8 +20,9 @@ here, so the rules live in one place:
 The package has one module per kind of write, so that each column has one
 owner: ``apply`` (mirrored data), ``locking`` (finding the row and locking
 it), ``lines`` (parcels and products),
-``bookkeeping`` (refresh bookkeeping, provider errors, the stored label) and
-``placement`` (an order being placed).
+``bookkeeping`` (refresh bookkeeping, provider errors, the stored label),
+``placement`` (an order being placed) and ``chunk`` (many fetched documents
+applied in one transaction, their label downloads queued as one task).
 """
 
 from .apply import SyncResult, apply_document
@@ -34,12 +35,15 @@ from .bookkeeping import (
     record_unchanged_fetches,
     store_label,
 )
+from .chunk import ChunkItem, apply_documents
 from .lines import merge_raw, normalize_json
 from .placement import begin_placement, discard_placement, finish_placement, mark_placement
 
 __all__ = [
+    "ChunkItem",
     "SyncResult",
     "apply_document",
+    "apply_documents",
     "begin_placement",
     "discard_placement",
     "finish_placement",
