@@ -65,7 +65,23 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=60, help="requests per minute per key")
     parser.add_argument("--drop", type=float, default=0.2, help="share of callbacks lost")
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=SECONDS",
+        help="a REFRESH setting for this run (repeatable), e.g. --set MOVING_INTERVAL=21600",
+    )
+    parser.add_argument(
+        "--capacity",
+        default="",
+        metavar="N,N,…",
+        help="order volumes to try at --capacity-rate; reports the most open orders per key "
+        "that still keep label p95 <= 5 min and in-transit p95 <= 2 h, scaled to --rate",
+    )
+    parser.add_argument("--capacity-rate", type=int, default=2, help="requests per minute")
     args = parser.parse_args()
+    overrides = {name: float(value) for name, value in (item.split("=", 1) for item in args.set)}
 
     settings.Q_CLUSTER = {
         "name": "bench-freshness",
@@ -73,13 +89,44 @@ def main() -> None:
         "sync": False,
         "timeout": 60,
         "retry": 120,
+        "log_level": "WARNING",
     }
     django.setup()
+
+    if not args.capacity:
+        print(json.dumps(simulate(args, args.orders, args.rate, overrides)), flush=True)
+        return
+    # Every poll is budget: the volume a key can carry grows in step with its rate limit.
+    # So the search runs at a small rate, and its volumes are scaled to --rate.
+    scale = args.rate / args.capacity_rate
+    best = 0
+    for volume in sorted(int(v) for v in args.capacity.split(",")):
+        result = simulate(args, volume, args.capacity_rate, overrides)
+        holds = (
+            result["p95_label_delay_minutes"] <= 5 and result["p95_in_transit_staleness_hours"] <= 2
+        )
+        print(json.dumps({**result, "bench": "refresh_freshness_volume", "holds": holds}))
+        if holds:
+            best = max(best, result["max_open_orders"])
+    capacity = {
+        "bench": "refresh_freshness_capacity",
+        "rate_limit_per_minute": args.rate,
+        "searched_at_rate_per_minute": args.capacity_rate,
+        "volumes": args.capacity,
+        "capacity_open_orders_per_key": round(best * scale),
+        "settings": overrides,
+    }
+    print(json.dumps(capacity), flush=True)
+
+
+def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) -> dict:
+    """One run of ``orders`` orders at ``rate`` requests a minute; returns the figures."""
     import time_machine
     from django.db import connection
     from django.test.utils import override_settings
 
     from django_shipping_orders import refresh, services, signals, states
+    from django_shipping_orders.exceptions import RateLimited
     from django_shipping_orders.models import Order, Source
     from django_shipping_orders.providers import get_provider
     from django_shipping_orders.sandbox import SandboxServer
@@ -95,25 +142,27 @@ def main() -> None:
     sandbox.start()
     sandbox.dispatcher.stop()  # callbacks are delivered below, in step with the clocks
     sandbox.add_account(API_KEY)
-    sandbox.set_faults(rate_limit=args.rate)
+    sandbox.set_faults(rate_limit=rate)
     shipping = {
         "ACCOUNTS": {
             "default": {
                 "PROVIDER": "sandbox",
                 "API_KEY": API_KEY,
                 "BASE_URL": sandbox.shippit_url,
-                "RATE_LIMIT": f"{args.rate}/m",
+                "RATE_LIMIT": f"{rate}/m",
                 "MAX_RETRIES": 0,
             }
         },
         "REFRESH_WORKERS": 1,
+        "REFRESH": overrides,
     }
     rng = random.Random(args.seed)
     start = sandbox.now()
-    placements = sorted(start + rng.uniform(0, DAY) for _ in range(args.orders))
+    placements = sorted(start + rng.uniform(0, DAY) for _ in range(orders))
     label_known: dict[str, float] = {}
     seen: dict[str, list[tuple[float, str]]] = {}
     delivered: list[tuple[str, str, float]] = []
+    max_open = 0
 
     def on_synced(sender, order, **kwargs):
         if order.courier_job_id and order.reference not in label_known:
@@ -135,12 +184,18 @@ def main() -> None:
             provider = get_provider("default")
             next_placement = 0
             steps = int(args.days * DAY / args.step)
-            for _ in range(steps):
+            hourly = max(1, int(3600 / args.step))
+            for step in range(steps):
+                if step % hourly == 0:
+                    max_open = max(max_open, Order.objects.open().count())
                 sandbox.advance(args.step)
                 now = sandbox.now()
                 traveller.move_to(now)
                 while next_placement < len(placements) and placements[next_placement] <= now:
-                    services.place_order("default", ORDER)
+                    try:
+                        services.place_order("default", ORDER)
+                    except RateLimited:
+                        break  # the budget is spent: placed at a later step, as a shop would
                     next_placement += 1
                 for event in sandbox.world.pop_due(now):
                     if rng.random() < args.drop:
@@ -171,14 +226,15 @@ def main() -> None:
                 rank = states.state_rank(state)
                 known = [t for t, s in changes if (states.state_rank(s) or 0) >= rank]
                 engine_stale.append((min(known) if known else end) - planned)
-        base = baseline(world, delivered, args.rate, end, MOVING, states)
+        base = baseline(world, delivered, rate, end, MOVING, states)
         result = {
             "bench": "refresh_freshness",
             "database": connection.vendor,
             "orders": len(world),
             "simulated_days": args.days,
             "step_seconds": args.step,
-            "rate_limit_per_minute": args.rate,
+            "rate_limit_per_minute": rate,
+            "settings": overrides,
             "callbacks_dropped_share": args.drop,
             "callbacks_delivered": len(delivered),
             "wall_seconds": round(wall, 1),
@@ -191,11 +247,14 @@ def main() -> None:
             "baseline_p95_in_transit_staleness_hours": round(p95(base["stale"]) / 3600, 2),
             "max_requests_per_60s": max(stats["max_requests_per_60s"].values(), default=0),
             "throttled_429": stats["throttled"],
-            "place_order_calls": args.orders,
+            "place_order_calls": orders,
             "orders_still_open": Order.objects.open().count(),
+            "max_open_orders": max_open,
         }
-        print(json.dumps(result), flush=True)
+        return result
     finally:
+        signals.order_synced.disconnect(on_synced)
+        signals.order_state_changed.disconnect(on_state)
         sandbox.stop()
         connection.creation.destroy_test_db(old_name, verbosity=0)
 

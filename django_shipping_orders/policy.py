@@ -15,6 +15,7 @@ callbacks arrive the polls only back them up. Every number is a setting under
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -43,6 +44,10 @@ class PolicySettings:
     PROCESSING_STUCK_INTERVAL: float = 1 * HOUR
     #: After a callback, the next poll only backs up the next callback: never sooner than this.
     AFTER_CALLBACK: float = 6 * HOUR
+    #: A callback brought the label but no pickup time (Shippit's never carry one): poll once
+    #: this soon, since Get Order tells the pickup time and the polls around it follow.
+    #: 0 turns this poll off.
+    LABEL_FOLLOW_UP: float = 5 * MINUTE
     #: Label known, waiting for pickup.
     LABELLED_INTERVAL: float = 12 * HOUR
     #: From pickup_at until PICKUP_WINDOW after it, poll every PICKUP_INTERVAL
@@ -62,6 +67,17 @@ class PolicySettings:
     ERROR_MAX: float = 6 * HOUR
     #: How long a claimed order stays leased to one worker before another may take it.
     LEASE: float = 5 * MINUTE
+    #: Spare budget: the share of each minute's rate limit that polls of orders not yet due
+    #: may use (what the due orders left; 0 turns these polls off), and the least chance
+    #: (0 to 1) that an order has changed since it was last seen for it to be polled so.
+    SPARE_SHARE: float = 0.5
+    SPARE_MIN_CHANCE: float = 0.75
+    #: How long an order typically stays labelled (when no pickup time is known), in
+    #: transit, and with the driver: the chance that it has moved on grows with its time
+    #: in the state against these (see ``change_chance``).
+    EXPECTED_LABELLED_STAY: float = 6 * HOUR
+    EXPECTED_MOVING_STAY: float = 24 * HOUR
+    EXPECTED_WITH_DRIVER_STAY: float = 4 * HOUR
 
     @classmethod
     def from_settings(cls, overrides: dict[str, Any]) -> PolicySettings:
@@ -81,8 +97,17 @@ class PolicySettings:
                     f"SHIPPING_ORDERS['REFRESH'][{name!r}] must be a number of seconds >= 0, "
                     f"got {value!r}."
                 )
+            if name in _SHARES and seconds > 1:
+                raise ShippingOrdersConfigurationError(
+                    f"SHIPPING_ORDERS['REFRESH'][{name!r}] is a share: a number from 0 to 1, "
+                    f"got {value!r}."
+                )
             values[name] = float(seconds)
         return cls(**values)
+
+
+#: Settings that are a share (0 to 1), not seconds.
+_SHARES = frozenset({"SPARE_SHARE", "SPARE_MIN_CHANCE"})
 
 
 def current_policy() -> PolicySettings:
@@ -108,6 +133,14 @@ class OrderLike(Protocol):
     def label_url(self) -> str: ...
     @property
     def refresh_failures(self) -> int: ...
+
+
+class SeenOrderLike(Protocol):
+    state: str
+    created_at: datetime | None
+    pickup_at: datetime | None
+    state_changed_at: datetime | None
+    last_synced_at: datetime | None
 
 
 def _seconds(value: float) -> timedelta:
@@ -151,6 +184,10 @@ def next_refresh_at(
             if now < pickup:
                 return min(pickup + _seconds(policy.PICKUP_INTERVAL), now + _seconds(interval))
             return now + _seconds(policy.PICKUP_INTERVAL)
+        if pickup is None and source == "callback" and policy.LABEL_FOLLOW_UP:
+            # The label came by callback, which says nothing of the pickup: one Get Order
+            # soon learns when it is, and the polls around it follow (the rule above).
+            return now + _seconds(policy.LABEL_FOLLOW_UP)
     if source == "callback":
         interval = max(interval, policy.AFTER_CALLBACK)
     return now + _seconds(interval)
@@ -191,3 +228,62 @@ def next_retry_after_error(
     failures = max(1, order.refresh_failures)
     delay = min(policy.ERROR_MAX, policy.ERROR_INITIAL * (2 ** (failures - 1)))
     return now + _seconds(delay)
+
+
+def expected_stay(state: str, policy: PolicySettings) -> float | None:
+    """How long an order typically stays in ``state``; None when spare polls leave it alone.
+
+    Processing has its own close schedule, and a state the app does not know
+    has no typical stay.
+    """
+    canonical = states.canonical_state(state)
+    if canonical in states.PROCESSING_STATES or not states.is_known(canonical):
+        return None
+    if states.is_final(canonical):
+        return None
+    if canonical in states.NEAR_DELIVERY_STATES:
+        return policy.EXPECTED_WITH_DRIVER_STAY
+    if canonical in states.MOVING_STATES:
+        return policy.EXPECTED_MOVING_STAY
+    return policy.EXPECTED_LABELLED_STAY
+
+
+def change_chance(order: SeenOrderLike, *, now: datetime, policy: PolicySettings) -> float:
+    """The chance (0 to 1) that ``order``'s state has changed since it was last seen.
+
+    The time an order stays in a state is modelled with a Weibull law of
+    shape 2 whose mean is the state's expected stay: unlike a constant rate,
+    the chance of moving on grows with the time already spent in the state
+    (a parcel 20 h in transit is more likely to have arrived than one just
+    picked up). Past twice the expected stay the rate stops growing, so an
+    order stuck in a state is looked at now and then, not at every spare
+    minute. A labelled order whose pickup is ahead has nothing to tell
+    until then (the poll after ``pickup_at`` looks).
+    """
+    stay = expected_stay(order.state, policy)
+    seen = order.last_synced_at
+    if stay is None or seen is None or stay <= 0 or now <= seen:
+        return 0.0
+    canonical = states.canonical_state(order.state)
+    labelled = canonical not in states.MOVING_STATES | states.NEAR_DELIVERY_STATES
+    if labelled and order.pickup_at is not None and now < order.pickup_at:
+        return 0.0
+    entered = order.state_changed_at or order.created_at or seen
+    if order.pickup_at is not None and labelled:
+        entered = max(entered, order.pickup_at)  # the stay that matters starts at the pickup
+    scale = stay / _WEIBULL_MEAN
+    limit = 2 * stay
+
+    def hazard(age: float) -> float:  # cumulative, capped growth past ``limit``
+        if age <= limit:
+            return (max(age, 0.0) / scale) ** 2
+        return (limit / scale) ** 2 + 2 * limit * (age - limit) / scale**2
+
+    gained = hazard((now - entered).total_seconds()) - hazard(
+        max(0.0, (seen - entered).total_seconds())
+    )
+    return 1.0 - math.exp(-max(gained, 0.0))
+
+
+#: The mean of a Weibull law of shape 2 and scale 1 (Gamma(1.5)).
+_WEIBULL_MEAN = math.gamma(1.5)

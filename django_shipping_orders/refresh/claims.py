@@ -42,6 +42,7 @@ _CLAIM_FIELDS = (
     "pickup_at",
     "courier_job_id",
     "label_url",
+    "next_refresh_at",
 )
 
 

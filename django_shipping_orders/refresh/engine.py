@@ -45,6 +45,7 @@ from ..exceptions import (
 from ..models import Order, Source
 from ..providers import Provider, get_provider
 from ..redaction import get_logger, scrub
+from . import spare
 from .claims import _writes, claim, due_orders, release
 from .pool import Pool
 from .summary import RefreshFailure, RefreshSummary
@@ -67,8 +68,13 @@ def refresh_due(
     workers: int | None = None,
     source: str = Source.REFRESH,
     progress: ProgressCallback | None = None,
+    spare: bool = True,
 ) -> RefreshSummary:
-    """Refresh the orders due now (oldest first), at most ``limit``; see the module docstring."""
+    """Refresh the orders due now (oldest first), at most ``limit``; see the module docstring.
+
+    Then, unless ``limit`` or ``wait`` is given (or ``spare`` is false), the
+    spare budget polls the orders most likely to have changed (:mod:`.spare`).
+    """
     if account is not None:
         shipping_settings.account(account)  # UnknownAccount names the configured ones
     engine = _Engine(wait=wait, workers=workers, source=source, progress=progress)
@@ -90,7 +96,27 @@ def refresh_due(
         # Without --wait the rest of the selection is reported, not fetched.
         left = due_orders(account).filter(account__in=engine.exhausted).count()
         engine.summary.skipped_rate_limited += min(left, remaining[0])
+    if spare and limit is None and not wait:
+        _spend_spare(engine, account)
     return engine.summary
+
+
+def _spend_spare(engine: _Engine, account: str | None) -> None:
+    """Poll, with what the due orders left of each account's budget, the likeliest changed."""
+    now = timezone.now()
+    ids: list[int] = []
+    for alias in [account] if account else shipping_settings.account_aliases:
+        settings = engine._account(alias)
+        if alias in engine.exhausted or isinstance(settings, Exception):
+            continue
+        ids += spare.pick(
+            alias, spare.spare_slots(settings, engine._policy), now=now, policy=engine._policy
+        )
+    if ids:
+        engine.summary.selected += len(ids)
+        engine.summary.spare += len(ids)
+        engine._writer.keep_schedule = True
+        engine.run(_id_chunks(engine, ids))
 
 
 def refresh_orders(
@@ -110,6 +136,12 @@ def refresh_orders(
         ids = list(dict.fromkeys(int(pk) for pk in orders))
     engine = _Engine(wait=wait, workers=workers, source=source, progress=progress)
     engine.summary.selected = len(ids)
+    engine.run(_id_chunks(engine, ids))
+    return engine.summary
+
+
+def _id_chunks(engine: _Engine, ids: list[int]) -> Callable[[int], list[Order]]:
+    """Claims ``ids`` in order, a chunk at a time, skipping leased ones and spent accounts."""
     position = [0]
 
     def next_chunk(size: int) -> list[Order]:
@@ -129,8 +161,7 @@ def refresh_orders(
                 return chunk
         return []
 
-    engine.run(next_chunk)
-    return engine.summary
+    return next_chunk
 
 
 class _Engine:

@@ -29,6 +29,8 @@ class RefreshSummary:
     skipped_rate_limited: int = 0
     #: Selected orders that another worker holds a lease on right now.
     skipped_busy: int = 0
+    #: Of the selected, orders not yet due, polled with the spare budget (refresh/spare.py).
+    spare: int = 0
     failures: list[RefreshFailure] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -62,6 +62,9 @@ class ChunkWriter:
         self._changed: list[Fetched] = []
         #: Label downloads asked for by the answers applied, queued once per chunk.
         self.labels = schedules.LabelBatch()
+        #: Spare polls (refresh/spare.py) that find nothing new leave the order's next poll
+        #: where its schedule put it: they come on top of it, never instead of it.
+        self.keep_schedule = False
 
     def add(self, entry: Fetched, *, changed: bool) -> None:
         with self._lock:
@@ -123,8 +126,12 @@ class ChunkWriter:
                     if updated_at != order.updated_at:
                         continue
                     order.refresh_failures = 0
-                    next_at = policy.next_refresh_at(
-                        order, now=now, source=self._source, policy=self._policy
+                    next_at = (
+                        order.next_refresh_at
+                        if self.keep_schedule
+                        else policy.next_refresh_at(
+                            order, now=now, source=self._source, policy=self._policy
+                        )
                     )
                     written.append((order, next_at, entries[pk][2]))
                 if written:

@@ -198,3 +198,39 @@ def test_bad_policy_settings_name_the_key(overrides, message):
     with pytest.raises(ShippingOrdersConfigurationError) as err:
         PolicySettings.from_settings(overrides)
     assert message in str(err.value)
+
+
+# -- a label known without a pickup time ------------------------------------------------------
+
+
+def test_a_label_callback_without_pickup_time_brings_one_poll_soon():
+    order = FakeOrder(state="order_placed", courier_job_id="CPA1")
+    now = T0 + 20 * MIN
+    assert next_refresh_at(order, now=now, source="callback", policy=P) == now + timedelta(
+        seconds=P.LABEL_FOLLOW_UP
+    )
+    # That poll learns the pickup time: the next one is just after the pickup.
+    order.pickup_at = now + 3 * HOUR
+    polled = now + timedelta(seconds=P.LABEL_FOLLOW_UP)
+    assert next_refresh_at(order, now=polled, source="refresh", policy=P) == (
+        order.pickup_at + timedelta(seconds=P.PICKUP_INTERVAL)
+    )
+
+
+def test_the_follow_up_is_once_a_poll_without_pickup_time_waits_as_before():
+    order = FakeOrder(state="order_placed", courier_job_id="CPA1")
+    now = T0 + 30 * MIN
+    after_poll = next_refresh_at(order, now=now, source="refresh", policy=P)
+    assert after_poll == now + timedelta(seconds=P.LABELLED_INTERVAL)
+    off = PolicySettings(LABEL_FOLLOW_UP=0)
+    assert next_refresh_at(order, now=now, source="callback", policy=off) == now + timedelta(
+        seconds=max(P.LABELLED_INTERVAL, P.AFTER_CALLBACK)
+    )
+
+
+def test_a_callback_with_the_pickup_time_known_needs_no_follow_up():
+    order = FakeOrder(state="ready_for_pickup", courier_job_id="CPA1", pickup_at=T0 + 4 * HOUR)
+    now = T0 + HOUR
+    assert next_refresh_at(order, now=now, source="callback", policy=P) == (
+        order.pickup_at + timedelta(seconds=P.PICKUP_INTERVAL)
+    )

@@ -1,0 +1,141 @@
+"""The spare budget: polls of orders not yet due, the likeliest changed first, never above the limit.
+
+Measured where the provider counts: the sandbox's arrival meter (see
+test_provider_meter.py), with the account's limit and the sandbox's the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+from django.utils import timezone
+
+from django_shipping_orders import refresh
+from django_shipping_orders.models import Order
+from django_shipping_orders.policy import PolicySettings, change_chance
+
+from .conftest import sandbox_accounts
+from .test_engine import get_calls, place
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+HOUR = timedelta(hours=1)
+P = PolicySettings()
+
+
+@dataclass
+class Seen:
+    state: str
+    state_changed_at: datetime | None
+    last_synced_at: datetime | None
+    created_at: datetime | None = T0
+    pickup_at: datetime | None = None
+
+
+# -- the chance, a pure function -----------------------------------------------------------
+
+
+def test_the_chance_grows_with_the_time_in_the_state():
+    now = T0 + 30 * HOUR
+    fresh = Seen("in_transit", state_changed_at=now - 2 * HOUR, last_synced_at=now - 2 * HOUR)
+    older = Seen("in_transit", state_changed_at=now - 22 * HOUR, last_synced_at=now - 2 * HOUR)
+    chances = [change_chance(o, now=now, policy=P) for o in (fresh, older)]
+    assert 0 < chances[0] < chances[1] < 1
+
+
+def test_a_short_stay_state_is_likelier_to_have_moved_on():
+    now = T0 + 30 * HOUR
+    transit = Seen("in_transit", state_changed_at=now - 3 * HOUR, last_synced_at=now - 3 * HOUR)
+    driver = Seen("with_driver", state_changed_at=now - 3 * HOUR, last_synced_at=now - 3 * HOUR)
+    assert change_chance(driver, now=now, policy=P) > change_chance(transit, now=now, policy=P)
+
+
+def test_nothing_to_learn_from_processing_final_unknown_or_a_pickup_ahead():
+    now = T0 + 10 * HOUR
+    for order in (
+        Seen("processing", state_changed_at=T0, last_synced_at=T0),
+        Seen("completed", state_changed_at=T0, last_synced_at=T0),
+        Seen("a_state_nobody_knows", state_changed_at=T0, last_synced_at=T0),
+        Seen("ready_for_pickup", T0, T0, pickup_at=now + HOUR),
+        Seen("in_transit", state_changed_at=T0, last_synced_at=now),  # just seen
+    ):
+        assert change_chance(order, now=now, policy=P) == 0.0, order.state
+
+
+def test_a_stuck_order_is_not_looked_at_every_minute():
+    # Ten expected stays in transit: the chance still needs time since the last look.
+    entered = T0
+    now = T0 + 240 * HOUR
+    just_seen = Seen("in_transit", entered, last_synced_at=now - timedelta(minutes=5))
+    long_ago = Seen("in_transit", entered, last_synced_at=now - 12 * HOUR)
+    assert change_chance(just_seen, now=now, policy=P) < P.SPARE_MIN_CHANCE
+    assert change_chance(long_ago, now=now, policy=P) >= P.SPARE_MIN_CHANCE
+
+
+def test_shares_above_one_are_refused():
+    from django_shipping_orders.exceptions import ShippingOrdersConfigurationError
+
+    with pytest.raises(ShippingOrdersConfigurationError, match="SPARE_SHARE"):
+        PolicySettings.from_settings({"SPARE_SHARE": 1.5})
+    assert PolicySettings.from_settings({"SPARE_MIN_CHANCE": 0.3}).SPARE_MIN_CHANCE == 0.3
+
+
+# -- the engine at the sandbox's meter ------------------------------------------------------
+
+LIMIT, WINDOW = 6, 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_spare_polls_take_the_likeliest_first_and_never_pass_the_limit(sandbox, sandbox_settings):
+    orders = place(10)
+    now = timezone.now()
+    # None is due; each has been in transit for a different time, seen on entering it.
+    for hours, order in enumerate(orders):
+        Order.objects.filter(pk=order.pk).update(
+            state="in_transit",
+            courier_job_id="CPA1",
+            state_changed_at=now - timedelta(hours=2 + 2 * hours),
+            last_synced_at=now - timedelta(hours=2 + 2 * hours),
+            next_refresh_at=now + 6 * HOUR,
+        )
+    sandbox.set_faults(rate_limit=LIMIT, rate_window=WINDOW, rate_clock="real")
+    sandbox.reset_stats()
+    caches["default"].clear()
+    accounts = sandbox_accounts(sandbox.shippit_url, RATE_LIMIT=f"{LIMIT}/{WINDOW}s")
+    accounts["REFRESH"] = {"SPARE_SHARE": 1.0, "SPARE_MIN_CHANCE": 0.1}
+    with override_settings(SHIPPING_ORDERS=accounts):
+        summary = refresh.refresh_due()
+    meter = sandbox.stats()["meter"]
+    key = next(iter(meter["requests"]))
+    assert meter["requests"][key] == LIMIT, "the spare budget is spent, and no more"
+    assert meter["busiest"][key] <= LIMIT and meter["refused"].get(key, 0) == 0
+    assert (summary.spare, summary.fetched) == (LIMIT, LIMIT)
+    polled = [get_calls(sandbox, o.reference) > 0 for o in orders]
+    # The longest in transit are the likeliest to have moved on: they are the ones polled.
+    assert polled == [False] * (10 - LIMIT) + [True] * LIMIT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spare_poll_that_finds_nothing_keeps_the_next_poll(sandbox, sandbox_settings):
+    orders = place(2)
+    sandbox.advance(30 * 60)
+    refresh.refresh_orders([o.pk for o in orders])  # mirrored: label, pickup time
+    planned = {o.pk: Order.objects.get(pk=o.pk).next_refresh_at for o in orders}
+    Order.objects.filter(pk__in=planned).update(last_synced_at=timezone.now() - 10 * HOUR)
+    settings = {**sandbox_settings, "REFRESH": {"SPARE_MIN_CHANCE": 0.01}}
+    with override_settings(SHIPPING_ORDERS=settings):
+        summary = refresh.refresh_due()
+    assert summary.spare == 0, "a labelled order waits for its pickup: nothing to learn before"
+    # The pickup was hours ago (the window of polls around it is over).
+    Order.objects.filter(pk__in=planned).update(
+        pickup_at=timezone.now() - 5 * HOUR, state_changed_at=timezone.now() - 6 * HOUR
+    )
+    with override_settings(SHIPPING_ORDERS=settings):
+        summary = refresh.refresh_due()
+    assert (summary.spare, summary.unchanged) == (2, 2)
+    for order in orders:
+        assert Order.objects.get(pk=order.pk).next_refresh_at == planned[order.pk]
