@@ -285,5 +285,29 @@ def change_chance(order: SeenOrderLike, *, now: datetime, policy: PolicySettings
     return 1.0 - math.exp(-max(gained, 0.0))
 
 
+def shortest_spare_gap(policy: PolicySettings) -> float:
+    """Seconds since last seen below which no order can reach ``SPARE_MIN_CHANCE``.
+
+    The chance grows fastest at the capped rate of the shortest expected
+    stay; orders seen more recently need not be read at all.
+    """
+    stays = [
+        stay
+        for stay in (
+            policy.EXPECTED_LABELLED_STAY,
+            policy.EXPECTED_MOVING_STAY,
+            policy.EXPECTED_WITH_DRIVER_STAY,
+        )
+        if stay > 0
+    ]
+    if not stays or policy.SPARE_MIN_CHANCE <= 0:
+        return 0.0
+    if policy.SPARE_MIN_CHANCE >= 1:
+        return math.inf
+    stay = min(stays)
+    fastest = 4 * stay / (stay / _WEIBULL_MEAN) ** 2  # d(hazard)/d(age) at twice the stay
+    return -math.log(1 - policy.SPARE_MIN_CHANCE) / fastest
+
+
 #: The mean of a Weibull law of shape 2 and scale 1 (Gamma(1.5)).
 _WEIBULL_MEAN = math.gamma(1.5)

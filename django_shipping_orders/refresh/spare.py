@@ -14,11 +14,12 @@ limit is never exceeded; what the limiter refuses is simply not fetched.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from .. import states
 from ..conf import AccountSettings
 from ..models import Order
-from ..policy import PolicySettings, change_chance
+from ..policy import PolicySettings, change_chance, shortest_spare_gap
 from ..ratelimit import default_limiter
 
 #: What the chance is computed from, read for every open order not due.
@@ -36,11 +37,15 @@ def spare_slots(account: AccountSettings, policy: PolicySettings) -> int:
 
 def pick(account: str, count: int, *, now: datetime, policy: PolicySettings) -> list[int]:
     """Up to ``count`` open orders of ``account``, not due, most likely changed first."""
-    if count <= 0:
+    gap = shortest_spare_gap(policy)
+    if count <= 0 or math.isinf(gap):
         return []
     candidates = (
         Order.objects.open()
         .filter(account=account, reference__isnull=False, next_refresh_at__gt=now)
+        # Seen too recently to be likely enough, whatever the state: not read at all.
+        .filter(last_synced_at__lte=now - timedelta(seconds=gap))
+        .exclude(state__in=states.PROCESSING_STATES)
         .only(*_FIELDS)
         .order_by()
     )

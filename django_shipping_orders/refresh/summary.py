@@ -44,4 +44,6 @@ class RefreshSummary:
         )
         if self.skipped_busy:
             text += f", skipped (being refreshed elsewhere) {self.skipped_busy}"
+        if self.spare:
+            text += f"; {self.spare} of the selected were not due (spare budget)"
         return text

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from django_shipping_orders import refresh
 from django_shipping_orders.models import Order
-from django_shipping_orders.policy import PolicySettings, change_chance
+from django_shipping_orders.policy import PolicySettings, change_chance, shortest_spare_gap
 
 from .conftest import sandbox_accounts
 from .test_engine import get_calls, place
@@ -139,3 +139,14 @@ def test_a_spare_poll_that_finds_nothing_keeps_the_next_poll(sandbox, sandbox_se
     assert (summary.spare, summary.unchanged) == (2, 2)
     for order in orders:
         assert Order.objects.get(pk=order.pk).next_refresh_at == planned[order.pk]
+
+
+def test_no_order_seen_within_the_shortest_gap_can_be_likely_enough():
+    gap = timedelta(seconds=shortest_spare_gap(P))
+    now = T0 + 100 * HOUR
+    for state in ("ready_for_pickup", "in_transit", "with_driver"):
+        # However long in the state, just inside the gap it is not likely enough; past it, it may be.
+        order = Seen(state, state_changed_at=T0, last_synced_at=now - gap + timedelta(seconds=1))
+        assert change_chance(order, now=now, policy=P) < P.SPARE_MIN_CHANCE
+    stuck = Seen("with_driver", state_changed_at=T0, last_synced_at=now - gap - HOUR)
+    assert change_chance(stuck, now=now, policy=P) >= P.SPARE_MIN_CHANCE
