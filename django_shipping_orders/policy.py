@@ -136,11 +136,18 @@ class OrderLike(Protocol):
 
 
 class SeenOrderLike(Protocol):
-    state: str
-    created_at: datetime | None
-    pickup_at: datetime | None
-    state_changed_at: datetime | None
-    last_synced_at: datetime | None
+    """What ``change_chance`` reads of an order; read-only, like :class:`OrderLike`."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+    @property
+    def pickup_at(self) -> datetime | None: ...
+    @property
+    def state_changed_at(self) -> datetime | None: ...
+    @property
+    def last_synced_at(self) -> datetime | None: ...
 
 
 def _seconds(value: float) -> timedelta:
