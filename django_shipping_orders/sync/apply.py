@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from .. import clock, policy, schedules, signals, statements
@@ -28,17 +28,6 @@ logger = get_logger("django_shipping_orders.sync")
 
 #: Bookkeeping fields, written on every apply that is not stale.
 _BOOKKEEPING = ("last_synced_at", "next_refresh_at", "refresh_failures", "last_error", "updated_at")
-
-
-class _ErrorAborts(dict[str, bool]):
-    """Per database alias: does an error fail the whole transaction (PostgreSQL) or one statement."""
-
-    def __missing__(self, alias: str) -> bool:
-        self[alias] = connections[alias].vendor == "postgresql"
-        return self[alias]
-
-
-_ERROR_ABORTS = _ErrorAborts()
 
 
 @dataclass
@@ -215,9 +204,10 @@ def _create(
         new.products_digest = lines_digest(document.products)
     _set_bookkeeping(new, source, now)
     try:
-        # PostgreSQL fails the whole transaction on an error: a savepoint keeps it usable
-        # when a concurrent delivery wins the race. Elsewhere only the statement fails.
-        with transaction.atomic(using=using, savepoint=_ERROR_ABORTS[using]):
+        # A real savepoint on every database: when a concurrent delivery wins the race, the
+        # transaction must stay usable to update the winner's row. Leaving an atomic block
+        # without one on an error marks the whole transaction for rollback (Django).
+        with transaction.atomic(using=using, savepoint=True):
             statements.insert(new, using=using)
     except IntegrityError:
         return None
