@@ -77,8 +77,10 @@ def process_chunk(chunk: Sequence[Ready]) -> list[str] | None:
 
 
 def _apply(chunk: Sequence[Ready]) -> list[str]:
-    processed = _processed_duplicates(chunk)
     held = _lock_orders(chunk)
+    # After the lock, in a statement of its own: it sees a copy that a delivery holding
+    # one of these rows committed as processed while this chunk waited for it.
+    processed = _processed_duplicates(chunk)
     outcomes: list[str] = []
     for item in chunk:
         receipt, document = item.receipt, item.document

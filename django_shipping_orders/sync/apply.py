@@ -107,9 +107,12 @@ def apply_document(
                 if held is not None:
                     held[account, document.reference] = created.order
                 return created
-            # A concurrent delivery inserted the order first: update that row instead.
-            locked, _ = lock_order(account, document, None, None, using)
+            # A concurrent delivery inserted the order first: update that row instead,
+            # unless that delivery was this very body (committed before the INSERT failed).
+            locked, duplicate_of = lock_order(account, document, None, duplicate, using)
             assert locked is not None
+            if duplicate_of is not None:
+                return SyncResult(order=locked, duplicate_of=duplicate_of)
             if held is not None:
                 held[account, document.reference] = locked
         return _update(locked, document, source, now, receipt, using)

@@ -9,7 +9,7 @@ has no reference yet is found by the shop's own reference instead.
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import Q, QuerySet, Subquery
 
 from .. import statements
@@ -43,21 +43,42 @@ def lock_order(
             locked.save(update_fields=["reference", "updated_at"])
         return locked, None
     values: dict[str, str | int] = {"account": account, "reference": document.reference}
-    if duplicate is not None:
+    if duplicate is not None and not _snapshot_per_statement(using):
         values |= {"dedupe_key": duplicate.dedupe_key, "receipt": duplicate.pk or 0}
         found = statements.select_first("order-lock-duplicate", _lock_with_duplicate, values, using)
     else:
         found = statements.select_first("order-lock", _lock_query, values, using)
     if found is not None:
         locked, extra = found
+        if duplicate is not None and "duplicate_of" not in extra:
+            # PostgreSQL: a statement that waited for the lock still reads with the
+            # snapshot taken before it waited, blind to the receipt the lock holder just
+            # committed as processed. A statement of its own, after the lock, sees it.
+            return locked, processed_duplicate(duplicate, using)
         return locked, extra.get("duplicate_of")
     if duplicate is not None:
-        values = {"account": duplicate.account, "dedupe_key": duplicate.dedupe_key}
-        values["receipt"] = duplicate.pk or 0
-        earlier = statements.select_first("receipt-duplicate", _duplicate_query, values, using)
+        earlier = processed_duplicate(duplicate, using)
         if earlier is not None:
-            return None, earlier[0].pk
+            return None, earlier
     return attach_to_placement(account, document, using), None
+
+
+def processed_duplicate(receipt: CallbackReceipt, using: str) -> int | None:
+    """The first processed receipt with ``receipt``'s body, in a statement of its own; or None."""
+    values = {"account": receipt.account, "dedupe_key": receipt.dedupe_key}
+    values["receipt"] = receipt.pk or 0
+    earlier = statements.select_first("receipt-duplicate", _duplicate_query, values, using)
+    return earlier[0].pk if earlier is not None else None
+
+
+def _snapshot_per_statement(using: str) -> bool:
+    """PostgreSQL: a statement's subqueries read the snapshot taken before it waited for a lock.
+
+    MariaDB (READ COMMITTED) and SQLite (one writer at a time) read what was
+    committed before the lock was granted, so there the lock statement can
+    also find the duplicate.
+    """
+    return bool(connections[using].vendor == "postgresql")
 
 
 class HeldOrders(dict[tuple[str, str], Order]):

@@ -25,6 +25,11 @@ START = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
+def _duplicate_look() -> int:
+    """PostgreSQL looks for a duplicate in a statement after the lock (a fresh snapshot)."""
+    return 1 if connection.vendor == "postgresql" else 0
+
+
 def _document(reference: str, parcels: int, step: int, **changes: Any) -> dict[str, Any]:
     history = [
         {"status": SHIPPIT_HAPPY_PATH[i], "time": (START + timedelta(minutes=10 * i)).isoformat()}
@@ -47,7 +52,7 @@ def _kinds(statements: list[str]) -> list[str]:
     return [" ".join(sql.split()[:3]).split(" (")[0] for sql in statements]
 
 
-def test_an_update_moving_the_state_runs_seven_statements_for_1_and_for_50_parcels():
+def test_an_update_moving_the_state_runs_seven_statements_eight_on_postgresql():
     client = Client(enforce_csrf_checks=True)
     counted = {}
     for parcels in (1, 50):
@@ -56,16 +61,16 @@ def test_an_update_moving_the_state_runs_seven_statements_for_1_and_for_50_parce
         counted[parcels] = _statements(client, _document(reference, parcels, 1))
         assert Order.objects.get(reference=reference).parcels.count() == parcels
 
-    assert len(counted[1]) == len(counted[50]) == 7, _kinds(counted[50])
+    assert len(counted[1]) == len(counted[50]) == 7 + _duplicate_look(), _kinds(counted[50])
     # The receipt committed on its own, then one transaction: lock, event, order, outcome.
     work = [sql for sql in counted[50] if not sql.startswith(TRANSACTION_CONTROL)]
-    assert len(work) == 5
+    assert len(work) == 5 + _duplicate_look()
     assert not any(sql.startswith("SAVEPOINT") for sql in counted[50])
     lock = next(sql for sql in counted[50] if sql.startswith("SELECT"))
     assert "ORDER BY" not in lock.split("FROM")[-1]  # the order's own query, not the duplicate's
 
 
-def test_an_update_of_details_only_runs_six_statements_for_1_and_for_50_parcels():
+def test_an_update_of_details_only_runs_six_statements_seven_on_postgresql():
     client = Client(enforce_csrf_checks=True)
     counted = {}
     for parcels in (1, 50):
@@ -75,7 +80,7 @@ def test_an_update_of_details_only_runs_six_statements_for_1_and_for_50_parcels(
         counted[parcels] = _statements(client, body)
         assert Order.objects.get(reference=reference).receiver_name == "Someone Else"
 
-    assert len(counted[1]) == len(counted[50]) <= 6, _kinds(counted[50])
+    assert len(counted[1]) == len(counted[50]) <= 6 + _duplicate_look(), _kinds(counted[50])
 
 
 def test_new_orders_and_changed_parcels_cost_the_same_statements_for_1_and_50_parcels():

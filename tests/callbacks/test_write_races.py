@@ -7,10 +7,15 @@ and attempts), never how long anything took.
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection, connections, transaction
+from django.test import Client
 
+from django_shipping_orders.callbacks.receipts import dedupe_key
 from django_shipping_orders.models import CallbackReceipt, Order
 from django_shipping_orders.sync import apply
 
@@ -49,3 +54,89 @@ def test_a_new_order_inserted_by_a_concurrent_delivery_gets_the_newer_state(clie
     assert response.json()["status"] == "processed"
     assert Order.objects.get(reference="PPRACENEW").state == "in_transit"
     assert list(CallbackReceipt.objects.values_list("status", flat=True)) == [Status.PROCESSED] * 2
+
+
+def test_a_lost_insert_of_an_identical_body_is_a_duplicate(client, monkeypatch):
+    body = document("PPRACEDUP", "in_transit", "2025-01-01T10:00:00Z")
+    post(client, body)
+    real_lock = apply.lock_order
+    looked: list[str] = []
+
+    def lock_before_the_other_committed(*args: Any) -> Any:
+        looked.append("lock")
+        return (None, None) if len(looked) == 1 else real_lock(*args)
+
+    monkeypatch.setattr(apply, "lock_order", lock_before_the_other_committed)
+
+    response = post(client, body)
+
+    assert response.json()["status"] == "ignored"
+    first, second = CallbackReceipt.objects.order_by("pk")
+    assert second.error == f"duplicate of receipt {first.pk}"
+    assert Order.objects.get(reference="PPRACEDUP").events.count() == 1
+
+
+def _lock_waits() -> int:
+    """How many transactions of this database wait for a row lock now (PostgreSQL, MariaDB)."""
+    with connections["default"].cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        else:
+            cursor.execute(
+                "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+                " AND trx_mysql_thread_id IN"
+                " (SELECT id FROM information_schema.processlist WHERE db = DATABASE())"
+            )
+        return int(cursor.fetchone()[0])
+
+
+def test_an_identical_body_processed_while_this_one_waited_for_the_lock_is_a_duplicate(client):
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip("row locks that make a delivery wait: PostgreSQL and MariaDB")
+    post(client, document("PPWAITDUP", "ready_for_pickup", "2025-01-01T09:00:00Z"))
+    body = document("PPWAITDUP", "in_transit", "2025-01-01T10:00:00Z")
+    raw = json.dumps(body).encode()
+    locked, waiting, answers = threading.Event(), threading.Event(), []
+
+    def holder() -> None:
+        # A delivery of the same body holding the order's lock, about to commit it as processed.
+        try:
+            with transaction.atomic():
+                Order.objects.select_for_update().get(reference="PPWAITDUP")
+                CallbackReceipt.objects.create(
+                    account="default",
+                    body=raw,
+                    content_type="application/json",
+                    headers={},
+                    dedupe_key=dedupe_key(raw),
+                    reference="PPWAITDUP",
+                    status=Status.PROCESSED,
+                )
+                locked.set()
+                waiting.wait(30)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            answers.append(post(Client(), body).json())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=second)]
+    threads[0].start()
+    assert locked.wait(30)
+    threads[1].start()
+    for _ in range(3000):  # until the second delivery waits for the holder's lock
+        if _lock_waits():
+            break
+        threading.Event().wait(0.01)
+    waiting.set()
+    for thread in threads:
+        thread.join()
+
+    assert answers[0]["status"] == "ignored"
+    assert Order.objects.get(reference="PPWAITDUP").events.count() == 1  # one state event, once
