@@ -18,7 +18,7 @@ import time
 from datetime import timedelta
 
 from django.core.cache import BaseCache, caches
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import locks, schedules
@@ -88,18 +88,33 @@ def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
         # The view is processing fresh ones itself: only take those it left behind.
         waiting = waiting.filter(received_at__lte=now - _INLINE_LEFT_BEHIND)
     last_pk = 0
+    attempted: set[int] = set()
     while True:
         batch = list(waiting.filter(pk__gt=last_pk).order_by("pk")[:_DRAIN_BATCH])
+        if not batch:
+            # A receipt may commit after one stored later (ids are handed out at INSERT):
+            # walking up the ids passed it by, so look below them too.
+            batch = _passed_by(waiting, last_pk, attempted)
         if not batch:
             cache.delete(_DRAIN_QUEUED_KEY)
             # A receipt stored between the query and the delete saw the marker and
             # queued nothing: look once more now that new ones will queue a task.
-            if not waiting.filter(pk__gt=last_pk).exists():
-                return
-            continue
-        last_pk = batch[-1].pk  # never taken twice in one run, whatever happens below
+            if waiting.filter(pk__gt=last_pk).exists() or _passed_by(waiting, last_pk, attempted):
+                continue
+            return
+        last_pk = max(last_pk, batch[-1].pk)
+        attempted.update(receipt.pk for receipt in batch)  # never taken twice in one run
         for status in _process_batch(batch):
             counts[status] = counts.get(status, 0) + 1
+
+
+def _passed_by(
+    waiting: QuerySet[CallbackReceipt], last_pk: int, attempted: set[int]
+) -> list[CallbackReceipt]:
+    """Receipts still waiting below ``last_pk`` that this run has not taken, oldest first."""
+    ids = waiting.filter(pk__lte=last_pk).order_by("pk").values_list("pk", flat=True)
+    fresh = [pk for pk in ids if pk not in attempted][:_DRAIN_BATCH]
+    return list(waiting.filter(pk__in=fresh).order_by("pk")) if fresh else []
 
 
 def _process_batch(batch: list[CallbackReceipt]) -> list[str]:

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
 
+from django_shipping_orders.callbacks import queue
 from django_shipping_orders.callbacks.receipts import dedupe_key
 from django_shipping_orders.models import CallbackReceipt, Order
 from django_shipping_orders.sync import apply
@@ -140,3 +141,54 @@ def test_an_identical_body_processed_while_this_one_waited_for_the_lock_is_a_dup
 
     assert answers[0]["status"] == "ignored"
     assert Order.objects.get(reference="PPWAITDUP").events.count() == 1  # one state event, once
+
+
+@pytest.fixture
+def deferred(settings: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Deferred processing; the drain tasks it queues are recorded, not run."""
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "deferred"}
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kw: queued.append(args))
+    return queued
+
+
+def _stored(body: dict[str, Any], **fields: Any) -> CallbackReceipt:
+    raw = json.dumps(body).encode()
+    return CallbackReceipt.objects.create(
+        account="default",
+        body=raw,
+        content_type="application/json",
+        headers={},
+        dedupe_key=dedupe_key(raw),
+        reference=body["tracking_number"],
+        **fields,
+    )
+
+
+def test_a_receipt_committed_during_the_drain_below_its_ids_is_processed(
+    client, deferred, monkeypatch
+):
+    # Ids are handed out at INSERT: a view whose transaction commits late stores a
+    # receipt with a lower id than one the drain has already walked past.
+    slow_id = _stored(document("PPLATE", "ready_for_pickup", "2025-01-01T09:00:00Z")).pk
+    CallbackReceipt.objects.filter(pk=slow_id).delete()
+    post(client, document("PPLATE", "in_transit", "2025-01-01T10:00:00Z"))
+    real_batch = queue._process_batch
+    batches: list[list[int]] = []
+
+    def batch_then_the_slow_view_commits(batch: list[CallbackReceipt]) -> list[str]:
+        batches.append([receipt.pk for receipt in batch])
+        outcomes = real_batch(batch)
+        if len(batches) == 1:
+            late = document("PPLATE", "ready_for_pickup", "2025-01-01T09:00:00Z")
+            _stored(late, pk=slow_id)
+            queue.request_processing()  # what the view does next: the drain's marker is set
+        return outcomes
+
+    monkeypatch.setattr(queue, "_process_batch", batch_then_the_slow_view_commits)
+    counts = queue.process_pending()
+
+    assert len(deferred) == 1  # only the first callback queued a drain: the late one relied on it
+    assert counts == {"processed": 1, "ignored": 1}  # the late one is older: stale, but seen
+    assert not CallbackReceipt.objects.filter(status=Status.RECEIVED).exists()
+    assert Order.objects.get(reference="PPLATE").state == "in_transit"
