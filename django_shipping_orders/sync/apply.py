@@ -96,6 +96,8 @@ def apply_document(
             locked, duplicate_of = held.get((account, document.reference)), None
             if locked is None and held.placements:
                 locked = attach_to_placement(account, document, using)
+                if locked is not None:  # the chunk's next document about it finds it here
+                    held[account, document.reference] = locked
         else:
             locked, duplicate_of = lock_order(account, document, order, duplicate, using)
         if duplicate_of is not None:

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from django_shipping_orders.callbacks import queue
+from django_shipping_orders.callbacks import chunks, queue
 from django_shipping_orders.callbacks.receipts import dedupe_key
 from django_shipping_orders.models import CallbackReceipt, Order
 from django_shipping_orders.sync import apply
@@ -192,3 +193,38 @@ def test_a_receipt_committed_during_the_drain_below_its_ids_is_processed(
     assert counts == {"processed": 1, "ignored": 1}  # the late one is older: stale, but seen
     assert not CallbackReceipt.objects.filter(status=Status.RECEIVED).exists()
     assert Order.objects.get(reference="PPLATE").state == "in_transit"
+
+
+def test_two_callbacks_in_one_chunk_for_an_order_being_placed_update_its_one_row(
+    client, deferred, monkeypatch
+):
+    Order.objects.create(
+        account="default",
+        reference=None,
+        placement=Order.Placement.PENDING,
+        retailer_reference="R1",
+    )
+    post(client, document("PPPLACE", "ready_for_pickup", "2025-01-01T09:00:00Z", **_shop("R1")))
+    post(client, document("PPPLACE", "in_transit", "2025-01-01T10:00:00Z", **_shop("R1")))
+    real_chunk = chunks.process_chunk
+    chunk_outcomes: list[Any] = []
+    monkeypatch.setattr(
+        chunks,
+        "process_chunk",
+        lambda chunk: chunk_outcomes.append(real_chunk(chunk)) or chunk_outcomes[-1],
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        assert queue.process_pending() == {"processed": 2}
+
+    order_insert = f"INSERT INTO {connection.ops.quote_name(Order._meta.db_table)} "
+    assert not [q for q in queries if q["sql"].startswith(order_insert)]  # no second row tried
+    assert chunk_outcomes == [[Status.PROCESSED, Status.PROCESSED]]  # not rolled back
+    order = Order.objects.get()
+    assert (order.reference, order.state) == ("PPPLACE", "in_transit")
+    assert order.placement == Order.Placement.SUBMITTED
+    assert list(CallbackReceipt.objects.values_list("attempts", flat=True)) == [1, 1]
+
+
+def _shop(reference: str) -> dict[str, Any]:
+    return {"retailer_reference": reference}
