@@ -69,11 +69,21 @@ def process_chunk(chunk: Sequence[Ready]) -> list[str] | None:
     """Apply ``chunk`` in one transaction; the outcome of each, or None if it was rolled back."""
     if not chunk:
         return []
+    before = [_fields(item.receipt) for item in chunk]
     try:
         with transaction.atomic(using=router.db_for_write(Order)):
             return _apply(chunk)
     except Exception:
-        return None  # nothing of the chunk is kept: its receipts are taken one by one
+        # Nothing of the chunk is kept: its receipts are taken one by one, as they were
+        # before it (an outcome written in memory would count a second attempt).
+        for item, fields in zip(chunk, before, strict=True):
+            for name, value in fields.items():
+                setattr(item.receipt, name, value)
+        return None
+
+
+def _fields(receipt: CallbackReceipt) -> dict[str, object]:
+    return {f.attname: getattr(receipt, f.attname) for f in receipt._meta.concrete_fields}
 
 
 def _apply(chunk: Sequence[Ready]) -> list[str]:

@@ -228,3 +228,24 @@ def test_two_callbacks_in_one_chunk_for_an_order_being_placed_update_its_one_row
 
 def _shop(reference: str) -> dict[str, Any]:
     return {"retailer_reference": reference}
+
+
+def test_receipts_of_a_rolled_back_chunk_count_one_attempt_each(client, deferred, monkeypatch):
+    for index in range(5):
+        post(client, document(f"PPPOISON{index}", "in_transit", "2025-01-01T10:00:00Z"))
+    real_fields = apply._apply_fields
+
+    def poisoned(order: Order, document: Any) -> list[str]:
+        if document.reference == "PPPOISON3":
+            raise RuntimeError("poison")
+        return real_fields(order, document)
+
+    monkeypatch.setattr(apply, "_apply_fields", poisoned)
+
+    assert queue.process_pending() == {"processed": 4, "failed": 1}
+
+    receipts = CallbackReceipt.objects.order_by("pk")
+    assert [(r.reference, r.status, r.attempts) for r in receipts] == [
+        (f"PPPOISON{index}", Status.FAILED if index == 3 else Status.PROCESSED, 1)
+        for index in range(5)
+    ]
