@@ -222,6 +222,8 @@ def _create(
         result.products_changed = sync_lines(new, Product, document.products, created=True)
     if document.shipped_products and record_shipped(new, document.shipped_products, result):
         result.products_changed = True
+        # In memory too: a later document in the same chunk writes the digest back.
+        new.products_digest = ""
         Order.objects.filter(pk=new.pk).update(products_digest="")
     if new.state:
         result.state_changed = True

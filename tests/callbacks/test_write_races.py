@@ -249,3 +249,39 @@ def test_receipts_of_a_rolled_back_chunk_count_one_attempt_each(client, deferred
         (f"PPPOISON{index}", Status.FAILED if index == 3 else Status.PROCESSED, 1)
         for index in range(5)
     ]
+
+
+def _shipped_then_moved(reference: str) -> list[dict[str, Any]]:
+    """A new order whose webhook says what shipped, then a state change without products."""
+    created = document(
+        reference,
+        "ready_for_pickup",
+        "2025-01-01T09:00:00Z",
+        current_state="ready_for_pickup",
+        product_attributes=[{"title": "a", "sku": "A", "quantity": 3}],
+        products=[
+            {"title": "a", "sku": "A", "quantity": 1},
+            {"title": "z", "sku": "Z", "quantity": 1},
+        ],
+    )
+    del created["state"]
+    moved = document(reference, "in_transit", "2025-01-01T10:00:00Z", current_state="in_transit")
+    del moved["state"]
+    return [created, moved]
+
+
+def test_a_chunk_forgets_the_products_digest_of_a_new_order_with_shipped_products(
+    client, settings, deferred
+):
+    for body in _shipped_then_moved("PPSHIPPEDDRAIN"):
+        post(client, body)
+    assert queue.process_pending() == {"processed": 2}
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": "inline"}
+    for body in _shipped_then_moved("PPSHIPPEDINLINE"):
+        post(client, body)
+
+    drained, inline = (Order.objects.get(reference=f"PPSHIPPED{r}") for r in ("DRAIN", "INLINE"))
+    # The rows are no longer what a document's lines made: the next document reads them.
+    assert drained.products_digest == inline.products_digest == ""
+    lines = ("title", "quantity", "quantity_shipped")
+    assert list(drained.products.values_list(*lines)) == list(inline.products.values_list(*lines))
