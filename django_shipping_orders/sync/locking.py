@@ -54,18 +54,18 @@ def lock_order(
             # PostgreSQL: a statement that waited for the lock still reads with the
             # snapshot taken before it waited, blind to the receipt the lock holder just
             # committed as processed. A statement of its own, after the lock, sees it.
-            return locked, processed_duplicate(duplicate, using)
+            return locked, _processed_duplicate(duplicate, using)
         return locked, extra.get("duplicate_of")
     if duplicate is not None:
-        earlier = processed_duplicate(duplicate, using)
+        earlier = _processed_duplicate(duplicate, using)
         if earlier is not None:
             return None, earlier
     return attach_to_placement(account, document, using), None
 
 
-def processed_duplicate(receipt: CallbackReceipt, using: str) -> int | None:
+def _processed_duplicate(receipt: CallbackReceipt, using: str) -> int | None:
     """The first processed receipt with ``receipt``'s body, in a statement of its own; or None."""
-    values = {"account": receipt.account, "dedupe_key": receipt.dedupe_key}
+    values: dict[str, str | int] = {"account": receipt.account, "dedupe_key": receipt.dedupe_key}
     values["receipt"] = receipt.pk or 0
     earlier = statements.select_first("receipt-duplicate", _duplicate_query, values, using)
     return earlier[0].pk if earlier is not None else None
