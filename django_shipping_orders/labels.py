@@ -118,10 +118,20 @@ def _read_limited(response: requests.Response, order: Order) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise too_large
     buffer = bytearray()
-    for chunk in response.iter_content(_CHUNK):
-        buffer += chunk
-        if len(buffer) > limit:
-            raise too_large
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            buffer += chunk
+            if len(buffer) > limit:
+                raise too_large
+    except requests.RequestException as err:
+        # A truncated body, a read that stalled past the timeout: this order's
+        # failure, never the batch's. Unchained: the transport's message quotes the URL.
+        raise LabelError(
+            f"{order}: reading the label from {_host(response.url or '')} failed "
+            f"({type(err).__name__}).",
+            account=order.account,
+            reference=order.reference or "",
+        ) from None
     return bytes(buffer)
 
 
