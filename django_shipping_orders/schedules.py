@@ -22,6 +22,7 @@ late run from doubling the work:
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,9 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .conf import shipping_settings
+from .redaction import get_logger, scrub
+
+logger = get_logger("django_shipping_orders.schedules")
 
 #: Every schedule this app owns has a name starting with this.
 NAME_PREFIX = "shipping_orders."
@@ -202,15 +207,34 @@ class LabelBatch:
             self._ids.append(order_id)
 
     def flush(self) -> int:
-        """Queue one ``download_labels`` task for what was collected; returns how many orders."""
+        """Queue one ``download_labels`` task for what was collected; returns how many orders.
+
+        Never raises: when the broker refuses the task, the ids stay here for
+        the next flush and the failure is logged; an order whose download was
+        never queued is queued again by its next refresh (:func:`label_retry_wanted`).
+        """
         with self._lock:
-            ids, self._ids = list(dict.fromkeys(self._ids)), []
-        if ids:
+            ids = list(dict.fromkeys(self._ids))
+        if not ids:
+            return 0
+        try:
             enqueue(
                 "django_shipping_orders.tasks.download_labels",
                 ids,
                 task_name=f"shipping-labels-{ids[0]}-{len(ids)}",
             )
+        except Exception as err:  # a broker outage must not stop the refresh that asked
+            logger.warning(
+                "Could not queue the label downloads of %d orders (%s: %s); kept for later",
+                len(ids),
+                type(err).__name__,
+                scrub(str(err)),
+            )
+            return 0
+        with self._lock:
+            # Only what was queued: a worker may have added more meanwhile.
+            queued = set(ids)
+            self._ids = [order_id for order_id in self._ids if order_id not in queued]
         return len(ids)
 
 
@@ -235,4 +259,44 @@ def enqueue_callback_drain() -> None:
     """Queue one drain of the stored callbacks."""
     enqueue(
         "django_shipping_orders.tasks.process_pending_callbacks", task_name="shipping-callbacks"
+    )
+
+
+# -- label retries ---------------------------------------------------------------------------
+
+#: Downloads tried for one label before it is given up (until someone downloads it by hand).
+LABEL_ATTEMPTS = 5
+_RETRY_PREFIX = "Label attempt "
+_GIVEN_UP_PREFIX = "Label given up after "
+
+
+def label_failure_text(previous: str, error: Exception | str) -> str:
+    """The ``label_error`` to store after a failed download, counting the attempts so far.
+
+    The count lives in the text itself (``label_error`` is what the admin
+    shows): "Label attempt 2 of 5 failed: ..." is retried by the order's next
+    refresh, "Label given up after 5 attempts: ..." is not.
+    """
+    attempt = 1
+    match = re.match(rf"{_RETRY_PREFIX}(\d+) of", previous)
+    if match:
+        attempt = int(match.group(1)) + 1
+    if attempt >= LABEL_ATTEMPTS:
+        return f"{_GIVEN_UP_PREFIX}{attempt} attempts: {error}"
+    return (
+        f"{_RETRY_PREFIX}{attempt} of {LABEL_ATTEMPTS} failed, retried at the next refresh: {error}"
+    )
+
+
+def label_retry_wanted() -> Q:
+    """The orders whose label download a refresh queues again (a filter on ``Order``).
+
+    A label URL, no stored label, and attempts left: a download that failed,
+    or was never queued (a broker outage), is tried again at the order's next
+    poll, which the refresh policy spaces out.
+    """
+    return (
+        Q(label="")
+        & ~Q(label_url="")
+        & (Q(label_error="") | Q(label_error__startswith=_RETRY_PREFIX))
     )

@@ -12,7 +12,7 @@ from . import locks, refresh, schedules, services, sync
 from .callbacks import process_pending
 from .exceptions import LabelNotReady, ShippingOrdersError
 from .models import Order, Source
-from .redaction import get_logger
+from .redaction import get_logger, scrub
 
 logger = get_logger("django_shipping_orders.tasks")
 
@@ -56,21 +56,41 @@ def process_pending_callbacks(scheduled_for: str | None = None) -> dict[str, Any
 
 
 def download_label(order_id: int) -> str:
-    """Download an order's label; failures are logged, and the next sync retries.
+    """Download an order's label; never raises: a failure is logged and noted on the order.
 
-    A failure is not raised: a label that is not ready yet, or an expired URL,
-    is retried when the order's next refresh brings label data again.
+    A label that is not ready yet is not a failure (the next sync tries again).
+    Any other failure, a transport fault while reading included, is stored in
+    ``label_error`` with the attempts so far; the order's next refresh tries
+    again until ``schedules.LABEL_ATTEMPTS`` (see ``schedules.label_retry_wanted``).
     """
     try:
         order = services.download_label(order_id)
     except Order.DoesNotExist:
         return f"order {order_id} no longer exists"
-    except ShippingOrdersError as err:
+    except LabelNotReady as err:  # not a failure: the next sync tries again
+        logger.info("Label of order %s not ready: %s", order_id, err)
+        return f"not stored: {err}"
+    except Exception as err:  # one order's failure must not stop the batch
+        if not isinstance(err, ShippingOrdersError):
+            logger.error(
+                "Downloading the label of order %s failed unexpectedly", order_id, exc_info=err
+            )
+            err = ShippingOrdersError(scrub(f"{type(err).__name__}: {err}"))
         logger.warning("Label of order %s not stored: %s", order_id, err)
-        if not isinstance(err, LabelNotReady):  # not a failure: the next sync tries again
-            sync.record_label_failure(order_id, err)  # shown in the admin and the status
+        _record_label_failure(order_id, err)
         return f"not stored: {err}"
     return f"stored {order.label.name}"
+
+
+def _record_label_failure(order_id: int, err: Exception) -> None:
+    # Shown in the admin and the status; counts the attempts for the retry rule.
+    try:
+        previous = (
+            Order.objects.filter(pk=order_id).values_list("label_error", flat=True).first() or ""
+        )
+        sync.record_label_failure(order_id, schedules.label_failure_text(previous, err))
+    except Exception:  # the database may be what failed
+        logger.exception("Could not record the label failure of order %s", order_id)
 
 
 def download_labels(order_ids: list[int]) -> dict[str, int]:

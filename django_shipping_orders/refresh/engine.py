@@ -217,8 +217,10 @@ class _Engine:
         finally:
             if pool is not None:
                 pool.close()
-            self._writer.write()
-            self._release_done()
+            try:
+                self._writer.write()
+            finally:
+                self._release_done()  # whatever the last write did: no lease kept to expiry
 
     def _account(self, alias: str) -> AccountSettings | Exception:
         if alias not in self._accounts:

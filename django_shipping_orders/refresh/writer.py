@@ -72,16 +72,28 @@ class ChunkWriter:
 
     def write(self) -> None:
         """Write what was fetched since the last call."""
-        self._write_unchanged()  # first: a row touched since its claim joins the changed ones
-        self._write_changed()
+        written = self._write_unchanged()  # first: a row touched since its claim joins the changed
+        written += self._write_changed()
+        # A label whose download failed or was never queued (a broker outage) is queued
+        # again by the order's next poll, whatever that poll found (schedules.label_retry_wanted).
+        try:
+            if written:
+                retry = Order.objects.filter(schedules.label_retry_wanted(), pk__in=written)
+                for order_id in retry.values_list("pk", flat=True):
+                    self.labels.add(order_id)
+        except Exception:
+            logger.exception("Could not look for the missing labels of %d orders", len(written))
         self.labels.flush()
 
-    def _write_changed(self) -> None:
-        """Apply the changed answers fetched so far: one transaction, their labels in one task."""
+    def _write_changed(self) -> list[int]:
+        """Apply the changed answers fetched so far: one transaction, their labels in one task.
+
+        Returns the ids of the orders written.
+        """
         with self._lock:
             pending, self._changed = self._changed, []
         if not pending:
-            return
+            return []
         items = [
             ChunkItem(order.account, document, started, key=order.pk)
             for order, document, started in pending
@@ -91,15 +103,20 @@ class ChunkWriter:
                 outcomes = apply_documents(items, self._source, labels=self.labels)
         except Exception as err:  # the commit failed: nothing of the chunk was written
             outcomes = [err] * len(pending)
+        written: list[int] = []
         for (order, _, _), outcome in zip(pending, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 self._tally._failed(order, outcome)
             else:
                 self._tally._count_fetched(outcome.changed)
+                written.append(order.pk)
         self._tally._finish([order for order, _, _ in pending])
+        return written
 
-    def _write_unchanged(self) -> None:
+    def _write_unchanged(self) -> list[int]:
         """Write the bookkeeping of the unchanged orders fetched so far, and give back their leases.
+
+        Returns the ids of the orders written.
 
         One transaction: the rows are locked and checked against the
         ``updated_at`` read at claim time, and the untouched ones are written
@@ -110,7 +127,7 @@ class ChunkWriter:
         with self._lock:
             pending, self._unchanged = self._unchanged, []
         if not pending:
-            return
+            return []
         now = timezone.now()
         entries = {order.pk: (order, document, started) for order, document, started in pending}
         written: list[tuple[Order, datetime | None, datetime]] = []
@@ -141,10 +158,11 @@ class ChunkWriter:
             for order, _, _ in pending:
                 self._tally._fail(order, err, f"{type(err).__name__}: {err}")
             self._tally._finish([order for order, _, _ in pending])
-            return
+            return []
         self._tally._count_fetched(False, len(written))
         self._tally._finish([order for order, _, _ in written], released=True)
         done = {order.pk for order, _, _ in written}
         with self._lock:
             # Changed since it was claimed: the full path decides what is newer.
             self._changed += [entry for entry in pending if entry[0].pk not in done]
+        return list(done)

@@ -1,0 +1,165 @@
+"""A label download that fails, or is never queued, is tried again until the label is stored."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from django_shipping_orders import labels, refresh, schedules, services, tasks
+from django_shipping_orders.exceptions import LabelError
+from django_shipping_orders.models import Order
+
+from .conftest import ORDER
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def processed_orders(sandbox: Any, count: int) -> list[Order]:
+    orders = [services.place_order("default", ORDER) for _ in range(count)]
+    sandbox.advance(30 * 60)  # processed: each answer now brings a label
+    make_due()
+    return orders
+
+
+def make_due() -> None:
+    Order.objects.update(next_refresh_at=timezone.now() - timedelta(seconds=1))
+
+
+def missing_labels() -> list[int]:
+    """Orders the provider gave a label URL for whose label is not stored."""
+    return list(Order.objects.exclude(label_url="").filter(label="").values_list("pk", flat=True))
+
+
+@pytest.fixture
+def broken_label_host() -> Iterator[tuple[socket.socket, list[float]]]:
+    """A host that promises 100 kB of PDF, sends a few bytes, then hangs (``stall``) or hangs up."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    stall: list[float] = [0.0]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n"
+                b"Content-Length: 100000\r\n\r\n%PDF-1.4 partial"
+            )
+            time.sleep(stall[0])
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield server, stall
+    finally:
+        server.close()
+
+
+def test_labels_are_stored_after_a_broker_outage(sandbox, sandbox_settings, monkeypatch):
+    processed_orders(sandbox, 5)
+    real = schedules.enqueue
+
+    def broker_down(func: str, *args: Any, task_name: str) -> None:
+        if func.endswith("download_labels"):
+            raise ConnectionError("broker down")
+        real(func, *args, task_name=task_name)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(schedules, "enqueue", broker_down)
+        summary = refresh.refresh_due(spare=False)  # does not raise
+    assert summary.fetched == 5
+    assert not Order.objects.filter(lease_expires_at__isnull=False).exists()
+    assert missing_labels(), "nothing could be queued during the outage"
+    make_due()
+    refresh.refresh_due(spare=False)
+    assert Order.objects.exclude(label_url="").exists()
+    assert missing_labels() == []
+
+
+def test_a_batch_keeps_its_ids_until_they_are_queued(monkeypatch):
+    batch = schedules.LabelBatch()
+    batch.add(1)
+    batch.add(2)
+    monkeypatch.setattr(schedules, "enqueue", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    assert batch.flush() == 0
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(schedules, "enqueue", lambda func, *args, task_name: queued.append(args))
+    assert batch.flush() == 2
+    assert queued == [([1, 2],)]
+    assert batch.flush() == 0
+
+
+@pytest.mark.parametrize("stall", [0.0, 3.0], ids=["truncated", "stalled"])
+def test_a_bad_label_does_not_stop_the_batch(
+    sandbox, sandbox_settings, monkeypatch, broken_label_host, stall
+):
+    server, stall_for = broken_label_host
+    stall_for[0] = stall
+    first, second = processed_orders(sandbox, 2)
+    queued: list[tuple[Any, ...]] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(schedules, "enqueue", lambda func, *args, task_name: queued.append(args))
+        refresh.refresh_due(spare=False)
+    Order.objects.filter(pk=first.pk).update(
+        label_url=f"http://127.0.0.1:{server.getsockname()[1]}/labels/x.pdf"
+    )
+    account = {**sandbox_settings["ACCOUNTS"]["default"], "TIMEOUT": 1, "CONNECT_TIMEOUT": 1}
+    with override_settings(SHIPPING_ORDERS={**sandbox_settings, "ACCOUNTS": {"default": account}}):
+        assert tasks.download_labels([first.pk, second.pk]) == {"stored": 1, "not_stored": 1}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.label and not second.label_error
+    assert not first.label and "attempt 1 of" in first.label_error
+    assert "127.0.0.1" in first.label_error and "/labels/x.pdf" not in first.label_error
+
+
+def test_a_failed_label_is_retried_at_the_next_refresh(sandbox, sandbox_settings, monkeypatch):
+    processed_orders(sandbox, 3)
+    real = labels.fetch_pdf
+    failed: list[int] = []
+
+    def not_yet(provider: Any, url: str, order: Order) -> bytes:
+        if not failed:
+            failed.append(order.pk)
+            raise LabelError("the label host answered HTTP 404.", status_code=404)
+        return real(provider, url, order)
+
+    monkeypatch.setattr(labels, "fetch_pdf", not_yet)
+    refresh.refresh_due(spare=False)
+    assert failed and failed[0] in missing_labels()
+    assert "attempt 1 of" in Order.objects.get(pk=failed[0]).label_error
+    make_due()
+    refresh.refresh_due(spare=False)
+    assert missing_labels() == []
+    assert Order.objects.get(pk=failed[0]).label_error == ""
+
+
+def test_a_label_is_given_up_after_its_attempts(sandbox, sandbox_settings, monkeypatch):
+    (order,) = processed_orders(sandbox, 1)
+
+    def gone(provider: Any, url: str, order: Order) -> bytes:
+        raise LabelError("the label host answered HTTP 404.", status_code=404)
+
+    monkeypatch.setattr(labels, "fetch_pdf", gone)
+    tried: list[list[int]] = []
+    real = tasks.download_labels
+    monkeypatch.setattr(tasks, "download_labels", lambda ids: tried.append(ids) or real(ids))
+    for _ in range(schedules.LABEL_ATTEMPTS + 2):
+        refresh.refresh_due(spare=False)
+        make_due()
+    order.refresh_from_db()
+    assert not order.label
+    assert order.label_error.startswith(f"Label given up after {schedules.LABEL_ATTEMPTS}")
+    assert len(tried) == schedules.LABEL_ATTEMPTS
