@@ -89,23 +89,45 @@ class PolicySettings:
                 f"SHIPPING_ORDERS['REFRESH'] has unknown key(s) {unknown}; "
                 f"known keys are {sorted(known)}."
             )
-        values = {}
-        for name, value in overrides.items():
-            seconds = value.total_seconds() if isinstance(value, timedelta) else value
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-                raise ShippingOrdersConfigurationError(
-                    f"SHIPPING_ORDERS['REFRESH'][{name!r}] must be a number of seconds >= 0, "
-                    f"got {value!r}."
-                )
-            if name in _SHARES and seconds > 1:
-                raise ShippingOrdersConfigurationError(
-                    f"SHIPPING_ORDERS['REFRESH'][{name!r}] is a share: a number from 0 to 1, "
-                    f"got {value!r}."
-                )
-            values[name] = float(seconds)
+        values = {name: _checked(name, value) for name, value in overrides.items()}
         return cls(**values)
 
 
+def _checked(name: str, value: Any) -> float:
+    """``value`` as a float, or an error naming the key when it cannot be what ``name`` needs.
+
+    NaN, infinities and huge durations are refused here rather than failing later
+    inside ``timedelta`` or a division, in the middle of a refresh or a callback.
+    """
+    key = f"SHIPPING_ORDERS['REFRESH'][{name!r}]"
+    number = value.total_seconds() if isinstance(value, timedelta) else value
+    is_number = not isinstance(number, bool) and isinstance(number, int | float)
+    if name in _SHARES:
+        if not is_number or not math.isfinite(number) or not 0 <= number <= 1:
+            raise ShippingOrdersConfigurationError(
+                f"{key} is a share: a number from 0 to 1, got {value!r}."
+            )
+        return float(number)
+    if not is_number or not math.isfinite(number) or not 0 <= number <= MAX_DURATION:
+        raise ShippingOrdersConfigurationError(
+            f"{key} must be a number of seconds from 0 to {MAX_DURATION:.0f} (365 days), "
+            f"got {value!r}."
+        )
+    if name in _STAYS and number < MIN_STAY:
+        raise ShippingOrdersConfigurationError(
+            f"{key} is the typical time in a state: at least {MIN_STAY:.0f} seconds, "
+            f"got {value!r}. To turn spare polls off, set SPARE_SHARE to 0."
+        )
+    return float(number)
+
+
+#: The longest duration any refresh setting may be: longer ones would overflow dates.
+MAX_DURATION = 365 * 24 * HOUR
+#: The shortest expected stay: shorter ones would make every order look certainly changed
+#: (and a zero stay would divide by zero).
+MIN_STAY = MINUTE
+#: Expected stays, which the spare chance divides by.
+_STAYS = frozenset({"EXPECTED_LABELLED_STAY", "EXPECTED_MOVING_STAY", "EXPECTED_WITH_DRIVER_STAY"})
 #: Settings that are a share (0 to 1), not seconds.
 _SHARES = frozenset({"SPARE_SHARE", "SPARE_MIN_CHANCE"})
 
@@ -232,7 +254,9 @@ def next_retry_after_error(
 ) -> datetime:
     """When to try again after ``order.refresh_failures`` consecutive failures."""
     policy = policy or current_policy()
-    failures = max(1, order.refresh_failures)
+    # The exponent is capped: past it the delay is ERROR_MAX anyway, and a huge power of 2
+    # would not convert to a float.
+    failures = min(max(1, order.refresh_failures), 64)
     delay = min(policy.ERROR_MAX, policy.ERROR_INITIAL * (2 ** (failures - 1)))
     return now + _seconds(delay)
 

@@ -12,7 +12,9 @@ from .defaults import DOCUMENT_LIMIT_KEYS, SETTING_NAME
 
 
 def _is_number(value: object, minimum: float, *, above: bool = False) -> TypeGuard[float]:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # NaN and infinities are refused: they pass no comparison usefully and fail later
+    # inside timedelta, sleep or a division.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return False
     return value > minimum if above else value >= minimum
 

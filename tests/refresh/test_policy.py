@@ -190,8 +190,8 @@ def test_every_number_can_be_set_in_settings():
     ("overrides", "message"),
     [
         ({"GRACE": 30}, "unknown key(s) ['GRACE']"),
-        ({"GRACE_PERIOD": -1}, "'GRACE_PERIOD'] must be a number of seconds >= 0"),
-        ({"LEASE": "5m"}, "'LEASE'] must be a number of seconds >= 0"),
+        ({"GRACE_PERIOD": -1}, "'GRACE_PERIOD'] must be a number of seconds from 0 to"),
+        ({"LEASE": "5m"}, "'LEASE'] must be a number of seconds from 0 to"),
     ],
 )
 def test_bad_policy_settings_name_the_key(overrides, message):
