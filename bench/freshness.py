@@ -288,8 +288,9 @@ def baseline(world, delivered, rate, end, moving, states) -> dict:
             budget -= 1
             state = order.state_at(when)
             known.setdefault(ref, []).append((when, state))
-            if order.allocated(when) and ref not in label_at:
-                label_at[ref] = when
+            if order.allocated(when):
+                # The earliest sighting counts: a later callback may already be recorded.
+                label_at[ref] = min(label_at.get(ref, when), when)
             if not states.is_terminal(state):
                 heapq.heappush(heap, (when + 300.0, ref))
         minute += 60.0
