@@ -116,7 +116,7 @@ def _spend_spare(engine: _Engine, account: str | None) -> None:
         engine.summary.selected += len(ids)
         engine.summary.spare += len(ids)
         engine._writer.keep_schedule = True
-        engine.run(_id_chunks(engine, ids))
+        engine.run(_id_chunks(engine, ids, open_only=True))
 
 
 def refresh_orders(
@@ -140,15 +140,22 @@ def refresh_orders(
     return engine.summary
 
 
-def _id_chunks(engine: _Engine, ids: list[int]) -> Callable[[int], list[Order]]:
-    """Claims ``ids`` in order, a chunk at a time, skipping leased ones and spent accounts."""
+def _id_chunks(
+    engine: _Engine, ids: list[int], *, open_only: bool = False
+) -> Callable[[int], list[Order]]:
+    """Claims ``ids`` in order, a chunk at a time, skipping leased ones and spent accounts.
+
+    ``open_only`` (spare polls): an order that reached a final state after it was picked
+    (a callback in between) is not claimed, so no request is spent on it.
+    """
     position = [0]
 
     def next_chunk(size: int) -> list[Order]:
         while position[0] < len(ids):
             part = ids[position[0] : position[0] + size]
             position[0] += len(part)
-            base = Order.objects.filter(pk__in=part, reference__isnull=False)
+            orders = Order.objects.open() if open_only else Order.objects.all()
+            base = orders.filter(pk__in=part, reference__isnull=False)
             if engine.exhausted:
                 engine.summary.skipped_rate_limited += base.filter(
                     account__in=engine.exhausted

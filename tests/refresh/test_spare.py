@@ -141,6 +141,28 @@ def test_a_spare_poll_that_finds_nothing_keeps_the_next_poll(sandbox, sandbox_se
         assert Order.objects.get(pk=order.pk).next_refresh_at == planned[order.pk]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_order_finished_after_it_was_picked_is_not_polled(
+    sandbox, sandbox_settings, monkeypatch
+):
+    from django_shipping_orders.refresh import spare
+
+    orders = place(2)
+    finished, going = orders
+    Order.objects.filter(pk=finished.pk).update(state="completed")  # a callback, meanwhile
+
+    def pick(alias, slots, *, now, policy):
+        return [finished.pk, going.pk]  # as picked before the callback landed
+
+    monkeypatch.setattr(spare, "pick", pick)
+    before = {o.reference: get_calls(sandbox, o.reference) for o in orders}
+    summary = refresh.refresh_due()
+    assert summary.fetched == 1
+    assert get_calls(sandbox, finished.reference) == before[finished.reference]
+    assert get_calls(sandbox, going.reference) == before[going.reference] + 1
+    assert Order.objects.get(pk=finished.pk).state == "completed"
+
+
 def test_no_order_seen_within_the_shortest_gap_can_be_likely_enough():
     gap = timedelta(seconds=shortest_spare_gap(P))
     now = T0 + 100 * HOUR
