@@ -298,7 +298,7 @@ class _Engine:
     def _record_failure(self, order: Order, error: Exception) -> None:
         try:
             with _writes():
-                sync.record_refresh_failure(order, error)
+                sync.record_refresh_failure(order, error, keep_schedule=self._writer.keep_schedule)
         except Exception:
             logger.exception("Could not record the failure of %s", order)
 

@@ -18,15 +18,18 @@ from ..redaction import scrub
 from ..utils import column_name
 
 
-def record_refresh_failure(order: Order, error: Exception) -> None:
+def record_refresh_failure(order: Order, error: Exception, *, keep_schedule: bool = False) -> None:
     """Note a failed refresh on the order and push its next refresh back.
 
     404 and 403 will not fix themselves by retrying soon: they wait the
     longest error delay, so that they are neither lost nor polled in a loop.
+    ``keep_schedule`` (a spare poll, on top of the schedule): the failure never
+    brings the order's next poll forward, it can only push it back.
     """
     now = timezone.now()
     with transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
+        planned = locked.next_refresh_at
         locked.refresh_failures += 1
         # Scrubbed before it is cut, so that no part of a secret survives the cut.
         locked.last_error = scrub(f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S} {error}")[:2000]
@@ -35,6 +38,8 @@ def record_refresh_failure(order: Order, error: Exception) -> None:
             locked.next_refresh_at = now + timedelta(seconds=settings.ERROR_MAX)
         else:
             locked.next_refresh_at = policy.next_retry_after_error(locked, now=now, policy=settings)
+        if keep_schedule and planned is not None and planned > locked.next_refresh_at:
+            locked.next_refresh_at = planned
         locked.save(
             update_fields=["refresh_failures", "last_error", "next_refresh_at", "updated_at"]
         )

@@ -163,6 +163,29 @@ def test_an_order_finished_after_it_was_picked_is_not_polled(
     assert Order.objects.get(pk=finished.pk).state == "completed"
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_spare_poll_that_fails_never_brings_the_next_poll_forward(sandbox, sandbox_settings):
+    (order,) = place(1)
+    now = timezone.now()
+    planned = now + 5 * HOUR
+    Order.objects.filter(pk=order.pk).update(
+        state="in_transit",
+        courier_job_id="CPA1",
+        state_changed_at=now - 30 * HOUR,
+        last_synced_at=now - 12 * HOUR,
+        next_refresh_at=planned,
+    )
+    sandbox.set_faults(fail_rate=1)
+    accounts = sandbox_accounts(sandbox.shippit_url, MAX_RETRIES=0)
+    accounts["REFRESH"] = {"SPARE_SHARE": 1.0, "SPARE_MIN_CHANCE": 0.1}
+    with override_settings(SHIPPING_ORDERS=accounts):
+        summary = refresh.refresh_due()
+    assert (summary.spare, summary.failed) == (1, 1)
+    stored = Order.objects.get(pk=order.pk)
+    assert stored.refresh_failures == 1 and stored.last_error
+    assert stored.next_refresh_at == planned, "on top of the schedule, never instead of it"
+
+
 def test_no_order_seen_within_the_shortest_gap_can_be_likely_enough():
     gap = timedelta(seconds=shortest_spare_gap(P))
     now = T0 + 100 * HOUR
