@@ -59,6 +59,7 @@ WORKDIR = Path(tempfile.mkdtemp(prefix="shipping-callbacks-bench-"))
 atexit.register(shutil.rmtree, WORKDIR, ignore_errors=True)
 URL = "/shipping/callbacks/bench/"
 PROFILE_PARCELS = int(os.environ.get("PROFILE_PARCELS", "1"))
+PROFILE_SCENARIO = os.environ.get("PROFILE_SCENARIO", "update")
 
 
 def database() -> dict[str, Any]:
@@ -362,9 +363,9 @@ def main() -> None:
 
 
 def profile(client: Any, count: int) -> None:
-    """cProfile of inline updates with 20 parcels: where a callback's time goes."""
-    seed(client, "update", PROFILE_PARCELS, count, "PR")
-    bodies = bodies_for("update", PROFILE_PARCELS, count, "PR")
+    """cProfile of inline callbacks (``PROFILE_SCENARIO``, ``PROFILE_PARCELS``): where the time goes."""
+    seed(client, PROFILE_SCENARIO, PROFILE_PARCELS, count, "PR")
+    bodies = bodies_for(PROFILE_SCENARIO, PROFILE_PARCELS, count, "PR")
     profiler = cProfile.Profile()
     profiler.enable()
     post_all(client, URL, bodies)

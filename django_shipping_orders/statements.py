@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import connections, models
+from django.db import IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.sql.compiler import SQLCompiler
 
 M = TypeVar("M", bound=models.Model)
@@ -26,25 +27,45 @@ M = TypeVar("M", bound=models.Model)
 #: Most distinct column sets kept per kind of statement; past it statements are built each time.
 _CACHE_LIMIT = 256
 
-_INSERTS: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
+_INSERTS: dict[
+    tuple[str, type[models.Model], tuple[str, ...]],
+    tuple[str, list[Callable[[models.Model], Any]]],
+] = {}
+_ROWS: dict[tuple[str, type[models.Model]], _Rows] = {}
+#: Databases whose INSERT says what to do when a unique key is taken (``ON CONFLICT``).
+_ON_CONFLICT_VENDORS = frozenset({"postgresql", "sqlite"})
 _UPDATES: dict[
-    tuple[str, type[models.Model], tuple[str, ...]], tuple[str, list[models.Field[Any, Any]]]
+    tuple[str, type[models.Model], tuple[str, ...]],
+    tuple[str, list[Callable[[models.Model], Any]]],
 ] = {}
 _SELECTS: dict[tuple[str, str], _Select] = {}
 
 
-def insert(instance: models.Model, using: str) -> None:
+def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) -> bool:
     """INSERT ``instance`` in one statement and set its primary key, as ``save()`` would.
 
-    Where the database cannot return the new key from an INSERT (MySQL,
-    MariaDB before 10.5), ``save(force_insert=True)`` does it instead.
+    ``unless``: the columns of a unique constraint; when a row with the same
+    values is already there, nothing is inserted and False is returned (no
+    error, so the caller's transaction stays usable without a savepoint).
+    PostgreSQL and SQLite say so in the statement (``ON CONFLICT … DO
+    NOTHING``); elsewhere the INSERT runs in a savepoint and its
+    ``IntegrityError`` is the answer. Where the database cannot return the new
+    key from an INSERT (MySQL, MariaDB before 10.5), ``save(force_insert=True)``
+    does it instead.
     """
     connection = connections[using]
+    if unless and connection.vendor not in _ON_CONFLICT_VENDORS:
+        try:
+            with transaction.atomic(using=using, savepoint=True):
+                insert(instance, using)
+        except IntegrityError:
+            return False
+        return True
     if not connection.features.can_return_columns_from_insert:
         instance.save(force_insert=True, using=using)
-        return
+        return True
     model = type(instance)
-    key = (connection.alias, model)
+    key = (connection.alias, model, tuple(unless))
     built = _INSERTS.get(key)
     if built is None:
         meta = model._meta
@@ -52,19 +73,133 @@ def insert(instance: models.Model, using: str) -> None:
         fields = [f for f in meta.concrete_fields if not f.primary_key]
         columns = ", ".join(quote(_column(f)) for f in fields)
         values = ", ".join(["%s"] * len(fields))
+        conflict = ""
+        if unless:
+            targets = ", ".join(quote(_column(_concrete(meta.get_field(n)))) for n in unless)
+            conflict = f"ON CONFLICT ({targets}) DO NOTHING "
         sql = (
             f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"RETURNING {quote(_pk_column(model))}"
+            f"{conflict}RETURNING {quote(_pk_column(model))}"
         )
-        built = _INSERTS[key] = (sql, fields)
-    sql, fields = built
-    params = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+        built = _INSERTS[key] = (sql, _readers(fields, connection))
+    sql, readers = built
+    params = [read(instance) for read in readers]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
+    if row is None:
+        return False
     instance.pk = row[0]
     instance._state.adding = False
     instance._state.db = connection.alias
+    return True
+
+
+def insert_rows(instances: Sequence[models.Model], using: str) -> None:
+    """INSERT ``instances`` (all of one model) in as few statements as the database allows.
+
+    As ``bulk_create`` without reading the new keys back: for rows nobody
+    refers to in the same transaction (an order's parcels and products).
+    """
+    if not instances:
+        return
+    connection = connections[using]
+    model = type(instances[0])
+    key = (connection.alias, model)
+    built = _ROWS.get(key)
+    if built is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(quote(_column(f)) for f in fields)
+        head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        built = _ROWS[key] = _Rows(head, row, fields, _readers(fields, connection))
+    # As bulk_create: as many rows per statement as the database takes parameters for.
+    batch = max(1, connection.ops.bulk_batch_size(built.fields, list(instances)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(instances), batch):
+            rows = instances[start : start + batch]
+            params = [read(instance) for instance in rows for read in built.readers]
+            cursor.execute(built.head + ", ".join([built.row] * len(rows)), params)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    head: str
+    row: str
+    fields: list[models.Field[Any, Any]]
+    readers: list[Callable[[models.Model], Any]]
+
+
+#: Field classes whose ``get_db_prep_save`` gives back, unchanged, None and a value of these
+#: types, on a database whose operations do not adapt integers: their values are bound as
+#: they are, without the per-value round of method calls (most of an INSERT's cost).
+_BOUND_AS_IS: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.URLField: (str,),
+    models.EmailField: (str,),
+    models.SlugField: (str,),
+    models.BooleanField: (bool,),
+    models.IntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.SmallIntegerField: (int,),
+    models.BigIntegerField: (int,),
+    # Only None is bound as it is; a date or a number is prepared by its field.
+    models.DateTimeField: (),
+    models.DateField: (),
+    models.DecimalField: (),
+    models.UUIDField: (),
+    models.ForeignKey: (),
+}
+_INTEGER_FIELDS = (models.IntegerField,)
+#: Fields whose own ``pre_save`` only reads the attribute unless they are auto-now.
+_AUTO_NOW_FIELDS = (models.DateField,)
+
+
+def _readers(
+    fields: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper, add: bool = True
+) -> list[Callable[[models.Model], Any]]:
+    """Per field, a function giving the value to bind for an instance, as ``save()`` would.
+
+    ``add``: for an INSERT (as ``pre_save``'s argument: auto-now-add fields).
+    """
+    ops_adapt_integers = (
+        type(connection.ops).adapt_integerfield_value
+        is not BaseDatabaseOperations.adapt_integerfield_value
+    )
+    return [_reader(field, connection, ops_adapt_integers, add) for field in fields]
+
+
+def _reader(
+    field: models.Field[Any, Any],
+    connection: BaseDatabaseWrapper,
+    ops_adapt_integers: bool,
+    add: bool,
+) -> Callable[[models.Model], Any]:
+    prepare = field.get_db_prep_save
+    kinds = _BOUND_AS_IS.get(type(field))
+    reads_attribute = type(field).pre_save is models.Field.pre_save or (
+        isinstance(field, _AUTO_NOW_FIELDS)
+        and not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+    )
+    if (
+        not reads_attribute
+        or kinds is None
+        or (ops_adapt_integers and isinstance(field, _INTEGER_FIELDS))
+    ):
+        return lambda instance: prepare(field.pre_save(instance, add), connection)
+    attname = field.attname
+
+    def read(instance: models.Model) -> Any:
+        value = getattr(instance, attname)
+        # type(), not isinstance(): a bool is an int, and a str subclass may be lazy text.
+        if value is None or type(value) in kinds:
+            return value
+        return prepare(value, connection)
+
+    return read
 
 
 def update(instance: models.Model, names: Sequence[str], using: str) -> int:
@@ -86,11 +221,11 @@ def update(instance: models.Model, names: Sequence[str], using: str) -> int:
             f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
             f"WHERE {quote(_pk_column(model))} = %s"
         )
-        built = (sql, fields)
+        built = (sql, _readers(fields, connection, add=False))
         if len(_UPDATES) < _CACHE_LIMIT:
             _UPDATES[key] = built
-    sql, fields = built
-    params = [f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields]
+    sql, readers = built
+    params = [read(instance) for read in readers]
     params.append(instance.pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, router, transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from .. import clock, policy, schedules, signals, statements
@@ -208,13 +208,10 @@ def _create(
     if document.products is not None:
         new.products_digest = lines_digest(document.products)
     _set_bookkeeping(new, source, now)
-    try:
-        # A real savepoint on every database: when a concurrent delivery wins the race, the
-        # transaction must stay usable to update the winner's row. Leaving an atomic block
-        # without one on an error marks the whole transaction for rollback (Django).
-        with transaction.atomic(using=using, savepoint=True):
-            statements.insert(new, using=using)
-    except IntegrityError:
+    # When a concurrent delivery wins the race, the transaction must stay usable to update
+    # the winner's row: the INSERT does nothing on PostgreSQL and SQLite, and runs in a
+    # savepoint elsewhere (an error inside an atomic block dooms the whole transaction).
+    if not statements.insert(new, using=using, unless=("account", "reference")):
         return None
     if document.parcels:
         result.parcels_changed = sync_lines(new, Parcel, document.parcels, created=True)

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import connection, models, router
 
+from .. import statements
 from ..documents import LineDocument
 from ..models import Order, Parcel, PayloadEncoder, Product
 from ..shipped import keep_shipped
@@ -126,7 +127,7 @@ def sync_lines(
         manager.delete()
     elif not wanted:
         return replaced
-    model.objects.bulk_create(wanted, batch_size=500)
+    statements.insert_rows(wanted, using=router.db_for_write(model))
     return True
 
 
