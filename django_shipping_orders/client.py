@@ -116,6 +116,9 @@ class ApiClient:
         self.limiter = limiter
         #: Seconds one call may wait for rate limits (None: as long as it takes).
         self.wait = wait
+        #: The share (0 to 1) of the rate limit this client's requests may fill: a request
+        #: is sent only while fewer than that share of the window's slots are taken.
+        self.share = 1.0
         self._sleep = sleep
 
     def __repr__(self) -> str:
@@ -127,6 +130,20 @@ class ApiClient:
             return self
         other = copy.copy(self)
         other.wait = wait
+        return other
+
+    def with_share(self, share: float) -> ApiClient:
+        """This client (same session and limiter) whose requests fill at most ``share`` of the limit.
+
+        For requests that must leave the rest of the budget to others (spare
+        polls): each is admitted only while the requests already counted in
+        the window are fewer than ``share`` of the limit, checked in the same
+        atomic step that takes the slot, so two runs at once cannot spend the rest.
+        """
+        if share == self.share:
+            return self
+        other = copy.copy(self)
+        other.share = share
         return other
 
     # -- public -------------------------------------------------------------------------
@@ -226,7 +243,7 @@ class ApiClient:
         ticket: Ticket | None = None
         if self.limiter is not None:
             try:
-                ticket = self.limiter.acquire(self.account, wait=wait)
+                ticket = self.limiter.acquire(self.account, wait=wait, share=self.share)
             except RateLimited as err:
                 err.reference = reference
                 raise

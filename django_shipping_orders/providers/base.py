@@ -82,6 +82,17 @@ class Provider:
         other.client = self.client.with_wait(wait)
         return other
 
+    def with_share(self, share: float) -> Provider:
+        """This adapter (same session, same budget) filling at most ``share`` of the limit.
+
+        See ``ApiClient.with_share``.
+        """
+        if share == self.client.share:
+            return self
+        other = copy.copy(self)
+        other.client = self.client.with_share(share)
+        return other
+
     # -- configuration hooks ------------------------------------------------------------
 
     @property

@@ -77,15 +77,30 @@ class RateLimiter:
 
     # -- public -------------------------------------------------------------------------
 
-    def acquire(self, account: AccountSettings, *, wait: float | None = 0.0) -> Ticket:
+    def acquire(
+        self, account: AccountSettings, *, wait: float | None = 0.0, share: float = 1.0
+    ) -> Ticket:
         """A slot for one request of ``account``, sent right after this returns.
 
         Waits at most ``wait`` seconds (``None``: as long as it takes; ``0``:
         one look) and raises :class:`RateBudgetExhausted` when no slot frees
         within it. The deadline is measured on the monotonic clock, so a test
         that freezes wall time cannot make a waiting worker hang for ever.
+
+        ``share`` (0 to 1): the request is admitted only while fewer than
+        ``floor(share * limit)`` requests are counted in the window, so the
+        rest stays for requests without a share. The check and the slot are
+        one atomic step of the store, as for every request.
         """
         rate = _rate(account)
+        ceiling = rate.requests if share >= 1 else math.floor(rate.requests * max(0.0, share))
+        if ceiling <= 0:
+            raise RateBudgetExhausted(
+                f"The rate limit of account {account.alias!r} ({rate}) leaves no room for "
+                f"requests limited to {share:g} of it; nothing was sent.",
+                account=account.alias,
+                retry_after=float(rate.seconds),
+            )
         store, key = self._store(), budget_key(account)
         flight = float(account.connect_timeout + account.timeout)
         deadline = None if wait is None else time.monotonic() + max(0.0, wait)
@@ -95,7 +110,7 @@ class RateLimiter:
                 # Even "one look" may queue briefly for the lock that other workers hold.
                 lock_by = None if deadline is None else max(deadline, time.monotonic() + LOCK_GRACE)
                 with lock_deadline(lock_by):
-                    decision = store.take(key, rate.requests, rate.seconds, flight, token)
+                    decision = store.take(key, ceiling, rate.seconds, flight, token)
             except LockBusy:
                 if deadline is None:
                     continue  # no budget: wait for the lock as long as it takes

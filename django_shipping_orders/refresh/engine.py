@@ -116,6 +116,9 @@ def _spend_spare(engine: _Engine, account: str | None) -> None:
         engine.summary.selected += len(ids)
         engine.summary.spare += len(ids)
         engine._writer.keep_schedule = True
+        # Each spare request checks the reserve where it takes its slot: two runs at once,
+        # or two aliases of one key, cannot spend what is kept for placing and labels.
+        engine.share = engine._policy.SPARE_SHARE
         engine.run(_id_chunks(engine, ids, open_only=True))
 
 
@@ -193,7 +196,9 @@ class _Engine:
         self._accounts: dict[str, AccountSettings | Exception] = {}
         # Read once per run: settings are parsed on every access.
         self._policy = policy.current_policy()
-        self._providers: dict[str, Provider] = {}
+        self._providers: dict[tuple[str, float], Provider] = {}
+        #: The share of each account's limit this run's requests may fill (spare polls: less).
+        self.share = 1.0
         self._lock = threading.Lock()
         self._done: list[Order] = []
         #: What the workers fetched, written by the claiming thread between chunks.
@@ -239,10 +244,10 @@ class _Engine:
 
     def _provider(self, alias: str) -> Provider:
         # Once per run: get_provider reads and compares the account's settings on every call.
-        provider = self._providers.get(alias)
+        provider = self._providers.get((alias, self.share))
         if provider is None:
-            provider = get_provider(alias).with_wait(self._wait_budget)
-            self._providers[alias] = provider
+            provider = get_provider(alias).with_wait(self._wait_budget).with_share(self.share)
+            self._providers[alias, self.share] = provider
         return provider
 
     def _skip(self, order: Order) -> None:

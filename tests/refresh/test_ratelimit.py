@@ -404,3 +404,36 @@ def test_the_default_wait_of_web_calls_is_short():
     for function in (services.place_order, services.cancel_order, services.refresh_order):
         assert inspect.signature(function).parameters["wait"].default == services.SERVICE_WAIT
     assert services.SERVICE_WAIT <= 10
+
+
+def _take_share(limiter: RateLimiter, account, share: float, count: int) -> list[bool]:
+    admitted = []
+    for _ in range(count):
+        try:
+            limiter.acquire(account, wait=0, share=share).finish()
+        except RateBudgetExhausted:
+            admitted.append(False)
+        else:
+            admitted.append(True)
+    return admitted
+
+
+def test_requests_with_a_share_fill_only_that_share_and_leave_the_rest_to_the_others():
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    account = _account("10/m")
+    # Spare polls at half the limit: five, whoever asks (two runs asking at once included).
+    assert _take_share(limiter, account, 0.5, 4) == [True] * 4
+    assert _take_share(limiter, account, 0.5, 4) == [True] + [False] * 3
+    # The reserve is still there for a request without a share (placing an order).
+    assert take(limiter, account, 6) == [True] * 5 + [False]
+    clock.now += 60.001
+    assert _take_share(limiter, account, 0.5, 6) == [True] * 5 + [False]
+
+
+def test_a_share_that_leaves_no_slot_sends_nothing_and_says_so():
+    limiter = RateLimiter(clock=FakeClock())
+    account = _account("3/m")
+    with pytest.raises(RateBudgetExhausted, match=r"limited to 0\.2 of it"):
+        limiter.acquire(account, wait=0, share=0.2)
+    assert limiter.available(account) == 3

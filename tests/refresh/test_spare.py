@@ -195,3 +195,40 @@ def test_no_order_seen_within_the_shortest_gap_can_be_likely_enough():
         assert change_chance(order, now=now, policy=P) < P.SPARE_MIN_CHANCE
     stuck = Seen("with_driver", state_changed_at=T0, last_synced_at=now - gap - HOUR)
     assert change_chance(stuck, now=now, policy=P) >= P.SPARE_MIN_CHANCE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
+    sandbox, sandbox_settings, monkeypatch
+):
+    from django_shipping_orders.refresh import spare
+
+    orders = place(8)
+    now = timezone.now()
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+        state="in_transit",
+        courier_job_id="CPA1",
+        state_changed_at=now - 30 * HOUR,
+        last_synced_at=now - 12 * HOUR,
+        next_refresh_at=now + 6 * HOUR,
+    )
+    # Each run saw the whole spare budget free when it picked: together they picked twice it.
+    monkeypatch.setattr(spare, "spare_slots", lambda account, policy: len(orders))
+    sandbox.set_faults(rate_limit=LIMIT, rate_window=WINDOW, rate_clock="real")
+    sandbox.reset_stats()
+    caches["default"].clear()
+    accounts = sandbox_accounts(sandbox.shippit_url, RATE_LIMIT=f"{LIMIT}/{WINDOW}s")
+    accounts["REFRESH"] = {"SPARE_SHARE": 0.5, "SPARE_MIN_CHANCE": 0.1}
+    with override_settings(SHIPPING_ORDERS=accounts):
+        summary = refresh.refresh_due()
+        second = refresh.refresh_due()
+        from django_shipping_orders.conf import shipping_settings
+        from django_shipping_orders.ratelimit import default_limiter
+
+        left = default_limiter().available(shipping_settings.account("default"))
+    assert summary.spare + second.spare > LIMIT // 2, "both runs picked more than the share"
+    assert summary.fetched + second.fetched == LIMIT // 2, "the share was filled, no more"
+    assert left == LIMIT - LIMIT // 2, "the reserve is still free for placing and labels"
+    meter = sandbox.stats()["meter"]
+    key = next(iter(meter["requests"]))
+    assert meter["requests"][key] == LIMIT // 2 and meter["refused"].get(key, 0) == 0
