@@ -17,7 +17,7 @@ from django.core.cache import caches
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from . import states, usage
+from . import schedules, states, usage
 from .conf import AccountSettings, shipping_settings
 from .models import CallbackReceipt, Order
 
@@ -54,6 +54,7 @@ class AccountHealth:
     callbacks_waiting: int = 0
     oldest_waiting_at: datetime | None = None
     labels_pending: int = 0
+    labels_retrying: int = 0
     labels_failed: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -113,10 +114,13 @@ def account_health(
         .filter(~Q(label_url="") | ~Q(courier_job_id="") | ~Q(label_error=""))
         .aggregate(
             pending=Count("pk", filter=Q(label_error="")),
-            failed=Count("pk", filter=~Q(label_error="")),
+            # Failed with attempts left: the next refresh tries again, so not (yet) a problem.
+            retrying=Count("pk", filter=schedules.label_retrying()),
+            failed=Count("pk", filter=~Q(label_error="") & ~schedules.label_retrying()),
         )
     )
     health.labels_pending, health.labels_failed = int(labels["pending"]), int(labels["failed"])
+    health.labels_retrying = int(labels["retrying"])
     health.problems = _problems(health, thresholds, now)
     return health
 

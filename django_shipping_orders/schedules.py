@@ -288,6 +288,11 @@ def label_failure_text(previous: str, error: Exception | str) -> str:
     )
 
 
+def label_retrying() -> Q:
+    """Orders whose last label download failed with attempts left (a filter on ``Order``)."""
+    return Q(label_error__startswith=_RETRY_PREFIX)
+
+
 def label_retry_wanted() -> Q:
     """The orders whose label download a refresh queues again (a filter on ``Order``).
 

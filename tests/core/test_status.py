@@ -120,6 +120,25 @@ def test_failed_label_downloads_are_a_problem():
     assert json.loads(out)["accounts"]["default"]["labels_failed"] == 1
 
 
+def test_a_label_download_still_being_retried_is_not_a_failure_until_given_up():
+    from django_shipping_orders.schedules import LABEL_ATTEMPTS, label_failure_text
+
+    error = ""
+    order = Order.objects.create(
+        account="default", reference="PP6", state="ready_for_pickup", label_url="https://x/l.pdf"
+    )
+    for attempt in range(1, LABEL_ATTEMPTS + 1):
+        error = label_failure_text(error, "HTTP 503")
+        Order.objects.filter(pk=order.pk).update(label_error=error)
+        code, out, _ = status("--json")
+        figures = json.loads(out)["accounts"]["default"]
+        if attempt < LABEL_ATTEMPTS:
+            assert (figures["labels_retrying"], figures["labels_failed"], code) == (1, 0, 0)
+        else:
+            assert (figures["labels_retrying"], figures["labels_failed"], code) == (0, 1, 1)
+    assert "0 retrying, 1 failed" in status()[1]
+
+
 def test_the_text_report_names_each_figure():
     healthy_shop()
     code, out, _ = status()
@@ -129,7 +148,7 @@ def test_the_text_report_names_each_figure():
     assert "due for refresh    1; oldest due" in out
     assert "requests last hour 0 of 3600 (0%)" in out
     assert "callbacks, 24 h    2 received (1 ignored, 1 processed)" in out
-    assert "label downloads    1 pending, 0 failed" in out
+    assert "label downloads    1 pending, 0 retrying, 0 failed" in out
     assert out.rstrip().endswith("Healthy.")
 
 

@@ -87,7 +87,8 @@ class Command(SettingsExitTwo):
             "--max-label-failures",
             default="0",
             metavar="N",
-            help="Unhealthy above N orders whose label download failed (default 0).",
+            help="Unhealthy above N orders whose label download failed for good (given up, "
+            "or refused; a download still being retried is not counted) (default 0).",
         )
         parser.add_argument(
             "--max-budget-share",
@@ -164,7 +165,8 @@ class Command(SettingsExitTwo):
             f"  callbacks, 24 h    {received} received" + (f" ({by_status})" if by_status else ""),
             f"  callbacks now      {a.callbacks_failed} failed, {a.callbacks_waiting} waiting"
             f"{oldest_waiting}",
-            f"  label downloads    {a.labels_pending} pending, {a.labels_failed} failed",
+            f"  label downloads    {a.labels_pending} pending, {a.labels_retrying} retrying, "
+            f"{a.labels_failed} failed",
         ]
         self.stdout.write("\n".join(lines))
 
