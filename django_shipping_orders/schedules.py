@@ -30,7 +30,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from typing import Any
 
+from django.core.cache import caches
 from django.db.models import Q
 from django.utils import timezone
 
@@ -181,11 +183,59 @@ def enqueue_label_download(order_id: int) -> None:
     if batch is not None:
         batch.add(order_id)
         return
-    enqueue(
-        "django_shipping_orders.tasks.download_label",
-        order_id,
-        task_name=f"shipping-label-{order_id}",
-    )
+    _mark_queued([order_id])
+    try:
+        enqueue(
+            "django_shipping_orders.tasks.download_label",
+            order_id,
+            task_name=f"shipping-label-{order_id}",
+        )
+    except Exception:
+        label_download_done(order_id)
+        raise
+
+
+#: How long a queued label download keeps the order's next refreshes from queueing it again:
+#: a task still waiting in an async broker is not queued twice; a task lost on the way is
+#: queued again by the first refresh after this.
+LABEL_QUEUED_FOR = 15 * 60
+
+
+def _queued_key(order_id: int) -> str:
+    return f"shipping_orders:label-queued:{order_id}"
+
+
+def _queued_cache() -> Any:
+    # The rate limit's cache: the one the settings checks require to be shared by processes.
+    return caches[shipping_settings.rate_limit_cache]
+
+
+def _mark_queued(order_ids: list[int]) -> None:
+    try:
+        _queued_cache().set_many({_queued_key(i): 1 for i in order_ids}, LABEL_QUEUED_FOR)
+    except Exception as err:  # without the mark a download may only be queued twice
+        logger.warning(
+            "Could not mark %d label downloads as queued: %s", len(order_ids), scrub(str(err))
+        )
+
+
+def label_download_done(order_id: int) -> None:
+    """The queued download of ``order_id``'s label ran (stored or not): it may be queued again."""
+    try:
+        _queued_cache().delete(_queued_key(order_id))
+    except Exception as err:
+        logger.warning("Could not clear the queued mark of label %s: %s", order_id, scrub(str(err)))
+
+
+def not_queued(order_ids: list[int]) -> list[int]:
+    """Those of ``order_ids`` whose label download is not waiting in the broker already."""
+    if not order_ids:
+        return []
+    try:
+        marked = _queued_cache().get_many([_queued_key(i) for i in order_ids])
+    except Exception:
+        return order_ids  # queueing twice is harmless: a stored label stops the download
+    return [i for i in order_ids if _queued_key(i) not in marked]
 
 
 class LabelBatch:
@@ -217,6 +267,8 @@ class LabelBatch:
             ids = list(dict.fromkeys(self._ids))
         if not ids:
             return 0
+        # Marked first: a synchronous broker runs the task (which clears its marks) at once.
+        _mark_queued(ids)
         try:
             enqueue(
                 "django_shipping_orders.tasks.download_labels",
@@ -224,6 +276,8 @@ class LabelBatch:
                 task_name=f"shipping-labels-{ids[0]}-{len(ids)}",
             )
         except Exception as err:  # a broker outage must not stop the refresh that asked
+            for order_id in ids:
+                label_download_done(order_id)
             logger.warning(
                 "Could not queue the label downloads of %d orders (%s: %s); kept for later",
                 len(ids),

@@ -64,6 +64,13 @@ def download_label(order_id: int) -> str:
     again until ``schedules.LABEL_ATTEMPTS`` (see ``schedules.label_retry_wanted``).
     """
     try:
+        return _download_label(order_id)
+    finally:
+        schedules.label_download_done(order_id)
+
+
+def _download_label(order_id: int) -> str:
+    try:
         order = services.download_label(order_id)
     except Order.DoesNotExist:
         return f"order {order_id} no longer exists"

@@ -79,7 +79,8 @@ class ChunkWriter:
         try:
             if written:
                 retry = Order.objects.filter(schedules.label_retry_wanted(), pk__in=written)
-                for order_id in retry.values_list("pk", flat=True):
+                # Not again while a download queued earlier still waits in the broker.
+                for order_id in schedules.not_queued(list(retry.values_list("pk", flat=True))):
                     self.labels.add(order_id)
         except Exception:
             logger.exception("Could not look for the missing labels of %d orders", len(written))

@@ -163,3 +163,58 @@ def test_a_label_is_given_up_after_its_attempts(sandbox, sandbox_settings, monke
     assert not order.label
     assert order.label_error.startswith(f"Label given up after {schedules.LABEL_ATTEMPTS}")
     assert len(tried) == schedules.LABEL_ATTEMPTS
+
+
+def test_a_download_waiting_in_the_broker_is_not_queued_again_by_each_refresh(
+    sandbox, sandbox_settings, monkeypatch
+):
+    (order,) = processed_orders(sandbox, 1)
+    queued: list[tuple[str, tuple[Any, ...]]] = []
+    # An asynchronous broker: the task waits there, nothing runs it yet.
+    monkeypatch.setattr(schedules, "enqueue", lambda func, *args, **kw: queued.append((func, args)))
+    for _ in range(4):
+        refresh.refresh_due(spare=False)
+        make_due()
+    assert [args for _, args in queued] == [([order.pk],)], "queued once, not at every refresh"
+
+    # The worker runs it at last: the label is stored, and nothing is queued any more.
+    tasks.download_labels(*queued[0][1])
+    assert missing_labels() == []
+    refresh.refresh_due(spare=False)
+    assert len(queued) == 1
+
+
+def test_a_download_lost_on_the_way_is_queued_again_after_a_while(
+    sandbox, sandbox_settings, monkeypatch
+):
+    (order,) = processed_orders(sandbox, 1)
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(schedules, "enqueue", lambda func, *args, **kw: queued.append(args))
+    monkeypatch.setattr(schedules, "LABEL_QUEUED_FOR", 1)
+    refresh.refresh_due(spare=False)
+    make_due()
+    refresh.refresh_due(spare=False)
+    assert len(queued) == 1
+    time.sleep(1.2)  # the task never ran (a broker restarted without it): its mark expires
+    make_due()
+    refresh.refresh_due(spare=False)
+    assert queued == [([order.pk],), ([order.pk],)]
+
+
+def test_a_failed_download_clears_its_mark_so_the_next_refresh_retries_it(
+    sandbox, sandbox_settings, monkeypatch
+):
+    (order,) = processed_orders(sandbox, 1)
+
+    def down(provider: Any, url: str, order: Order) -> bytes:
+        raise LabelError("the label host answered HTTP 503.", status_code=503)
+
+    monkeypatch.setattr(labels, "fetch_pdf", down)
+    tried: list[list[int]] = []
+    real = tasks.download_labels
+    monkeypatch.setattr(tasks, "download_labels", lambda ids: tried.append(ids) or real(ids))
+    refresh.refresh_due(spare=False)
+    make_due()
+    refresh.refresh_due(spare=False)
+    assert tried == [[order.pk], [order.pk]]
+    assert "attempt 2 of" in Order.objects.get(pk=order.pk).label_error
