@@ -139,9 +139,9 @@ def current_policy() -> PolicySettings:
     return PolicySettings.from_settings(shipping_settings.refresh)
 
 
-class OrderLike(Protocol):
-    """What the policy reads of an order; read-only, so an ``Order`` (whose ``created_at``
-    is never None) or a test's stand-in fits."""
+class _Dated(Protocol):
+    """The state and dates every rule of the policy reads; read-only, so an ``Order``
+    (whose ``created_at`` is never None) or a test's stand-in fits."""
 
     @property
     def state(self) -> str: ...
@@ -149,6 +149,11 @@ class OrderLike(Protocol):
     def created_at(self) -> datetime | None: ...
     @property
     def pickup_at(self) -> datetime | None: ...
+
+
+class OrderLike(_Dated, Protocol):
+    """What ``next_refresh_at`` reads of an order."""
+
     @property
     def courier_job_id(self) -> str: ...
     @property
@@ -157,15 +162,9 @@ class OrderLike(Protocol):
     def refresh_failures(self) -> int: ...
 
 
-class SeenOrderLike(Protocol):
-    """What ``change_chance`` reads of an order; read-only, like :class:`OrderLike`."""
+class SeenOrderLike(_Dated, Protocol):
+    """What ``change_chance`` reads of an order."""
 
-    @property
-    def state(self) -> str: ...
-    @property
-    def created_at(self) -> datetime | None: ...
-    @property
-    def pickup_at(self) -> datetime | None: ...
     @property
     def state_changed_at(self) -> datetime | None: ...
     @property
