@@ -202,6 +202,12 @@ class LabelError(ShippingOrdersError):
     """A label could not be downloaded, stored or merged: a refused URL, not a PDF, too large."""
 
 
+class LabelRefused(LabelError):
+    """No label can be fetched as things stand: its URL is off the allow-list or resolves to a
+    forbidden address, or the provider gives no URL and has no label endpoint. Trying again
+    does not help until the settings or the provider's answer change, so the refresh does not."""
+
+
 # -- configuration -------------------------------------------------------------------------
 
 

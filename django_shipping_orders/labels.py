@@ -25,7 +25,7 @@ import requests
 
 from .addresses import AddressRefused, pinned_session
 from .conf import shipping_settings
-from .exceptions import LabelError
+from .exceptions import LabelError, LabelRefused
 from .models import Order
 from .providers.base import Provider
 from .redaction import get_logger
@@ -59,7 +59,7 @@ def _fetch(provider: Provider, session: requests.Session, url: str, order: Order
                 headers={"Accept": "application/pdf"},
             )
         except AddressRefused as err:
-            raise LabelError(
+            raise LabelRefused(
                 f"{order}: refused to download a label from {_host(url)!r}: {err}.", **where
             ) from None
         except requests.RequestException as err:
@@ -100,7 +100,7 @@ def _check_url(provider: Provider, url: str, order: Order) -> None:
     where = _Where(account=order.account, reference=order.reference or "")
     if not provider.is_allowed_label_url(url):
         # The URL may carry a signature: name only its host.
-        raise LabelError(
+        raise LabelRefused(
             f"{order}: refused to download a label from {_host(url)!r}: not an https host on "
             f"the label allow-list of account {order.account!r} (LABEL_HOSTS).",
             **where,

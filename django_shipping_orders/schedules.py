@@ -37,6 +37,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from .conf import shipping_settings
+from .exceptions import LabelRefused
 from .redaction import get_logger, scrub
 
 logger = get_logger("django_shipping_orders.schedules")
@@ -322,6 +323,7 @@ def enqueue_callback_drain() -> None:
 LABEL_ATTEMPTS = 5
 _RETRY_PREFIX = "Label attempt "
 _GIVEN_UP_PREFIX = "Label given up after "
+_REFUSED_PREFIX = "Label refused, not retried: "
 
 
 def label_failure_text(previous: str, error: Exception | str) -> str:
@@ -331,6 +333,9 @@ def label_failure_text(previous: str, error: Exception | str) -> str:
     shows): "Label attempt 2 of 5 failed: ..." is retried by the order's next
     refresh, "Label given up after 5 attempts: ..." is not.
     """
+    if isinstance(error, LabelRefused):
+        # Retrying cannot help until the settings or the provider's answer change.
+        return f"{_REFUSED_PREFIX}{error}"
     attempt = 1
     match = re.match(rf"{_RETRY_PREFIX}(\d+) of", previous)
     if match:
@@ -350,12 +355,13 @@ def label_retrying() -> Q:
 def label_retry_wanted() -> Q:
     """The orders whose label download a refresh queues again (a filter on ``Order``).
 
-    A label URL, no stored label, and attempts left: a download that failed,
-    or was never queued (a broker outage), is tried again at the order's next
-    poll, which the refresh policy spaces out.
+    A label URL or a courier tracking number (the provider's label endpoint
+    then gives the URL), no stored label, and attempts left: a download that
+    failed, was not ready yet, or was never queued (a broker outage), is tried
+    again at the order's next poll, which the refresh policy spaces out.
     """
     return (
         Q(label="")
-        & ~Q(label_url="")
+        & (~Q(label_url="") | ~Q(courier_job_id=""))
         & (Q(label_error="") | Q(label_error__startswith=_RETRY_PREFIX))
     )

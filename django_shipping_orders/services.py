@@ -31,7 +31,7 @@ from .documents import OrderDocument
 from .exceptions import (
     PERMANENT_ERRORS,
     InvalidProviderResponse,
-    LabelError,
+    LabelRefused,
     OrderNotSent,
     OrderStateError,
     ProviderAPIError,
@@ -223,7 +223,7 @@ def download_label(order_id: int, *, force: bool = False) -> Order:
             info = get_label(order)
             url = info.url
         except NotImplementedError:
-            raise LabelError(
+            raise LabelRefused(
                 f"{order}: the provider sent no label URL and has no label endpoint.",
                 account=order.account,
                 reference=order.reference or "",

@@ -119,6 +119,7 @@ def _spend_spare(engine: _Engine, account: str | None) -> None:
         # Each spare request checks the reserve where it takes its slot: two runs at once,
         # or two aliases of one key, cannot spend what is kept for placing and labels.
         engine.share = engine._policy.SPARE_SHARE
+        engine.spare_phase = True
         engine.run(_id_chunks(engine, ids, open_only=True))
 
 
@@ -199,6 +200,8 @@ class _Engine:
         self._providers: dict[tuple[str, float], Provider] = {}
         #: The share of each account's limit this run's requests may fill (spare polls: less).
         self.share = 1.0
+        #: Polling orders not yet due with the spare budget (``_spend_spare``).
+        self.spare_phase = False
         self._lock = threading.Lock()
         self._done: list[Order] = []
         #: What the workers fetched, written by the claiming thread between chunks.
@@ -254,7 +257,11 @@ class _Engine:
         """Leave ``order`` due (its account's budget is spent for this run) and give it back."""
         with self._lock:
             self.exhausted.add(order.account)
-            self.summary.skipped_rate_limited += 1
+            if self.spare_phase:
+                # A spare poll (the order is not due): the rest of the limit is the reserve's.
+                self.summary.spare_held_back += 1
+            else:
+                self.summary.skipped_rate_limited += 1
         self._finish([order])
 
     def _refresh_one(self, order: Order) -> None:

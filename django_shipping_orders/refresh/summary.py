@@ -31,6 +31,8 @@ class RefreshSummary:
     skipped_busy: int = 0
     #: Of the selected, orders not yet due, polled with the spare budget (refresh/spare.py).
     spare: int = 0
+    #: Of those, the ones not polled: the window was already filled to ``SPARE_SHARE``.
+    spare_held_back: int = 0
     failures: list[RefreshFailure] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,4 +48,6 @@ class RefreshSummary:
             text += f", skipped (being refreshed elsewhere) {self.skipped_busy}"
         if self.spare:
             text += f"; {self.spare} of the selected were not due (spare budget)"
+        if self.spare_held_back:
+            text += f", {self.spare_held_back} of them left for the reserve"
         return text

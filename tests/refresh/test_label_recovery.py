@@ -218,3 +218,69 @@ def test_a_failed_download_clears_its_mark_so_the_next_refresh_retries_it(
     refresh.refresh_due(spare=False)
     assert tried == [[order.pk], [order.pk]]
     assert "attempt 2 of" in Order.objects.get(pk=order.pk).label_error
+
+
+def _without_label_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Get Order answers without ``label_url`` (as Shippit documents it; the sandbox adds one)."""
+    from django_shipping_orders.providers import base
+
+    real = base.Provider.parse_document
+
+    def parse(self: Any, payload: Any) -> Any:
+        if isinstance(payload, dict):
+            payload = {k: v for k, v in payload.items() if k != "label_url"}
+        return real(self, payload)
+
+    monkeypatch.setattr(base.Provider, "parse_document", parse)
+
+
+def test_an_order_known_by_its_courier_number_only_is_retried_until_its_label_is_stored(
+    sandbox, sandbox_settings, monkeypatch
+):
+    _without_label_url(monkeypatch)
+    (order,) = processed_orders(sandbox, 1)
+    real = labels.fetch_pdf
+    failures = [2]
+
+    def flaky(provider: Any, url: str, order: Order) -> bytes:
+        if failures[0]:
+            failures[0] -= 1
+            raise LabelError("the label host answered HTTP 503.", status_code=503)
+        return real(provider, url, order)
+
+    monkeypatch.setattr(labels, "fetch_pdf", flaky)
+    for _ in range(4):
+        refresh.refresh_due(spare=False)
+        make_due()
+    order.refresh_from_db()
+    assert order.courier_job_id and not order.label_url, "the label URL comes from the endpoint"
+    assert order.label and order.label_error == ""
+
+
+def test_a_refused_label_url_is_a_failure_at_once_and_not_retried(
+    sandbox, sandbox_settings, monkeypatch
+):
+    accounts = {**sandbox_settings}
+    accounts["ACCOUNTS"] = {
+        alias: {**account, "LABEL_HOSTS": ["labels.example.com"]}
+        for alias, account in sandbox_settings["ACCOUNTS"].items()
+    }
+    tried: list[list[int]] = []
+    real = tasks.download_labels
+    monkeypatch.setattr(tasks, "download_labels", lambda ids: tried.append(ids) or real(ids))
+    with override_settings(SHIPPING_ORDERS=accounts):
+        (order,) = processed_orders(sandbox, 1)
+        for _ in range(3):
+            refresh.refresh_due(spare=False)
+            make_due()
+        from django.core.management import CommandError, call_command
+
+        out = __import__("io").StringIO()
+        with pytest.raises(CommandError, match="unhealthy"):
+            call_command("shipping_orders_status", "--json", stdout=out)
+    order.refresh_from_db()
+    assert order.label_error.startswith("Label refused, not retried:")
+    assert "LABEL_HOSTS" in order.label_error
+    assert len(tried) == 1, "a refused URL is not tried again by the refresh"
+    figures = __import__("json").loads(out.getvalue())["accounts"]["default"]
+    assert (figures["labels_failed"], figures["labels_retrying"]) == (1, 0)

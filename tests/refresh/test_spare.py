@@ -211,6 +211,7 @@ def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
         state_changed_at=now - 30 * HOUR,
         last_synced_at=now - 12 * HOUR,
         next_refresh_at=now + 6 * HOUR,
+        label="labels/stored.pdf",  # no label download to take a slot of the reserve
     )
     # Each run saw the whole spare budget free when it picked: together they picked twice it.
     monkeypatch.setattr(spare, "spare_slots", lambda account, policy: len(orders))
@@ -228,6 +229,10 @@ def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
         left = default_limiter().available(shipping_settings.account("default"))
     assert summary.spare + second.spare > LIMIT // 2, "both runs picked more than the share"
     assert summary.fetched + second.fetched == LIMIT // 2, "the share was filled, no more"
+    held_back = summary.spare_held_back + second.spare_held_back
+    assert held_back == summary.spare + second.spare - LIMIT // 2
+    assert summary.skipped_rate_limited == second.skipped_rate_limited == 0, "none was due"
+    assert "left for the reserve" in str(summary)
     assert left == LIMIT - LIMIT // 2, "the reserve is still free for placing and labels"
     meter = sandbox.stats()["meter"]
     key = next(iter(meter["requests"]))
