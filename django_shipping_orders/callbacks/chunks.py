@@ -5,7 +5,10 @@ a duplicate and a lock statement. A chunk pays for each once: one
 transaction, one statement for the duplicates of every body, one statement
 locking every order the chunk is about (in primary-key order, so that two
 lockers never wait on each other in a circle). Each receipt is then applied
-and its outcome written as :func:`.processing.process_receipt` would.
+and its outcome recorded as :func:`.processing.process_receipt` would, but
+the writes are held (``sync.held``) and sent when the chunk has been
+applied: each order's UPDATE once, the state events, the parcels, the
+products and the receipts' outcomes in one statement each.
 
 Safety: the chunk is all or nothing. If anything in it raises (a body no
 database stores, a lock timeout, a bug), the transaction is rolled back and
@@ -29,6 +32,7 @@ from ..conf import shipping_settings
 from ..documents import OrderDocument
 from ..models import CallbackReceipt, Order, Source
 from ..providers import get_provider
+from ..sync.held import HeldWrites
 from ..sync.locking import AWAITING_REFERENCE, HeldOrders
 from .bodies import examine
 from .processing import duplicate_outcome, finish
@@ -88,6 +92,7 @@ def _fields(receipt: CallbackReceipt) -> dict[str, object]:
 
 def _apply(chunk: Sequence[Ready]) -> list[str]:
     held = _lock_orders(chunk)
+    writes = held.writes = HeldWrites(router.db_for_write(Order))
     # After the lock, in a statement of its own: it sees a copy that a delivery holding
     # one of these rows committed as processed while this chunk waited for it.
     processed = _processed_duplicates(chunk)
@@ -98,7 +103,8 @@ def _apply(chunk: Sequence[Ready]) -> list[str]:
         key = (receipt.account, receipt.dedupe_key)
         earlier = processed.get(key) if receipt.dedupe_key else None
         if earlier is not None:
-            outcomes.append(str(duplicate_outcome(receipt, earlier, attempts, document).status))
+            outcome = duplicate_outcome(receipt, earlier, attempts, document, writes)
+            outcomes.append(str(outcome.status))
             continue
         result = sync.apply_document(
             receipt.account, document, Source.CALLBACK, receipt=receipt, savepoint=False, held=held
@@ -112,10 +118,12 @@ def _apply(chunk: Sequence[Ready]) -> list[str]:
             reference=document.reference,
             order_id=result.order.pk,
             sync_result=result,
+            writes=writes,
         )
         if status == Status.PROCESSED and receipt.dedupe_key:
             processed.setdefault(key, receipt.pk)  # a later copy in this chunk is a duplicate
         outcomes.append(str(status))
+    writes.flush()  # the orders, events, lines and outcomes: one statement each
     return outcomes
 
 

@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections, router, transaction
 from django.utils import timezone
@@ -41,6 +41,9 @@ from ..models import CallbackReceipt, Source
 from ..providers import get_provider
 from ..redaction import get_logger, scrub
 from .bodies import examine
+
+if TYPE_CHECKING:
+    from ..sync.held import HeldWrites
 
 logger = get_logger("django_shipping_orders.callbacks")
 
@@ -170,7 +173,11 @@ def _process(
 
 
 def duplicate_outcome(
-    receipt: CallbackReceipt, duplicate_of: int, attempts: int, document: OrderDocument
+    receipt: CallbackReceipt,
+    duplicate_of: int,
+    attempts: int,
+    document: OrderDocument,
+    writes: HeldWrites | None = None,
 ) -> ProcessResult:
     """Record ``receipt`` as ignored: the receipt ``duplicate_of`` had the same body."""
     return _finish(
@@ -179,6 +186,7 @@ def duplicate_outcome(
         f"duplicate of receipt {duplicate_of}",
         attempts,
         reference=document.reference,
+        writes=writes,
     )
 
 
@@ -209,8 +217,12 @@ def _finish(
     code: str = "",
     error: Exception | None = None,
     sync_result: sync.SyncResult | None = None,
+    writes: HeldWrites | None = None,
 ) -> ProcessResult:
-    """Write the outcome on the receipt (one UPDATE) and queue the signal for after commit."""
+    """Write the outcome on the receipt (one UPDATE) and queue the signal for after commit.
+
+    ``writes``: a drain chunk's held writes; the UPDATE waits there with the chunk's others.
+    """
     reason = storable(scrub(reason, receipt.account))
     values: dict[str, Any] = {
         "status": status,
@@ -226,8 +238,11 @@ def _finish(
         values["order_id"] = order_id
     for name, value in values.items():
         setattr(receipt, name, value)
-    # The statement is built once (one per set of columns): it runs for every callback.
-    statements.update(receipt, list(values), using=router.db_for_write(CallbackReceipt))
+    if writes is not None:
+        writes.receipt(receipt, list(values))
+    else:
+        # The statement is built once (one per set of columns): it runs for every callback.
+        statements.update(receipt, list(values), using=router.db_for_write(CallbackReceipt))
     result = ProcessResult(
         receipt, status, reason, bad_input=bad_input, code=code, sync=sync_result
     )

@@ -21,8 +21,9 @@ The package has one module per kind of write, so that each column has one
 owner: ``apply`` (mirrored data), ``locking`` (finding the row and locking
 it), ``lines`` (parcels and products),
 ``bookkeeping`` (refresh bookkeeping, provider errors, the stored label),
-``placement`` (an order being placed) and ``chunk`` (many fetched documents
-applied in one transaction, their label downloads queued as one task).
+``placement`` (an order being placed), ``chunk`` (many fetched documents
+applied in one transaction, their label downloads queued as one task) and
+``held`` (a drain chunk's writes, sent together when the chunk is applied).
 """
 
 from .apply import SyncResult, apply_document

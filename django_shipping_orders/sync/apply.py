@@ -9,6 +9,7 @@ running them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,10 +18,11 @@ from django.utils import timezone
 
 from .. import clock, policy, schedules, signals, statements
 from ..conf import shipping_settings
-from ..documents import OrderDocument
+from ..documents import LineDocument, OrderDocument
 from ..models import CallbackReceipt, Order, OrderEvent, Parcel, Product
 from ..redaction import get_logger
 from ..shipped import ShippedLine, record_shipped
+from .held import HeldWrites
 from .lines import fit, lines_digest, merge_raw, normalize_json, sync_lines
 from .locking import AWAITING_REFERENCE, HeldOrders, attach_to_placement, lock_order
 
@@ -102,8 +104,9 @@ def apply_document(
             locked, duplicate_of = lock_order(account, document, order, duplicate, using)
         if duplicate_of is not None:
             return SyncResult(order=locked or Order(account=account), duplicate_of=duplicate_of)
+        writes = held.writes if held is not None else None
         if locked is None:
-            created = _create(account, document, source, now, receipt, using)
+            created = _create(account, document, source, now, receipt, using, writes)
             if created is not None:
                 _after_commit(created, source, "")
                 if held is not None:
@@ -117,7 +120,7 @@ def apply_document(
                 return SyncResult(order=locked, duplicate_of=duplicate_of)
             if held is not None:
                 held[account, document.reference] = locked
-        return _update(locked, document, source, now, receipt, using)
+        return _update(locked, document, source, now, receipt, using, writes)
 
 
 def _update(
@@ -127,6 +130,7 @@ def _update(
     now: datetime,
     receipt: CallbackReceipt | None,
     using: str,
+    writes: HeldWrites | None = None,
 ) -> SyncResult:
     as_of = document.as_of
     assert as_of is not None
@@ -158,11 +162,15 @@ def _update(
     if details:
         result.changed_fields += _apply_fields(locked, document)
         if document.parcels is not None:
-            result.parcels_changed = sync_lines(locked, Parcel, document.parcels, created=False)
+            result.parcels_changed = sync_lines(
+                locked, Parcel, document.parcels, created=False, writes=writes
+            )
         if document.products is not None:
-            result.products_changed = sync_lines(locked, Product, document.products, created=False)
-        if document.shipped_products is not None and record_shipped(
-            locked, document.shipped_products, result
+            result.products_changed = sync_lines(
+                locked, Product, document.products, created=False, writes=writes
+            )
+        if document.shipped_products is not None and _record_shipped(
+            locked, document.shipped_products, result, writes
         ):
             result.products_changed = True
             # The rows are no longer what the last document's lines made: read them next time.
@@ -175,9 +183,13 @@ def _update(
         clocks.append("placement")
     if "state" in result.changed_fields:
         result.state_changed = True
-        _record_event(locked, from_state, document, source, as_of, receipt, using)
+        _record_event(locked, from_state, document, source, as_of, receipt, using, writes)
     _set_bookkeeping(locked, source, now)
-    statements.update(locked, sorted({*result.changed_fields, *clocks, *_BOOKKEEPING}), using=using)
+    names = sorted({*result.changed_fields, *clocks, *_BOOKKEEPING})
+    if writes is not None:
+        writes.order(locked, names)
+    else:
+        statements.update(locked, names, using=using)
     _after_commit(result, source, from_state)
     return result
 
@@ -189,10 +201,13 @@ def _create(
     now: datetime,
     receipt: CallbackReceipt | None,
     using: str,
+    writes: HeldWrites | None = None,
 ) -> SyncResult | None:
     """Insert a new order with everything the document says, in one INSERT.
 
     Returns ``None`` when a concurrent delivery inserted the same order first.
+    With ``writes`` (a drain chunk) the INSERT has no savepoint: losing that
+    race raises, and the chunk is undone and applied one receipt at a time.
     """
     as_of = document.as_of
     assert as_of is not None
@@ -208,24 +223,43 @@ def _create(
     if document.products is not None:
         new.products_digest = lines_digest(document.products)
     _set_bookkeeping(new, source, now)
+    if writes is not None:
+        # A drain chunk: losing the race to a concurrent delivery fails the chunk, which is
+        # then applied one receipt at a time (with the guarded INSERT below).
+        statements.insert(new, using=using)
     # When a concurrent delivery wins the race, the transaction must stay usable to update
     # the winner's row: the INSERT does nothing on PostgreSQL and SQLite, and runs in a
     # savepoint elsewhere (an error inside an atomic block dooms the whole transaction).
-    if not statements.insert(new, using=using, unless=("account", "reference")):
+    elif not statements.insert(new, using=using, unless=("account", "reference")):
         return None
     if document.parcels:
-        result.parcels_changed = sync_lines(new, Parcel, document.parcels, created=True)
+        result.parcels_changed = sync_lines(
+            new, Parcel, document.parcels, created=True, writes=writes
+        )
     if document.products:
-        result.products_changed = sync_lines(new, Product, document.products, created=True)
-    if document.shipped_products and record_shipped(new, document.shipped_products, result):
+        result.products_changed = sync_lines(
+            new, Product, document.products, created=True, writes=writes
+        )
+    if document.shipped_products and _record_shipped(
+        new, document.shipped_products, result, writes
+    ):
         result.products_changed = True
         # In memory too: a later document in the same chunk writes the digest back.
         new.products_digest = ""
         Order.objects.filter(pk=new.pk).update(products_digest="")
     if new.state:
         result.state_changed = True
-        _record_event(new, "", document, source, as_of, receipt, using)
+        _record_event(new, "", document, source, as_of, receipt, using, writes)
     return result
+
+
+def _record_shipped(
+    order: Order, lines: Sequence[LineDocument], result: SyncResult, writes: HeldWrites | None
+) -> bool:
+    """``record_shipped``, which reads the order's products: the held ones are written first."""
+    if writes is not None:
+        writes.lines_read()
+    return record_shipped(order, lines, result)
 
 
 def _record_event(
@@ -236,6 +270,7 @@ def _record_event(
     as_of: datetime,
     receipt: CallbackReceipt | None,
     using: str,
+    writes: HeldWrites | None = None,
 ) -> None:
     event = OrderEvent(
         order=order,
@@ -245,7 +280,10 @@ def _record_event(
         occurred_at=document.state_time() or as_of,
         receipt=receipt,
     )
-    statements.insert(event, using=using)
+    if writes is not None:
+        writes.event(event)
+    else:
+        statements.insert(event, using=using)
 
 
 def _set_bookkeeping(order: Order, source: str, now: datetime) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import connection, models, router
 
@@ -21,6 +21,9 @@ from .. import statements
 from ..documents import LineDocument
 from ..models import Order, Parcel, PayloadEncoder, Product
 from ..shipped import keep_shipped
+
+if TYPE_CHECKING:
+    from .held import HeldWrites
 
 #: Parcels or products: one function writes both kinds of line.
 _Line = TypeVar("_Line", Parcel, Product)
@@ -88,6 +91,7 @@ def sync_lines(
     lines: Sequence[LineDocument],
     *,
     created: bool,
+    writes: HeldWrites | None = None,
 ) -> bool:
     """Make the order's parcels (or products) equal ``lines``; True when rows changed.
 
@@ -96,6 +100,7 @@ def sync_lines(
     count. Parcels whose digest is known and different are not read: they
     differ. Products are read to carry over what webhooks said shipped.
     ``created``: the order is new (its digests are set by the caller).
+    ``writes``: a drain chunk's held writes, where new rows wait (``held.py``).
     """
     replaced = False
     if not created:
@@ -104,9 +109,15 @@ def sync_lines(
         setattr(order, attname, digest)
         if stored == digest:
             return False
+        if writes is not None:
+            writes.lines_read()  # the rows read or deleted below include the held ones
         if stored and model is Parcel:
             Parcel.objects.filter(order=order).delete()
             created = replaced = True  # the old rows are gone: insert the new ones
+    if created and writes is not None:
+        if lines:
+            writes.lines(model, order, lines)
+        return bool(lines) or replaced
     wanted = [
         model(
             order=order,

@@ -17,6 +17,7 @@ from ..documents import OrderDocument
 from ..models import CallbackReceipt, Order
 from ..redaction import get_logger
 from ..statements import Param
+from .held import HeldWrites
 
 logger = get_logger("django_shipping_orders.sync")
 
@@ -89,6 +90,8 @@ class HeldOrders(dict[tuple[str, str], Order]):
     """
 
     placements: bool = True
+    #: The caller's writes held until its chunk ends (``held.py``), or None: written at once.
+    writes: HeldWrites | None = None
 
 
 _ACCOUNT = Param("account", "\x00account")

@@ -1,0 +1,255 @@
+"""The writes of a drain chunk, held back and sent together: one statement per table.
+
+The deferred drain applies up to fifty receipts in one transaction
+(``callbacks.chunks``). Written as each receipt is applied, they cost a
+statement per order, per state event, per receipt outcome and per kind of
+line, and on a local database a statement's time is mostly Python (Django's
+cursor wrappers, a model per line, the ORM compiling ``bulk_create``).
+:class:`HeldWrites` collects them and sends each kind with one
+``executemany`` when the chunk has been applied: the orders' UPDATE (one row
+per order, with its last values, however many receipts of the chunk it
+had), the state events' INSERT, the parcels' and the products' INSERT, and
+the receipts' outcomes (one statement per set of columns, one or two).
+
+Nothing held is ever read inside the chunk: the order rows are locked and
+kept in memory, the duplicates of the chunk's bodies are found before it is
+applied, and the lines held for an order are written (:meth:`HeldWrites.lines_read`)
+before any line of it is read or deleted. A new order's INSERT is not held:
+its id is needed at once.
+
+Any failure of these statements fails the chunk as any other error does: it
+is rolled back and its receipts are applied one at a time, each under its own
+guard, with the writes of the one-receipt path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, models
+
+from ..documents import LineDocument
+from ..models import CallbackReceipt, Order, OrderEvent
+from .lines import fit
+
+#: Per (database, model): the INSERT of one row without its primary key, and its fields.
+_INSERTS: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
+#: Per (database, model, columns): the UPDATE of those columns of one row by primary key.
+_UPDATES: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
+#: Most column sets kept per model; past it the statement is built each time.
+_CACHE_LIMIT = 256
+
+
+class HeldWrites:
+    """A chunk's writes, held until :meth:`flush`; see the module docstring."""
+
+    def __init__(self, using: str) -> None:
+        self.using = using
+        self._orders: dict[int, tuple[Order, set[str]]] = {}
+        self._events: list[OrderEvent] = []
+        self._receipts: dict[tuple[str, ...], dict[int, CallbackReceipt]] = {}
+        self._lines: dict[type[models.Model], list[list[Any]]] = {}
+
+    def order(self, order: Order, names: Sequence[str]) -> None:
+        """Write the columns ``names`` of ``order`` (its values at :meth:`flush`)."""
+        held = self._orders.get(id(order))
+        if held is None:
+            self._orders[id(order)] = (order, set(names))
+        else:
+            held[1].update(names)
+
+    def event(self, event: OrderEvent) -> None:
+        """Insert ``event`` (its primary key stays unset)."""
+        self._events.append(event)
+
+    def receipt(self, receipt: CallbackReceipt, names: Sequence[str]) -> None:
+        """Write the columns ``names`` of ``receipt`` (its values at :meth:`flush`)."""
+        self._receipts.setdefault(tuple(names), {})[id(receipt)] = receipt
+
+    def lines(
+        self, model: type[models.Model], order: Order, documents: Sequence[LineDocument]
+    ) -> None:
+        """Insert ``documents`` as ``model`` rows of ``order`` (which has its id), in order.
+
+        The values are those ``sync.lines`` gives a new row: each made to fit
+        its column, the raw line as the JSON field writes it, defaults for the rest.
+        """
+        connection = connections[self.using]
+        plan = _line_plan(model, self.using)
+        names = {column.name for column in plan}
+        rows = self._lines.setdefault(model, [])
+        for position, line in enumerate(documents):
+            values = line.values
+            unknown = values.keys() - names
+            if unknown:
+                raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+            row: list[Any] = []
+            for column in plan:
+                name = column.name
+                if name == "order":
+                    row.append(order.pk)
+                elif name == "position":
+                    row.append(position)
+                elif name == "raw":
+                    # As the JSON field writes it: its encoder gives the text that
+                    # ``normalize_json`` would have given and the field written again.
+                    row.append(column.field.get_db_prep_save(line.raw, connection))
+                elif name not in values:
+                    row.append(column.default)
+                else:
+                    value: Any = values[name]
+                    if column.plain is not None and type(value) is column.plain:
+                        # Text and integers bind as they are, made to fit as ``fit`` does.
+                        plain: Any = value
+                        if column.plain is str:
+                            if column.max_length and len(plain) > column.max_length:
+                                plain = plain[: column.max_length]
+                        elif not column.low <= plain <= column.high:
+                            plain = None
+                        row.append(plain)
+                    elif value is None:
+                        row.append(None)
+                    else:
+                        value = fit(model, name, value)  # type: ignore[arg-type]
+                        row.append(column.field.get_db_prep_save(value, connection))
+            rows.append(row)
+
+    def lines_read(self) -> None:
+        """Write the held lines now: the caller is about to read or delete lines."""
+        if not self._lines:
+            return
+        with connections[self.using].cursor() as cursor:
+            for model, rows in self._lines.items():
+                if rows:
+                    cursor.executemany(_insert(model, self.using)[0], rows)
+        self._lines = {}
+
+    def flush(self) -> None:
+        """Send every held write, one statement per table (per column set for receipts)."""
+        connection = connections[self.using]
+        self.lines_read()
+        with connection.cursor() as cursor:
+            if self._orders:
+                names = tuple(sorted(set().union(*(held[1] for held in self._orders.values()))))
+                rows = [order for order, _ in self._orders.values()]
+                cursor.executemany(
+                    _update(Order, names, self.using), _values(rows, names, self.using)
+                )
+            if self._events:
+                sql, fields = _insert(OrderEvent, self.using)
+                cursor.executemany(
+                    sql,
+                    [
+                        [f.get_db_prep_save(f.pre_save(event, True), connection) for f in fields]
+                        for event in self._events
+                    ],
+                )
+            for names, receipts in self._receipts.items():
+                cursor.executemany(
+                    _update(CallbackReceipt, names, self.using),
+                    _values(list(receipts.values()), names, self.using),
+                )
+        self._orders, self._events, self._receipts = {}, [], {}
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How :meth:`HeldWrites.lines` fills one column of a new line."""
+
+    field: models.Field[Any, Any]
+    name: str
+    #: The one Python type bound as it is (text or integer columns), else None.
+    plain: type | None
+    max_length: int | None
+    #: An integer column's range on this database.
+    low: int
+    high: int
+    #: The default, prepared for the database.
+    default: Any
+
+
+#: Per (database, model): the columns of a line, in the order of its INSERT.
+_PLANS: dict[tuple[str, type[models.Model]], list[_Column]] = {}
+
+
+def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
+    connection = connections[using]
+    key = (connection.alias, model)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = []
+        for f in _insert(model, using)[1]:
+            plain: type | None = None
+            if isinstance(f, models.CharField | models.TextField):
+                plain = str
+            elif isinstance(f, models.IntegerField) and not f.is_relation:
+                plain = int
+            low, high = -(2**63), 2**63 - 1
+            if plain is int:
+                found = connection.ops.integer_field_range(f.get_internal_type())
+                low = found[0] if found[0] is not None else -(2**200)
+                high = found[1] if found[1] is not None else 2**200
+            default = f.get_db_prep_save(f.get_default(), connection)
+            max_length = f.max_length if plain is str else None
+            plan.append(_Column(f, f.name, plain, max_length, low, high, default))
+        _PLANS[key] = plan
+    return plan
+
+
+def _values(rows: Sequence[models.Model], names: Sequence[str], using: str) -> list[list[Any]]:
+    """The parameters of :func:`_update` for each of ``rows``: its columns, then its key."""
+    connection = connections[using]
+    if not rows:
+        return []
+    meta = rows[0]._meta
+    fields = [meta.get_field(name) for name in names]
+    params = []
+    for row in rows:
+        values = [
+            f.get_db_prep_save(f.pre_save(row, False), connection)  # type: ignore[union-attr]
+            for f in fields
+        ]
+        values.append(row.pk)
+        params.append(values)
+    return params
+
+
+def _insert(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:
+    connection = connections[using]
+    key = (connection.alias, model)
+    built = _INSERTS.get(key)
+    if built is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        fields = [f for f in meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(quote(_column(f)) for f in fields)
+        values = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
+        built = _INSERTS[key] = (sql, fields)
+    return built
+
+
+def _update(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
+    connection = connections[using]
+    key = (connection.alias, model, names)
+    sql = _UPDATES.get(key)
+    if sql is None:
+        meta = model._meta
+        quote = connection.ops.quote_name
+        assignments = ", ".join(f"{quote(_column(meta.get_field(name)))} = %s" for name in names)
+        assert meta.pk is not None
+        sql = (
+            f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
+            f"WHERE {quote(_column(meta.pk))} = %s"
+        )
+        if len(_UPDATES) < _CACHE_LIMIT:
+            _UPDATES[key] = sql
+    return sql
+
+
+def _column(field: Any) -> str:
+    """The column of a concrete field."""
+    assert isinstance(field, models.Field) and field.column is not None
+    return field.column
