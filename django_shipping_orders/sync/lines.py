@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,26 +36,58 @@ def fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any
     Text is cut to the column's length, a decimal rounded to its places, and
     a number too large for its column is left out (``None``). The full value
     stays in ``raw``; PostgreSQL and MySQL would otherwise refuse the row,
-    and the order would never sync again.
+    and the order would never sync again. What a column holds is looked up
+    once per column (every value of every document passes here).
     """
-    column = model._meta.get_field(name)
-    if value is None or isinstance(value, bool) or not isinstance(column, models.Field):
+    column = _COLUMNS.get((model, name))
+    if column is None:
+        column = _COLUMNS[model, name] = _Column.of(model._meta.get_field(name))
+    if value is None or isinstance(value, bool) or not column.is_field:
         return value
     if isinstance(value, str):
         max_length = column.max_length
         return value[:max_length] if max_length and len(value) > max_length else value
-    if isinstance(column, models.DecimalField) and isinstance(value, Decimal):
-        whole_digits = (column.max_digits or 0) - (column.decimal_places or 0)
+    if column.places is not None and isinstance(value, Decimal):
+        whole_digits = column.whole_digits
         if not value.is_finite() or value.adjusted() >= whole_digits:
             return None
-        places = Decimal(1).scaleb(-(column.decimal_places or 0))
-        rounded = value.quantize(places, rounding=ROUND_HALF_EVEN)
+        rounded = value.quantize(column.places, rounding=ROUND_HALF_EVEN)
         return rounded if rounded.adjusted() < whole_digits else None
-    if isinstance(column, models.IntegerField) and isinstance(value, int):
-        low, high = connection.ops.integer_field_range(column.get_internal_type())
+    if column.integer is not None and isinstance(value, int):
+        low, high = connection.ops.integer_field_range(column.integer)
         if (low is not None and value < low) or (high is not None and value > high):
             return None
     return value
+
+
+@dataclass(frozen=True)
+class _Column:
+    """What :func:`fit` needs to know of a column."""
+
+    is_field: bool
+    max_length: int | None = None
+    #: A decimal column: its smallest step, and how many digits it holds before the point.
+    places: Decimal | None = None
+    whole_digits: int = 0
+    #: An integer column: its internal type, whose range depends on the database.
+    integer: str | None = None
+
+    @classmethod
+    def of(cls, column: Any) -> _Column:
+        if not isinstance(column, models.Field):
+            return cls(is_field=False)
+        if isinstance(column, models.DecimalField):
+            return cls(
+                is_field=True,
+                max_length=column.max_length,
+                places=Decimal(1).scaleb(-(column.decimal_places or 0)),
+                whole_digits=(column.max_digits or 0) - (column.decimal_places or 0),
+            )
+        integer = column.get_internal_type() if isinstance(column, models.IntegerField) else None
+        return cls(is_field=True, max_length=column.max_length, integer=integer)
+
+
+_COLUMNS: dict[tuple[type[models.Model], str], _Column] = {}
 
 
 def merge_raw(stored: Any, received: Any) -> Any:
