@@ -162,3 +162,31 @@ def test_lines_written_by_a_chunk_are_the_rows_inline_processing_writes(
     inline_order = Order.objects.get(reference="PPHELDODDINLINE")
     assert drained_order.parcels_digest == inline_order.parcels_digest
     assert drained_order.products_digest == inline_order.products_digest
+
+
+def test_a_new_order_inserted_by_another_delivery_after_the_chunk_locked_is_updated(
+    client: Client, settings: Any, deferred: None, monkeypatch: pytest.MonkeyPatch
+):
+    """The chunk's INSERT has no savepoint: losing the race undoes the chunk, taken one by one."""
+    from django_shipping_orders.callbacks import chunks
+
+    post(client, _body("PPHELDRACE", 2, receiver_name="Newer"))
+    post(client, _body("PPHELDCALM", 0))
+    real_lock = chunks._lock_orders
+
+    def lock_then_lose_the_race(chunk: Any) -> Any:
+        held = real_lock(chunk)
+        # As if another delivery committed the order after this chunk's lock statement ran.
+        held.pop(("default", "PPHELDRACE"))
+        return held
+
+    Order.objects.create(account="default", reference="PPHELDRACE", state="order_placed")
+
+    monkeypatch.setattr(chunks, "_lock_orders", lock_then_lose_the_race)
+
+    assert queue.process_pending() == {"processed": 2}
+
+    order = Order.objects.get(reference="PPHELDRACE")
+    assert (order.state, order.receiver_name) == (SHIPPIT_HAPPY_PATH[2], "Newer")
+    assert Order.objects.filter(reference="PPHELDCALM").count() == 1
+    assert set(CallbackReceipt.objects.values_list("status", "attempts")) == {(Status.PROCESSED, 1)}
