@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models
@@ -113,7 +114,12 @@ class HeldWrites:
                         row.append(None)
                     else:
                         value = fit(model, name, value)  # type: ignore[arg-type]
-                        row.append(column.field.get_db_prep_save(value, connection))
+                        if column.digits is not None and type(value) is Decimal:
+                            # What the field would do once ``fit`` made the value finite.
+                            adapt = connection.ops.adapt_decimalfield_value
+                            row.append(adapt(value, *column.digits))
+                        else:
+                            row.append(column.field.get_db_prep_save(value, connection))
             rows.append(row)
 
     def lines_read(self) -> None:
@@ -166,6 +172,8 @@ class _Column:
     #: An integer column's range on this database.
     low: int
     high: int
+    #: A decimal column's digits and places.
+    digits: tuple[int | None, int | None] | None
     #: The default, prepared for the database.
     default: Any
 
@@ -193,7 +201,10 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
                 high = found[1] if found[1] is not None else 2**200
             default = f.get_db_prep_save(f.get_default(), connection)
             max_length = f.max_length if plain is str else None
-            plan.append(_Column(f, f.name, plain, max_length, low, high, default))
+            digits = None
+            if isinstance(f, models.DecimalField):
+                digits = (f.max_digits, f.decimal_places)
+            plan.append(_Column(f, f.name, plain, max_length, low, high, digits, default))
         _PLANS[key] = plan
     return plan
 
