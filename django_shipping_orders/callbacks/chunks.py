@@ -116,7 +116,7 @@ def _apply(chunk: Sequence[Ready]) -> list[str]:
             f"stale: {result.stale_reason}" if result.stale else " ".join(document.warnings),
             attempts,
             reference=document.reference,
-            order_id=result.order.pk,
+            order=result.order,
             sync_result=result,
             writes=writes,
         )

@@ -37,7 +37,7 @@ from ..bounded import storable
 from ..conf import shipping_settings
 from ..documents import OrderDocument
 from ..exceptions import CallbackError, OrderNotFound
-from ..models import CallbackReceipt, Source
+from ..models import CallbackReceipt, Order, Source
 from ..providers import get_provider
 from ..redaction import get_logger, scrub
 from .bodies import examine
@@ -218,10 +218,12 @@ def _finish(
     error: Exception | None = None,
     sync_result: sync.SyncResult | None = None,
     writes: HeldWrites | None = None,
+    order: Order | None = None,
 ) -> ProcessResult:
     """Write the outcome on the receipt (one UPDATE) and queue the signal for after commit.
 
     ``writes``: a drain chunk's held writes; the UPDATE waits there with the chunk's others.
+    ``order``: the receipt's order, instead of ``order_id`` (a held new order has no id yet).
     """
     reason = storable(scrub(reason, receipt.account))
     values: dict[str, Any] = {
@@ -234,12 +236,14 @@ def _finish(
     }
     if reference is not None:
         values["reference"] = storable(reference)
-    if order_id is not None:
+    if order is not None:
+        values["order_id"] = order.pk
+    elif order_id is not None:
         values["order_id"] = order_id
     for name, value in values.items():
         setattr(receipt, name, value)
     if writes is not None:
-        writes.receipt(receipt, list(values))
+        writes.receipt(receipt, list(values), order)
     else:
         # The statement is built once (one per set of columns): it runs for every callback.
         statements.update(receipt, list(values), using=router.db_for_write(CallbackReceipt))

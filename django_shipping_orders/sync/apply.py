@@ -224,9 +224,9 @@ def _create(
         new.products_digest = lines_digest(document.products)
     _set_bookkeeping(new, source, now)
     if writes is not None:
-        # A drain chunk: losing the race to a concurrent delivery fails the chunk, which is
-        # then applied one receipt at a time (with the guarded INSERT below).
-        statements.insert(new, using=using)
+        # A drain chunk: inserted with the chunk's others (its id is set then). Losing the
+        # race to a concurrent delivery fails the chunk, applied then one receipt at a time.
+        writes.new_order(new)
     # When a concurrent delivery wins the race, the transaction must stay usable to update
     # the winner's row: the INSERT does nothing on PostgreSQL and SQLite, and runs in a
     # savepoint elsewhere (an error inside an atomic block dooms the whole transaction).

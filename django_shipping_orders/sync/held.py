@@ -6,16 +6,18 @@ statement per order, per state event, per receipt outcome and per kind of
 line, and on a local database a statement's time is mostly Python (Django's
 cursor wrappers, a model per line, the ORM compiling ``bulk_create``).
 :class:`HeldWrites` collects them and sends each kind with one
-``executemany`` when the chunk has been applied: the orders' UPDATE (one row
-per order, with its last values, however many receipts of the chunk it
-had), the state events' INSERT, the parcels' and the products' INSERT, and
-the receipts' outcomes (one statement per set of columns, one or two).
+``executemany`` when the chunk has been applied: the new orders' INSERT (one
+statement returning every new id where the database can, one per order
+elsewhere), the orders' UPDATE (one row per order, with its last values,
+however many receipts of the chunk it had), the state events' INSERT, the
+parcels' and the products' INSERT, and the receipts' outcomes (one
+statement per set of columns, one or two). What refers to a new order (its
+lines, its events, a receipt's ``order_id``) takes its id when written.
 
 Nothing held is ever read inside the chunk: the order rows are locked and
 kept in memory, the duplicates of the chunk's bodies are found before it is
-applied, and the lines held for an order are written (:meth:`HeldWrites.lines_read`)
-before any line of it is read or deleted. A new order's INSERT is not held:
-its id is needed at once.
+applied, and the held new orders and lines are written
+(:meth:`HeldWrites.lines_read`) before any line is read or deleted.
 
 Any failure of these statements fails the chunk as any other error does: it
 is rolled back and its receipts are applied one at a time, each under its own
@@ -31,6 +33,7 @@ from typing import Any
 
 from django.db import connections, models
 
+from .. import statements
 from ..documents import LineDocument
 from ..models import CallbackReceipt, Order, OrderEvent
 from .lines import fit
@@ -48,13 +51,24 @@ class HeldWrites:
 
     def __init__(self, using: str) -> None:
         self.using = using
+        self._new: list[Order] = []
         self._orders: dict[int, tuple[Order, set[str]]] = {}
         self._events: list[OrderEvent] = []
-        self._receipts: dict[tuple[str, ...], dict[int, CallbackReceipt]] = {}
-        self._lines: dict[type[models.Model], list[list[Any]]] = {}
+        self._receipts: dict[tuple[str, ...], dict[int, tuple[CallbackReceipt, Order | None]]] = {}
+        self._lines: dict[type[models.Model], list[tuple[Order, list[Any]]]] = {}
+
+    def new_order(self, order: Order) -> None:
+        """Insert ``order`` (with its values at :meth:`flush`); its id is set then.
+
+        Until then ``order.pk`` is None: what refers to it (its lines, its
+        events, a receipt's ``order_id``) is resolved when written.
+        """
+        self._new.append(order)
 
     def order(self, order: Order, names: Sequence[str]) -> None:
         """Write the columns ``names`` of ``order`` (its values at :meth:`flush`)."""
+        if order.pk is None:
+            return  # not inserted yet: the INSERT writes its values as they are then
         held = self._orders.get(id(order))
         if held is None:
             self._orders[id(order)] = (order, set(names))
@@ -65,14 +79,19 @@ class HeldWrites:
         """Insert ``event`` (its primary key stays unset)."""
         self._events.append(event)
 
-    def receipt(self, receipt: CallbackReceipt, names: Sequence[str]) -> None:
-        """Write the columns ``names`` of ``receipt`` (its values at :meth:`flush`)."""
-        self._receipts.setdefault(tuple(names), {})[id(receipt)] = receipt
+    def receipt(
+        self, receipt: CallbackReceipt, names: Sequence[str], order: Order | None = None
+    ) -> None:
+        """Write the columns ``names`` of ``receipt`` (its values at :meth:`flush`).
+
+        ``order``: the receipt's order, whose id it takes when written (a new one has none yet).
+        """
+        self._receipts.setdefault(tuple(names), {})[id(receipt)] = (receipt, order)
 
     def lines(
         self, model: type[models.Model], order: Order, documents: Sequence[LineDocument]
     ) -> None:
-        """Insert ``documents`` as ``model`` rows of ``order`` (which has its id), in order.
+        """Insert ``documents`` as ``model`` rows of ``order``, in order.
 
         The values are those ``sync.lines`` gives a new row: each made to fit
         its column, the raw line as the JSON field writes it, defaults for the rest.
@@ -90,7 +109,7 @@ class HeldWrites:
             for column in plan:
                 name = column.name
                 if name == "order":
-                    row.append(order.pk)
+                    row.append(None)  # the order's id, once it has one (``lines_read``)
                 elif name == "position":
                     row.append(position)
                 elif name == "raw":
@@ -120,22 +139,44 @@ class HeldWrites:
                             row.append(adapt(value, *column.digits))
                         else:
                             row.append(column.field.get_db_prep_save(value, connection))
-            rows.append(row)
+            rows.append((order, row))
 
     def lines_read(self) -> None:
-        """Write the held lines now: the caller is about to read or delete lines."""
+        """Write the held new orders and lines now: the caller is about to read rows."""
+        self._insert_orders()
         if not self._lines:
             return
         with connections[self.using].cursor() as cursor:
             for model, rows in self._lines.items():
-                if rows:
-                    cursor.executemany(_insert(model, self.using)[0], rows)
+                index = next(
+                    i for i, c in enumerate(_line_plan(model, self.using)) if c.name == "order"
+                )
+                for order, row in rows:
+                    row[index] = order.pk
+                cursor.executemany(_insert(model, self.using)[0], [row for _, row in rows])
         self._lines = {}
+
+    def _insert_orders(self) -> None:
+        """The held new orders in one INSERT where the database returns every new id, else one each."""
+        if not self._new:
+            return
+        new, self._new = self._new, []
+        if connections[self.using].features.can_return_rows_from_bulk_insert:
+            Order.objects.using(self.using).bulk_create(new)
+        else:
+            for order in new:
+                statements.insert(order, using=self.using)
 
     def flush(self) -> None:
         """Send every held write, one statement per table (per column set for receipts)."""
         connection = connections[self.using]
         self.lines_read()
+        for event in self._events:
+            event.order_id = event.order.pk  # a new order's id is known now
+        for receipts in self._receipts.values():
+            for receipt, order in receipts.values():
+                if order is not None:
+                    receipt.order_id = order.pk
         with connection.cursor() as cursor:
             if self._orders:
                 names = tuple(sorted(set().union(*(held[1] for held in self._orders.values()))))
@@ -155,7 +196,7 @@ class HeldWrites:
             for names, receipts in self._receipts.items():
                 cursor.executemany(
                     _update(CallbackReceipt, names, self.using),
-                    _values(list(receipts.values()), names, self.using),
+                    _values([receipt for receipt, _ in receipts.values()], names, self.using),
                 )
         self._orders, self._events, self._receipts = {}, [], {}
 

@@ -68,6 +68,8 @@ def test_a_chunk_of_new_orders_writes_lines_events_and_outcomes_in_one_statement
     counts, statements = _drain()
 
     assert counts == {"processed": 4}
+    if connection.features.can_return_rows_from_bulk_insert:
+        assert _writes_to(statements, Order, "INSERT INTO") == 1
     assert _writes_to(statements, Parcel, "INSERT INTO") == 1
     assert _writes_to(statements, Product, "INSERT INTO") == 1
     assert _writes_to(statements, OrderEvent, "INSERT INTO") == 1
@@ -75,6 +77,10 @@ def test_a_chunk_of_new_orders_writes_lines_events_and_outcomes_in_one_statement
     assert not [sql for sql in statements if sql.startswith("SAVEPOINT")]
     assert Parcel.objects.count() == 12
     assert OrderEvent.objects.count() == 4
+    for order in Order.objects.all():  # each new order's lines, events and receipt are its own
+        assert order.parcels.count() == 3
+        assert order.events.get().receipt.order_id == order.pk
+        assert CallbackReceipt.objects.get(reference=order.reference).order_id == order.pk
     assert set(CallbackReceipt.objects.values_list("status", "attempts")) == {(Status.PROCESSED, 1)}
 
 
@@ -190,3 +196,18 @@ def test_a_new_order_inserted_by_another_delivery_after_the_chunk_locked_is_upda
     assert (order.state, order.receiver_name) == (SHIPPIT_HAPPY_PATH[2], "Newer")
     assert Order.objects.filter(reference="PPHELDCALM").count() == 1
     assert set(CallbackReceipt.objects.values_list("status", "attempts")) == {(Status.PROCESSED, 1)}
+
+
+def test_a_new_order_and_a_change_of_its_parcels_in_one_chunk_keep_the_newer_lines(
+    client: Client, deferred: None
+):
+    post(client, _body("PPHELDTWICE", 0, parcels=3))
+    post(client, _body("PPHELDTWICE", 1, parcels=2, receiver_name="Later"))
+
+    assert queue.process_pending() == {"processed": 2}
+
+    order = Order.objects.get(reference="PPHELDTWICE")
+    assert (order.state, order.receiver_name) == (SHIPPIT_HAPPY_PATH[1], "Later")
+    assert list(order.parcels.order_by("position").values_list("position", flat=True)) == [0, 1]
+    assert order.events.count() == 2
+    assert set(CallbackReceipt.objects.values_list("order_id", flat=True)) == {order.pk}
