@@ -96,6 +96,8 @@ def _not_a_number(text: str) -> Any:
 
 
 def _check_number(text: str, limits: Limits) -> None:
+    if len(text) <= limits.max_number_digits and "e" not in text and "E" not in text:
+        return  # no exponent, and no more characters than the digits allowed (most numbers)
     mantissa, _, exponent = text.lower().partition("e")
     digits = sum(1 for char in mantissa if char.isdigit())
     if digits > limits.max_number_digits:

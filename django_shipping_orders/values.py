@@ -50,8 +50,9 @@ def number(value: Any, name: str) -> Decimal | None:
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise DocumentError(f"Field {name!r} must be a number, got {value!r}.", field=name)
     try:
-        # str() first: a float that slipped through keeps its shortest exact spelling.
-        result = Decimal(str(value).strip())
+        # A Decimal is taken as the JSON reader gave it; for anything else str() first: a
+        # float that slipped through keeps its shortest exact spelling.
+        result = value if type(value) is Decimal else Decimal(str(value).strip())
     except InvalidOperation:
         raise DocumentError(
             f"Field {name!r} must be a number, got {_short(value)}.", field=name
