@@ -206,8 +206,9 @@ def _create(
     """Insert a new order with everything the document says, in one INSERT.
 
     Returns ``None`` when a concurrent delivery inserted the same order first.
-    With ``writes`` (a drain chunk) the INSERT has no savepoint: losing that
-    race raises, and the chunk is undone and applied one receipt at a time.
+    With ``writes`` (a drain chunk) the INSERT is held with the chunk's others
+    and unguarded: losing that race raises, and the chunk is undone and applied
+    one receipt at a time.
     """
     as_of = document.as_of
     assert as_of is not None
