@@ -20,6 +20,7 @@ Where it is applied:
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -81,7 +82,14 @@ def scrub(text: str, account: AccountSettings | str | None = None) -> str:
     for secret in _secrets(extra):
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if "@" in text:
+        # A broker's or a cache's URL in an error message carries its password.
+        text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
     return text.replace("\x00", "\\x00")  # PostgreSQL text cannot hold NUL
+
+
+#: The user and password of a URL (``redis://:password@host``), up to the ``@``.
+_URL_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 
 
 #: Secrets shorter than this are not blanked out of provider data and callback bodies.

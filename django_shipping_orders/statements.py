@@ -202,24 +202,36 @@ def _reader(
     return read
 
 
-def update(instance: models.Model, names: Sequence[str], using: str) -> int:
+def update(
+    instance: models.Model,
+    names: Sequence[str],
+    using: str,
+    *,
+    expect: Mapping[str, Any] | None = None,
+) -> int:
     """UPDATE the columns ``names`` of ``instance``'s row, as ``save(update_fields=names)``.
 
     Auto-now fields among ``names`` get the current time (``pre_save``).
-    Returns the number of rows matched.
+    ``expect``: column values the row must still have (raw, as bound) for the
+    UPDATE to match it: an optimistic check in the same statement. Returns
+    the number of rows matched.
     """
     connection = connections[using]
     model = type(instance)
-    key = (connection.alias, model, tuple(names))
+    checked = tuple(expect or ())
+    key = (connection.alias, model, (*names, "|", *checked))
     built = _UPDATES.get(key)
     if built is None:
         meta = model._meta
         quote = connection.ops.quote_name
         fields = [_concrete(meta.get_field(name)) for name in names]
         assignments = ", ".join(f"{quote(_column(f))} = %s" for f in fields)
+        conditions = "".join(
+            f" AND {quote(_column(_concrete(meta.get_field(name))))} = %s" for name in checked
+        )
         sql = (
             f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
-            f"WHERE {quote(_pk_column(model))} = %s"
+            f"WHERE {quote(_pk_column(model))} = %s{conditions}"
         )
         built = (sql, _readers(fields, connection, add=False))
         if len(_UPDATES) < _CACHE_LIMIT:
@@ -227,6 +239,7 @@ def update(instance: models.Model, names: Sequence[str], using: str) -> int:
     sql, readers = built
     params = [read(instance) for read in readers]
     params.append(instance.pk)
+    params += [expect[name] for name in checked] if expect else []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)

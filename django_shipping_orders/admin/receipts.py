@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ..callbacks.processing import reprocess
+from ..callbacks.reprocessing import reprocess
 from ..models import CallbackReceipt
 from .display import (
     ReadOnlyAdminMixin,

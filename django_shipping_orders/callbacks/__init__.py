@@ -8,9 +8,10 @@
 """
 
 from ..redaction import redact_headers, scrub
-from .processing import ProcessResult, process_receipt, reprocess
+from .processing import ProcessResult, process_receipt
 from .queue import process_pending, request_processing
 from .receipts import dedupe_key, store_receipt
+from .reprocessing import reprocess
 
 __all__ = [
     "ProcessResult",

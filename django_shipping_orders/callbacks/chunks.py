@@ -35,7 +35,7 @@ from ..providers import get_provider
 from ..sync.held import HeldWrites
 from ..sync.locking import AWAITING_REFERENCE, HeldOrders
 from .bodies import examine
-from .processing import duplicate_outcome, finish
+from .processing import ReceiptTaken, duplicate_outcome, finish
 
 Status = CallbackReceipt.Status
 
@@ -92,6 +92,7 @@ def _fields(receipt: CallbackReceipt) -> dict[str, object]:
 
 def _apply(chunk: Sequence[Ready]) -> list[str]:
     held = _lock_orders(chunk)
+    _claim(chunk)
     writes = held.writes = HeldWrites(router.db_for_write(Order))
     # After the lock, in a statement of its own: it sees a copy that a delivery holding
     # one of these rows committed as processed while this chunk waited for it.
@@ -125,6 +126,18 @@ def _apply(chunk: Sequence[Ready]) -> list[str]:
         outcomes.append(str(status))
     writes.flush()  # the orders, events, lines and outcomes: one statement each
     return outcomes
+
+
+def _claim(chunk: Sequence[Ready]) -> None:
+    """Lock the chunk's receipts (after its orders, as a single receipt's processing does)
+    and make sure no other run processed one since the drain read it: every processing
+    counts an attempt. If one did, the chunk is undone and its receipts are taken one at a
+    time, where each records its outcome only over the receipt as it read it."""
+    expected = {item.receipt.pk: item.receipt.attempts for item in chunk}
+    rows = CallbackReceipt.objects.select_for_update().filter(pk__in=list(expected))
+    found = dict(rows.order_by("pk").values_list("pk", "attempts"))
+    if found != expected:
+        raise ReceiptTaken(next(pk for pk in expected if found.get(pk) != expected[pk]))
 
 
 def _processed_duplicates(chunk: Sequence[Ready]) -> dict[tuple[str, str], int]:

@@ -1,4 +1,4 @@
-"""Processing a stored callback: parse, apply, record the outcome; and reprocessing.
+"""Processing a stored callback: parse, apply, record the outcome on the receipt.
 
 :func:`process_receipt` turns a stored body into an order document and hands
 it to ``sync.apply_document``. It never raises, whatever the body or the
@@ -10,7 +10,7 @@ processed under its own guard, so one receipt can never hold up another.
   not know;
 - ``unprocessable``: the body can never be applied (see ``bodies.examine``);
 - ``failed``: applying it raised; the error and traceback are kept for staff
-  and :func:`reprocess` (the command, the admin action) tries it again;
+  and ``reprocessing.reprocess`` (the command, the admin action) tries it again;
 - still ``received``: a transient database error (a lock, a deadlock, a
   serialization failure) got in the way; the receipt waits a little
   (``next_attempt_at``) and the every-minute drain takes it again.
@@ -24,8 +24,7 @@ from __future__ import annotations
 import random
 import time
 import traceback
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +95,8 @@ def process_receipt(
     for quick_try in range(1, TRANSIENT_TRIES + 1):
         try:
             return _process(receipt, document, attempts)
+        except ReceiptTaken:
+            return _taken(receipt)
         except Exception as err:
             if transient.is_transient(err) and quick_try < TRANSIENT_TRIES and not in_transaction:
                 time.sleep(delay * (0.5 + random.random()))
@@ -172,6 +173,17 @@ def _process(
         )
 
 
+class ReceiptTaken(Exception):
+    """Another run processed the receipt since this one read it: this run's work is undone."""
+
+
+def _taken(receipt: CallbackReceipt) -> ProcessResult:
+    """What another run (a drain, a reprocess, the admin) recorded on ``receipt`` meanwhile."""
+    logger.info("Callback receipt %s was processed by another run meanwhile", receipt.pk)
+    receipt.refresh_from_db()
+    return ProcessResult(receipt, receipt.status, receipt.error)
+
+
 def duplicate_outcome(
     receipt: CallbackReceipt,
     duplicate_of: int,
@@ -243,10 +255,14 @@ def _finish(
     for name, value in values.items():
         setattr(receipt, name, value)
     if writes is not None:
-        writes.receipt(receipt, list(values), order)
+        writes.receipt(receipt, list(values), order)  # the chunk holds its receipts' locks
     else:
         # The statement is built once (one per set of columns): it runs for every callback.
-        statements.update(receipt, list(values), using=router.db_for_write(CallbackReceipt))
+        # Only if no one else processed the receipt meanwhile (attempts counts every
+        # processing): else this transaction is undone, and that outcome stands.
+        using = router.db_for_write(CallbackReceipt)
+        if not statements.update(receipt, list(values), using, expect={"attempts": attempts - 1}):
+            raise ReceiptTaken(receipt.pk)
     result = ProcessResult(
         receipt, status, reason, bad_input=bad_input, code=code, sync=sync_result
     )
@@ -302,7 +318,12 @@ def _fail(
         values["reference"] = storable(reference)
     try:
         with transaction.atomic():
-            CallbackReceipt.objects.filter(pk=receipt.pk).update(**values)
+            # Only over the receipt as this run read it (see _finish).
+            taken = not (
+                CallbackReceipt.objects.filter(pk=receipt.pk, attempts=attempts - 1).update(
+                    **values
+                )
+            )
     except Exception as write_error:
         logger.error(
             "Callback receipt %s (%s): processing failed (%s) and so did recording it (%s); "
@@ -314,6 +335,8 @@ def _fail(
             receipt.status,
         )
         return ProcessResult(receipt, Status.FAILED, message)
+    if taken:
+        return _taken(receipt)
     for name, value in values.items():
         setattr(receipt, name, value)
     if retry:
@@ -342,59 +365,3 @@ def _fail(
 def retry_delay(attempts: int) -> timedelta:
     """How long a receipt waits after its ``attempts``-th transient failure."""
     return min(RETRY_DELAY_MAX, RETRY_DELAY * (1 << min(max(attempts - 1, 0), 10)))
-
-
-@dataclass
-class ReprocessReport:
-    """What :func:`reprocess` did: counts by outcome, the failures, the skipped rejected ones."""
-
-    processed: int = 0
-    ignored: int = 0
-    unprocessable: int = 0
-    #: Left ``received`` by a transient database error: taken again by the drain.
-    retrying: int = 0
-    failed: list[tuple[CallbackReceipt, str]] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)
-    #: (receipt id, status, reason) of every receipt processed, in order.
-    outcomes: list[tuple[int, str, str]] = field(default_factory=list)
-
-    @property
-    def total(self) -> int:
-        return self.processed + self.ignored + self.unprocessable + self.retrying + len(self.failed)
-
-
-def reprocess(ids: Iterable[int]) -> ReprocessReport:
-    """Process the receipts ``ids`` again, oldest first, each on its own; never raises.
-
-    Used by the admin action and ``reprocess_shipping_callbacks``. Rejected
-    (unauthenticated) receipts are skipped: they are never processed.
-    """
-    report = ReprocessReport()
-    ordered = (
-        CallbackReceipt.objects.filter(pk__in=list(ids))
-        .order_by("received_at", "pk")
-        .values_list("pk", flat=True)
-    )
-    for pk in ordered:
-        # One at a time: bodies can be large, and each receipt commits on its own.
-        receipt = CallbackReceipt.objects.get(pk=pk)
-        if receipt.status == Status.REJECTED:
-            report.skipped.append(pk)
-            continue
-        try:
-            result = process_receipt(receipt)
-            status, reason = str(result.status), result.reason
-        except Exception as err:  # keep going: every receipt gets its chance
-            status, reason = Status.FAILED, storable(f"{type(err).__name__}: {err}")
-        report.outcomes.append((pk, status, reason))
-        if status == Status.PROCESSED:
-            report.processed += 1
-        elif status == Status.FAILED:
-            report.failed.append((receipt, reason))
-        elif status == Status.UNPROCESSABLE:
-            report.unprocessable += 1
-        elif status == Status.RECEIVED:
-            report.retrying += 1
-        else:
-            report.ignored += 1
-    return report

@@ -37,6 +37,9 @@ Status = CallbackReceipt.Status
 _DRAIN_QUEUED_KEY = "shipping_orders:callbacks:drain-queued"
 #: How long that key lives if its task is lost; the every-minute schedule covers the rest.
 _DRAIN_QUEUED_TIMEOUT = 60
+#: How long the drain's lock outlives a drain that was killed (a worker's timeout, a
+#: restart): the drain renews it after every batch, so it can be short.
+DRAIN_GUARD = 120
 #: Receipts fetched per round of a drain.
 _DRAIN_BATCH = 200
 #: In inline mode, a receipt still ``received`` after this long was left behind by its request.
@@ -65,9 +68,9 @@ def process_pending(*, wait_seconds: float = 10.0) -> dict[str, int]:
     counts: dict[str, int] = {}
     deadline = time.monotonic() + wait_seconds
     while True:
-        with locks.overlap_guard("process_pending_callbacks") as acquired:
-            if acquired:
-                _drain(cache, counts)
+        with locks.overlap_guard("process_pending_callbacks", timeout=DRAIN_GUARD) as guard:
+            if guard:
+                _drain(cache, counts, guard)
                 return counts
         if time.monotonic() > deadline:
             return counts  # another drain is busy and will see what is waiting
@@ -79,7 +82,7 @@ def _marker_cache() -> BaseCache:
     return caches[shipping_settings.rate_limit_cache]
 
 
-def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
+def _drain(cache: BaseCache, counts: dict[str, int], guard: locks.Guard) -> None:
     now = timezone.now()
     waiting = CallbackReceipt.objects.filter(status=Status.RECEIVED).filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
@@ -106,6 +109,7 @@ def _drain(cache: BaseCache, counts: dict[str, int]) -> None:
         attempted.update(receipt.pk for receipt in batch)  # never taken twice in one run
         for status in _process_batch(batch):
             counts[status] = counts.get(status, 0) + 1
+        guard.renew()  # still working: the next drain keeps waiting
 
 
 def _passed_by(

@@ -20,7 +20,7 @@ from .. import clock, policy, schedules, signals, statements
 from ..conf import shipping_settings
 from ..documents import LineDocument, OrderDocument
 from ..models import CallbackReceipt, Order, OrderEvent, Parcel, Product
-from ..redaction import get_logger
+from ..redaction import get_logger, scrub
 from ..shipped import ShippedLine, record_shipped
 from .held import HeldWrites
 from .lines import fit, lines_digest, merge_raw, normalize_json, sync_lines
@@ -296,10 +296,26 @@ def _set_bookkeeping(order: Order, source: str, now: datetime) -> None:
 
 def _after_commit(result: SyncResult, source: str, from_state: str) -> None:
     order = result.order
-    transaction.on_commit(lambda: _send_signals(result, source, from_state))
+    # Robust: the writes are committed, so a shop's receiver that raises is logged and must
+    # not undo them in the caller's eyes (a drain would apply its committed chunk again).
+    transaction.on_commit(lambda: _send_signals(result, source, from_state), robust=True)
     if not order.label and {"label_url", "courier_job_id"} & {*result.changed_fields}:
         # Downloaded by a task after commit: no HTTP call while the row is locked.
-        transaction.on_commit(lambda: schedules.enqueue_label_download(order.pk))
+        transaction.on_commit(lambda: _queue_label(order.pk))
+
+
+def _queue_label(order_id: int) -> None:
+    """Queue the label download; a broker that refuses it is logged, and the next refresh
+    queues it again (``schedules.label_retry_wanted``): the committed writes stand."""
+    try:
+        schedules.enqueue_label_download(order_id)
+    except Exception as err:
+        logger.warning(
+            "Could not queue the label download of order %s (%s: %s); the next refresh will",
+            order_id,
+            type(err).__name__,
+            scrub(str(err)),
+        )
 
 
 def _apply_fields(order: Order, document: OrderDocument) -> list[str]:

@@ -32,3 +32,15 @@ def test_a_short_secret_does_not_rewrite_order_data_but_is_hidden_in_text():
         body = b'{"tracking_number": "A-s3cret-1"}'
         assert scrub_bytes(body) == body
         assert "s3cret" not in scrub("refused: s3cret")
+
+
+def test_the_password_of_a_url_in_an_error_is_scrubbed():
+    from django_shipping_orders.redaction import REDACTED, scrub
+
+    text = "Error 111 connecting to redis://:hunter2@queue:6379/0 and amqp://user:pw@mq/vhost"
+    scrubbed = scrub(text)
+    assert "hunter2" not in scrubbed and "user:pw" not in scrubbed
+    assert f"redis://{REDACTED}@queue:6379/0" in scrubbed
+    assert scrub("mail me at someone@example.com, see https://example.com/a@b") == (
+        "mail me at someone@example.com, see https://example.com/a@b"
+    )
