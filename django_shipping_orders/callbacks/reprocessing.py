@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db.models import QuerySet
+
 from ..bounded import storable
 from ..models import CallbackReceipt
 from .processing import process_receipt
@@ -28,6 +30,9 @@ class ReprocessReport:
     retrying: int = 0
     failed: list[tuple[CallbackReceipt, str]] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    #: Selected, but processed by another run (the drain) before their turn came: left as
+    #: that run recorded them.
+    taken: list[int] = field(default_factory=list)
     #: (receipt id, status, reason) of every receipt processed, in order.
     outcomes: list[tuple[int, str, str]] = field(default_factory=list)
 
@@ -36,11 +41,16 @@ class ReprocessReport:
         return self.processed + self.ignored + self.unprocessable + self.retrying + len(self.failed)
 
 
-def reprocess(ids: Iterable[int]) -> ReprocessReport:
+def reprocess(
+    ids: Iterable[int], *, still: QuerySet[CallbackReceipt] | None = None
+) -> ReprocessReport:
     """Process the receipts ``ids`` again, oldest first, each on its own; never raises.
 
     Used by the admin action and ``reprocess_shipping_callbacks``. Rejected
     (unauthenticated) receipts are skipped: they are never processed.
+    ``still``: a selection each receipt must still belong to when its turn
+    comes (``--failed``: still failed, or still waiting); one the drain
+    processed meanwhile is left as the drain recorded it (``taken``).
     """
     report = ReprocessReport()
     ordered = (
@@ -50,7 +60,11 @@ def reprocess(ids: Iterable[int]) -> ReprocessReport:
     )
     for pk in ordered:
         # One at a time: bodies can be large, and each receipt commits on its own.
-        receipt = CallbackReceipt.objects.get(pk=pk)
+        found = (still if still is not None else CallbackReceipt.objects).filter(pk=pk).first()
+        if found is None:
+            report.taken.append(pk)
+            continue
+        receipt = found
         if receipt.status == Status.REJECTED:
             report.skipped.append(pk)
             continue

@@ -129,3 +129,36 @@ def test_a_killed_drain_holds_up_the_next_for_the_guard_s_short_timeout_only(def
         # Renewing keeps it while the drain works.
         guard.renew()
         assert cache.get(key)
+
+
+def test_reprocess_failed_beside_a_catching_up_drain_applies_each_receipt_once(
+    client, deferred, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from django_shipping_orders.callbacks import reprocessing
+
+    for index in range(3):
+        post(client, webhook(f"PPCRON{index}"))
+    # Left waiting for over ten minutes (qcluster was down): what --failed takes.
+    CallbackReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=30))
+    real = reprocessing.process_receipt
+    drained: list[dict[str, int]] = []
+
+    def drain_catches_up_first(receipt: CallbackReceipt, **kwargs: Any) -> Any:
+        if not drained:
+            drained.append(callbacks.process_pending())  # qcluster is back
+        return real(receipt, **kwargs)
+
+    monkeypatch.setattr(reprocessing, "process_receipt", drain_catches_up_first)
+    out = __import__("io").StringIO()
+    call_command("reprocess_shipping_callbacks", "--failed", stdout=out)
+
+    assert drained == [{"processed": 3}]
+    assert "2 processed by another run meanwhile were left as they are" in out.getvalue()
+    for receipt in CallbackReceipt.objects.all():
+        assert (receipt.status, receipt.attempts, receipt.error) == (Status.PROCESSED, 1, "")
+    assert OrderEvent.objects.count() == 3

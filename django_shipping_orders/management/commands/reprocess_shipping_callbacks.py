@@ -92,10 +92,12 @@ class Command(BaseCommand):
                     "they are never processed."
                 )
 
-        selected = CallbackReceipt.objects.reprocessable(
+        selection = CallbackReceipt.objects.reprocessable(
             failed=failed, ids=ids, since=since, account=account
-        ).values_list("pk", flat=True)
-        report = reprocess(selected)
+        )
+        # Each must still be selected at its turn: a drain running meanwhile (a catch-up)
+        # may process the waiting ones first, and they are not applied a second time.
+        report = reprocess(selection.values_list("pk", flat=True), still=selection)
         for receipt, reason in report.failed:
             self.stderr.write(
                 f"Receipt {receipt.pk} ({receipt.account}, {receipt.reference or 'no reference'}) "
@@ -112,6 +114,11 @@ class Command(BaseCommand):
             f"{report.processed} processed, {report.ignored} ignored, "
             f"{report.unprocessable} unprocessable, {report.retrying} waiting to be tried "
             f"again, {len(report.failed)} failed."
+            + (
+                f" {len(report.taken)} processed by another run meanwhile were left as they are."
+                if report.taken
+                else ""
+            )
         )
         if report.failed:
             raise CommandError(
