@@ -271,6 +271,12 @@ def baseline(world, delivered, rate, end, moving, states) -> dict:
         for at, _ in items:
             if order.allocated(at - 1e-6) or order.allocated(at):
                 label_at[ref] = min(label_at.get(ref, at), at)
+    # The earliest time each order is known to be final (by a callback, or a poll below).
+    final_at: dict[str, float] = {}
+    for ref, items in callbacks.items():
+        for at, state in items:
+            if states.is_terminal(state):
+                final_at[ref] = min(final_at.get(ref, at), at)
     heap = [(o.placed_at, ref) for ref, o in world.items()]
     heapq.heapify(heap)
     calls = 0
@@ -282,7 +288,7 @@ def baseline(world, delivered, rate, end, moving, states) -> dict:
             order = world[ref]
             when = minute + (rate - budget) * 60.0 / rate
             # Known to be final (by an earlier poll or a callback): no longer open.
-            if any(states.is_terminal(s) for t, s in known.get(ref, []) if t <= when):
+            if final_at.get(ref, when + 1) <= when:
                 continue
             calls += 1
             budget -= 1

@@ -330,11 +330,18 @@ def shortest_spare_gap(policy: PolicySettings) -> float:
         )
         if stay > 0
     ]
-    if not stays or policy.SPARE_MIN_CHANCE <= 0:
+    if not stays:
+        return 0.0
+    return spare_gap(min(stays), policy)
+
+
+def spare_gap(stay: float, policy: PolicySettings) -> float:
+    """Seconds since last seen below which an order in a state of typical ``stay``
+    cannot reach ``SPARE_MIN_CHANCE`` (its chance grows at most at the capped rate)."""
+    if stay <= 0 or policy.SPARE_MIN_CHANCE <= 0:
         return 0.0
     if policy.SPARE_MIN_CHANCE >= 1:
         return math.inf
-    stay = min(stays)
     fastest = 4 * stay / (stay / _WEIBULL_MEAN) ** 2  # d(hazard)/d(age) at twice the stay
     return -math.log(1 - policy.SPARE_MIN_CHANCE) / fastest
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from .. import states
 from ..conf import AccountSettings
 from ..models import Order
-from ..policy import PolicySettings, change_chance, shortest_spare_gap
+from ..policy import PolicySettings, change_chance, shortest_spare_gap, spare_gap
 from ..ratelimit import default_limiter
 
 #: What the chance is computed from, read for every open order not due.
@@ -49,6 +49,13 @@ def pick(account: str, count: int, *, now: datetime, policy: PolicySettings) -> 
         .only(*_FIELDS)
         .order_by()
     )
+    # The same bound per state (the chance grows no faster than the state's own capped
+    # rate), and a labelled order whose pickup is ahead has no chance: exact filters that
+    # keep, say, the day of in-transit orders polled in the last hours from being read.
+    for names, stay in _groups(policy):
+        seen_after = now - timedelta(seconds=min(spare_gap(stay, policy), _FAR))
+        candidates = candidates.exclude(state__in=names, last_synced_at__gt=seen_after)
+    candidates = candidates.exclude(state__in=_LABELLED, pickup_at__gt=now)
     scored = []
     for order in candidates.iterator(chunk_size=2000):
         chance = change_chance(order, now=now, policy=policy)
@@ -56,3 +63,23 @@ def pick(account: str, count: int, *, now: datetime, policy: PolicySettings) -> 
             scored.append((-chance, order.pk))
     scored.sort()
     return [pk for _, pk in scored[:count]]
+
+
+#: Known states by the stay the chance is computed from (as ``policy.expected_stay``).
+_NEAR = frozenset(states.NEAR_DELIVERY_STATES)
+_MOVING = frozenset(states.MOVING_STATES) - _NEAR
+_LABELLED = frozenset(
+    name
+    for name in states.STATES
+    if name not in states.PROCESSING_STATES | _MOVING | _NEAR and not states.is_final(name)
+)
+#: A bound on the gap, so that ``now - gap`` stays a date.
+_FAR = 365 * 24 * 3600.0
+
+
+def _groups(policy: PolicySettings) -> list[tuple[frozenset[str], float]]:
+    return [
+        (_LABELLED, policy.EXPECTED_LABELLED_STAY),
+        (_MOVING, policy.EXPECTED_MOVING_STAY),
+        (_NEAR, policy.EXPECTED_WITH_DRIVER_STAY),
+    ]
