@@ -12,6 +12,14 @@ Each step the engine runs ``refresh_due()`` (no waiting: what the budget
 allows) with the account limited to ``--rate`` requests per minute; the
 sandbox enforces the same limit and counts the busiest 60 s.
 
+``--steady`` places the orders at a constant rate over the whole run instead
+(a shop that sells every day: its open orders at any moment are those placed
+over an order's life, about 31 h), and takes the figures after ``--warmup``
+hours, once the open orders have levelled: the label delays of the orders
+processed after it, the transit changes due after it, the Get Order calls made
+after it over the orders placed after it (in a steady state, one order's
+lifetime of calls), and the open orders counted hourly after it.
+
 Baseline, in the same run: a poller that fetches every open order every 5
 minutes, as many as the same limit allows (oldest poll first), replayed
 minute by minute over the same orders' timelines with the same callbacks
@@ -66,6 +74,18 @@ def main() -> None:
     parser.add_argument("--drop", type=float, default=0.2, help="share of callbacks lost")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="place the orders at a constant rate over the whole run (not all on the first "
+        "day) and take the figures after --warmup, once the open orders have levelled",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=32.0,
+        help="hours before the figures of --steady are taken (an order's life is about 31 h)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -79,8 +99,16 @@ def main() -> None:
         help="order volumes to try at --capacity-rate; reports the most open orders per key "
         "that still keep label p95 <= 5 min and in-transit p95 <= 2 h, scaled to --rate",
     )
-    parser.add_argument("--capacity-rate", type=int, default=2, help="requests per minute")
+    parser.add_argument(
+        "--capacity-rate",
+        type=int,
+        default=None,
+        help="requests per minute of the search (default --rate: measured, not scaled)",
+    )
     args = parser.parse_args()
+    if args.steady and args.warmup >= args.days * 24:
+        parser.error("--warmup must be shorter than the run (--days)")
+    capacity_rate = args.capacity_rate or args.rate
     overrides = {name: float(value) for name, value in (item.split("=", 1) for item in args.set)}
 
     settings.Q_CLUSTER = {
@@ -97,11 +125,12 @@ def main() -> None:
         print(json.dumps(simulate(args, args.orders, args.rate, overrides)), flush=True)
         return
     # Every poll is budget: the volume a key can carry grows in step with its rate limit.
-    # So the search runs at a small rate, and its volumes are scaled to --rate.
-    scale = args.rate / args.capacity_rate
+    # A search at a lower --capacity-rate is scaled to --rate (pessimistic: at a low rate a
+    # burst of due polls waits whole minutes for slots).
+    scale = args.rate / capacity_rate
     best = 0
     for volume in sorted(int(v) for v in args.capacity.split(",")):
-        result = simulate(args, volume, args.capacity_rate, overrides)
+        result = simulate(args, volume, capacity_rate, overrides)
         holds = (
             result["p95_label_delay_minutes"] <= 5 and result["p95_in_transit_staleness_hours"] <= 2
         )
@@ -110,13 +139,18 @@ def main() -> None:
             best = max(best, result["max_open_orders"])
     capacity = {
         "bench": "refresh_freshness_capacity",
+        "scenario": _scenario(args),
         "rate_limit_per_minute": args.rate,
-        "searched_at_rate_per_minute": args.capacity_rate,
+        "searched_at_rate_per_minute": capacity_rate,
         "volumes": args.capacity,
         "capacity_open_orders_per_key": round(best * scale),
         "settings": overrides,
     }
     print(json.dumps(capacity), flush=True)
+
+
+def _scenario(args: argparse.Namespace) -> str:
+    return "steady" if args.steady else "first_day_burst"
 
 
 def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) -> dict:
@@ -158,11 +192,16 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
     }
     rng = random.Random(args.seed)
     start = sandbox.now()
-    placements = sorted(start + rng.uniform(0, DAY) for _ in range(orders))
+    # Burst: every order placed on the first day, figures over the whole run. Steady: placed
+    # at a constant rate over the whole run, figures from ``since`` on (after the warm-up).
+    placing = args.days * DAY if args.steady else DAY
+    since = start + args.warmup * 3600 if args.steady else start
+    placements = sorted(start + rng.uniform(0, placing) for _ in range(orders))
+    calls_before = 0  # Get Order calls made before ``since``
+    open_counts: list[int] = []
     label_known: dict[str, float] = {}
     seen: dict[str, list[tuple[float, str]]] = {}
     delivered: list[tuple[str, str, float]] = []
-    max_open = 0
 
     def on_synced(sender, order, **kwargs):
         if order.courier_job_id and order.reference not in label_known:
@@ -186,10 +225,12 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
             steps = int(args.days * DAY / args.step)
             hourly = max(1, int(3600 / args.step))
             for step in range(steps):
-                if step % hourly == 0:
-                    max_open = max(max_open, Order.objects.open().count())
+                if step % hourly == 0 and sandbox.now() >= since:
+                    open_counts.append(Order.objects.open().count())
                 sandbox.advance(args.step)
                 now = sandbox.now()
+                if args.steady and now - args.step < since <= now:
+                    calls_before = _get_calls(sandbox.world.orders.values())
                 traveller.move_to(now)
                 while next_placement < len(placements) and placements[next_placement] <= now:
                     try:
@@ -208,27 +249,26 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
         wall = time.perf_counter() - started
         stats = sandbox.stats()
         world = sandbox.world.orders
-        engine_calls = sum(
-            count
-            for order in world.values()
-            for route, count in order.calls.items()
-            if route.startswith("GET")
-        )
-        labelled = [o for o in world.values() if o.accepted]
+        engine_calls = _get_calls(world.values()) - calls_before
+        # Steady: the calls of the window over the orders placed in it (the same in a steady
+        # state as the calls of one order's whole life).
+        counted = sum(1 for o in world.values() if o.placed_at >= since) or 1
+        labelled = [o for o in world.values() if o.accepted and since <= o.processed_at <= end]
         engine_label = [label_known.get(o.ref, end) - o.processed_at for o in labelled]
         engine_stale = []
         for order in labelled:
             changes = seen.get(order.ref, [])
             for state in MOVING:
                 planned = order.planned(state)
-                if planned is None or planned > end:
+                if planned is None or planned > end or planned < since:
                     continue
                 rank = states.state_rank(state)
                 known = [t for t, s in changes if (states.state_rank(s) or 0) >= rank]
                 engine_stale.append((min(known) if known else end) - planned)
-        base = baseline(world, delivered, rate, end, MOVING, states)
+        base = baseline(world, delivered, rate, since, end, MOVING, states)
         result = {
             "bench": "refresh_freshness",
+            "scenario": _scenario(args),
             "database": connection.vendor,
             "orders": len(world),
             "simulated_days": args.days,
@@ -238,8 +278,8 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
             "callbacks_dropped_share": args.drop,
             "callbacks_delivered": len(delivered),
             "wall_seconds": round(wall, 1),
-            "api_calls_per_order": round(engine_calls / len(world), 2),
-            "baseline_api_calls_per_order": round(base["calls"] / len(world), 2),
+            "api_calls_per_order": round(engine_calls / counted, 2),
+            "baseline_api_calls_per_order": round(base["calls"] / counted, 2),
             "calls_ratio": round(base["calls"] / max(1, engine_calls), 1),
             "p95_label_delay_minutes": round(p95(engine_label) / 60, 2),
             "baseline_p95_label_delay_minutes": round(p95(base["label"]) / 60, 2),
@@ -249,8 +289,16 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
             "throttled_429": stats["throttled"],
             "place_order_calls": orders,
             "orders_still_open": Order.objects.open().count(),
-            "max_open_orders": max_open,
+            "max_open_orders": max(open_counts, default=0),
         }
+        if args.steady:
+            result |= {
+                "warmup_hours": args.warmup,
+                "orders_per_minute": round(orders / (args.days * 1440), 2),
+                "orders_measured": counted,
+                "mean_open_orders": round(sum(open_counts) / max(1, len(open_counts))),
+                "min_open_orders": min(open_counts, default=0),
+            }
         return result
     finally:
         signals.order_synced.disconnect(on_synced)
@@ -259,7 +307,14 @@ def simulate(args: argparse.Namespace, orders: int, rate: int, overrides: dict) 
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def baseline(world, delivered, rate, end, moving, states) -> dict:
+def _get_calls(orders) -> int:
+    """Get Order (and other GET) calls the sandbox counted for ``orders``."""
+    return sum(
+        count for order in orders for route, count in order.calls.items() if route.startswith("GET")
+    )
+
+
+def baseline(world, delivered, rate, since, end, moving, states) -> dict:
     """Replay a poller of every open order every 5 minutes under ``rate`` per minute."""
     callbacks: dict[str, list[tuple[float, str]]] = {}
     for ref, state, at in delivered:
@@ -290,7 +345,8 @@ def baseline(world, delivered, rate, end, moving, states) -> dict:
             # Known to be final (by an earlier poll or a callback): no longer open.
             if final_at.get(ref, when + 1) <= when:
                 continue
-            calls += 1
+            if when >= since:
+                calls += 1
             budget -= 1
             state = order.state_at(when)
             known.setdefault(ref, []).append((when, state))
@@ -302,12 +358,12 @@ def baseline(world, delivered, rate, end, moving, states) -> dict:
         minute += 60.0
     labels, stale = [], []
     for ref, order in world.items():
-        if not order.accepted:
+        if not order.accepted or not since <= order.processed_at <= end:
             continue
         labels.append(min(label_at.get(ref, end), end) - order.processed_at)
         for state in moving:
             planned = order.planned(state)
-            if planned is None or planned > end:
+            if planned is None or planned > end or planned < since:
                 continue
             rank = states.state_rank(state)
             times = [t for t, s in known.get(ref, []) if (states.state_rank(s) or 0) >= rank]

@@ -3,8 +3,9 @@
 The provider processes a new order in 1 s to 20 min and says not to poll
 right away; after that nothing changes for hours until pickup, then the
 parcel moves for a day or two. So: wait out a grace period, poll while the
-provider processes at a growing interval capped at a few minutes (the cap
-bounds how late a label is noticed when its callback is lost), then poll
+provider processes at an interval capped at a few minutes (the cap bounds how
+late a label is noticed when its callback is lost; by default every 5 min,
+evenly: a growing interval is a setting away), then poll
 rarely once the label and courier tracking number are known: just after
 ``pickup_at`` (when a change is expected), every few hours while the parcel
 is with the driver, every half day in transit. Stop at a terminal state or
@@ -32,11 +33,13 @@ class PolicySettings:
     """The numbers of the refresh policy, in seconds (``SHIPPING_ORDERS["REFRESH"]``)."""
 
     #: No poll this soon after placing: the provider needs time and asks us to wait.
-    GRACE_PERIOD: float = 4 * MINUTE
+    GRACE_PERIOD: float = 5 * MINUTE
     #: While processing: the first interval after the grace period; each next
     #: interval is the time already waited, up to PROCESSING_MAX. The cap is
-    #: the longest a label can go unnoticed when its callback is lost.
-    PROCESSING_INITIAL: float = 3 * MINUTE
+    #: the longest a label can go unnoticed when its callback is lost. By
+    #: default all three are 5 min: polls evenly at 5, 10, 15, 20 min, the
+    #: fewest polls for which no label goes unnoticed longer than the cap.
+    PROCESSING_INITIAL: float = 5 * MINUTE
     PROCESSING_MAX: float = 5 * MINUTE
     #: Still processing this long after placing: something is wrong at the
     #: provider; poll at PROCESSING_STUCK_INTERVAL instead.

@@ -61,14 +61,16 @@ class Provider:
         return order
 
 
-def polls_until_stopped(provider: Provider, limit: int = 200) -> list[tuple[datetime, str]]:
+def polls_until_stopped(
+    provider: Provider, limit: int = 200, policy: PolicySettings = P
+) -> list[tuple[datetime, str]]:
     """Follow the policy with polls only (every callback lost): (poll time, state seen)."""
     polls = []
-    when = next_refresh_at(FakeOrder(), now=T0, source="place", policy=P)
+    when = next_refresh_at(FakeOrder(), now=T0, source="place", policy=policy)
     while when is not None and len(polls) < limit:
         seen = provider.at(when)
         polls.append((when, seen.state))
-        when = next_refresh_at(seen, now=when, policy=P)
+        when = next_refresh_at(seen, now=when, policy=policy)
     return polls
 
 
@@ -77,13 +79,30 @@ def test_no_poll_during_the_grace_period_after_placing():
     assert first == T0 + timedelta(seconds=P.GRACE_PERIOD)
 
 
-def test_polls_back_off_while_processing_and_never_exceed_the_cap():
+def test_by_default_processing_is_polled_every_5_minutes_from_5_minutes_after_placing():
     polls = polls_until_stopped(Provider(processed=40 * MIN))
+    processing = [when - T0 for when, state in polls if state == "processing"]
+    assert processing[:4] == [5 * MIN, 10 * MIN, 15 * MIN, 20 * MIN]
+    assert {b - a for a, b in itertools.pairwise(processing)} == {5 * MIN}
+
+
+@pytest.mark.parametrize("processed", [s * 30 for s in range(1, 41)])
+def test_a_label_is_seen_at_most_5_minutes_late_with_at_most_4_polls_in_20_minutes(processed):
+    polls = polls_until_stopped(Provider(processed=timedelta(seconds=processed)))
+    labelled_at = next(when for when, state in polls if state != "processing")
+    assert labelled_at - (T0 + timedelta(seconds=processed)) <= 5 * MIN
+    assert sum(1 for when, _ in polls if when <= labelled_at) <= 4
+
+
+def test_polls_back_off_while_processing_and_never_exceed_the_cap():
+    backing_off = PolicySettings(GRACE_PERIOD=240, PROCESSING_INITIAL=180, PROCESSING_MAX=300)
+    polls = polls_until_stopped(Provider(processed=40 * MIN), policy=backing_off)
     processing = [when for when, state in polls if state == "processing"]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(processing)]
     assert gaps == sorted(gaps), "intervals grow while the provider processes"
-    assert gaps[0] == P.PROCESSING_INITIAL
-    assert max(gaps) == P.PROCESSING_MAX
+    assert gaps[0] == backing_off.PROCESSING_INITIAL
+    assert max(gaps) == backing_off.PROCESSING_MAX
+    assert (processing[0] - T0).total_seconds() == backing_off.GRACE_PERIOD
 
 
 def test_schedule_of_polls_from_placing_to_delivery_without_any_callback():
