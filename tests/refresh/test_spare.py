@@ -17,7 +17,12 @@ from django.utils import timezone
 
 from django_shipping_orders import refresh
 from django_shipping_orders.models import Order
-from django_shipping_orders.policy import PolicySettings, change_chance, shortest_spare_gap
+from django_shipping_orders.policy import (
+    PolicySettings,
+    change_chance,
+    shortest_spare_gap,
+    spare_gap,
+)
 
 from .conftest import sandbox_accounts
 from .test_engine import get_calls, place
@@ -237,3 +242,50 @@ def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
     meter = sandbox.stats()["meter"]
     key = next(iter(meter["requests"]))
     assert meter["requests"][key] == LIMIT // 2 and meter["refused"].get(key, 0) == 0
+
+
+@pytest.mark.parametrize(
+    "state, stay",
+    [
+        ("ready_for_pickup", P.EXPECTED_LABELLED_STAY),
+        ("in_transit", P.EXPECTED_MOVING_STAY),
+        ("with_driver", P.EXPECTED_WITH_DRIVER_STAY),
+    ],
+)
+def test_no_order_seen_within_its_own_states_gap_can_be_likely_enough(state, stay):
+    gap = timedelta(seconds=spare_gap(stay, P))
+    now = T0 + 1000 * HOUR
+    for entered in (T0, now - 2 * gap, now - gap):
+        order = Seen(state, entered, last_synced_at=now - gap + timedelta(seconds=1))
+        assert change_chance(order, now=now, policy=P) < P.SPARE_MIN_CHANCE
+    stuck = Seen(state, state_changed_at=T0, last_synced_at=now - gap - timedelta(minutes=1))
+    assert change_chance(stuck, now=now, policy=P) >= P.SPARE_MIN_CHANCE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_spare_picks_are_the_likeliest_of_all_open_orders(sandbox, sandbox_settings):
+    from django_shipping_orders.refresh import spare
+
+    orders = place(24)
+    now = timezone.now()
+    kinds = ["ready_for_pickup", "in_transit", "with_driver", "completed"]
+    for i, order in enumerate(orders):
+        Order.objects.filter(pk=order.pk).update(
+            state=kinds[i % 4],
+            courier_job_id="CPA1",
+            state_changed_at=now - (3 + i) * HOUR,
+            last_synced_at=now - timedelta(hours=1 + i / 2),
+            pickup_at=now + HOUR if i % 8 == 0 else now - 3 * HOUR,
+            next_refresh_at=now + HOUR,
+        )
+    policy = PolicySettings(SPARE_MIN_CHANCE=0.5)
+    every = Order.objects.open().exclude(state="processing")
+    scored = sorted(
+        (-chance, o.pk)
+        for o in every
+        if (chance := change_chance(o, now=now, policy=policy)) >= policy.SPARE_MIN_CHANCE
+    )
+    assert scored, "some are likely enough"
+    for count in (1, 5, 100):
+        picked = spare.pick("default", count, now=now, policy=policy)
+        assert picked == [pk for _, pk in scored[:count]]
