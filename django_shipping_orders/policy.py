@@ -121,6 +121,11 @@ def _checked(name: str, value: Any) -> float:
             f"{key} is the typical time in a state: at least {MIN_STAY:.0f} seconds, "
             f"got {value!r}. To turn spare polls off, set SPARE_SHARE to 0."
         )
+    least = _AT_LEAST.get(name)
+    if least is not None and number < least[0]:
+        raise ShippingOrdersConfigurationError(
+            f"{key} must be at least {least[0]:.0f} seconds ({least[1]}), got {value!r}."
+        )
     return float(number)
 
 
@@ -131,6 +136,11 @@ MAX_DURATION = 365 * 24 * HOUR
 MIN_STAY = MINUTE
 #: Expected stays, which the spare chance divides by.
 _STAYS = frozenset({"EXPECTED_LABELLED_STAY", "EXPECTED_MOVING_STAY", "EXPECTED_WITH_DRIVER_STAY"})
+#: Durations with a floor, and why: below it a promise breaks without an error.
+_AT_LEAST: dict[str, tuple[float, str]] = {
+    # A lease shorter than a chunk's fetch lets a second worker claim the same order.
+    "LEASE": (30.0, "a shorter lease lets a second worker claim an order still being fetched"),
+}
 #: Settings that are a share (0 to 1), not seconds.
 _SHARES = frozenset({"SPARE_SHARE", "SPARE_MIN_CHANCE"})
 
@@ -237,11 +247,11 @@ def _while_processing(
 ) -> datetime:
     if now - created >= _seconds(policy.PROCESSING_PATIENCE):
         return now + _seconds(policy.PROCESSING_STUCK_INTERVAL)
+    grace_end = created + _seconds(policy.GRACE_PERIOD)
     if source == "callback":
         # A callback while processing is news without the label: the next
-        # poll only backs up the callback that will bring it.
-        return now + _seconds(policy.PROCESSING_MAX)
-    grace_end = created + _seconds(policy.GRACE_PERIOD)
+        # poll only backs up the callback that will bring it (never within the grace).
+        return max(grace_end, now + _seconds(policy.PROCESSING_MAX))
     if now < grace_end:
         return grace_end
     # The interval is about the time already waited, so polls land at grace,
@@ -341,12 +351,20 @@ def shortest_spare_gap(policy: PolicySettings) -> float:
 def spare_gap(stay: float, policy: PolicySettings) -> float:
     """Seconds since last seen below which an order in a state of typical ``stay``
     cannot reach ``SPARE_MIN_CHANCE`` (its chance grows at most at the capped rate)."""
-    if stay <= 0 or policy.SPARE_MIN_CHANCE <= 0:
+    p = policy.SPARE_MIN_CHANCE
+    if stay <= 0 or p <= 0:
         return 0.0
-    if policy.SPARE_MIN_CHANCE >= 1:
-        return math.inf
     fastest = 4 * stay / (stay / _WEIBULL_MEAN) ** 2  # d(hazard)/d(age) at twice the stay
-    return -math.log(1 - policy.SPARE_MIN_CHANCE) / fastest
+    # The chance is 1 - exp(-g) in floating point: it rounds up near 1, and is 1.0 once
+    # exp(-g) is below half an ulp of 1, whatever SPARE_MIN_CHANCE is. So the hazard
+    # needed is capped below that point and given a margin: the bound may read a few
+    # orders more, never leave out one whose chance reaches SPARE_MIN_CHANCE.
+    needed = min(-math.log1p(-p) if p < 1 else math.inf, _HAZARD_ROUNDING_TO_ONE)
+    return needed * (1 - 1e-9) / fastest
+
+
+#: Below 2**-54 (a hazard above 37.4), 1 - exp(-hazard) is exactly 1.0 in a float.
+_HAZARD_ROUNDING_TO_ONE = 37.0
 
 
 #: The mean of a Weibull law of shape 2 and scale 1 (Gamma(1.5)).

@@ -253,3 +253,37 @@ def test_a_callback_with_the_pickup_time_known_needs_no_follow_up():
     assert next_refresh_at(order, now=now, source="callback", policy=P) == (
         order.pickup_at + timedelta(seconds=P.PICKUP_INTERVAL)
     )
+
+
+def test_a_callback_while_processing_never_brings_a_poll_inside_the_grace_period():
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
+
+    from django_shipping_orders import policy as refresh_policy
+
+    placed = datetime(2026, 3, 2, 9, 0, tzinfo=dt_timezone.utc)
+
+    class Processing:
+        state = "processing"
+        created_at = placed
+        pickup_at = None
+        courier_job_id = ""
+        label_url = ""
+        refresh_failures = 0
+
+    settings = refresh_policy.PolicySettings(GRACE_PERIOD=600)
+    for seconds in (30, 240, 590):
+        at = placed + timedelta(seconds=seconds)
+        due = refresh_policy.next_refresh_at(
+            Processing(), now=at, source="callback", policy=settings
+        )
+        assert due is not None and due >= placed + timedelta(seconds=600), seconds
+
+
+def test_a_lease_too_short_to_hold_an_order_while_it_is_fetched_is_refused():
+    from django_shipping_orders.exceptions import ShippingOrdersConfigurationError
+    from django_shipping_orders.policy import PolicySettings
+
+    with pytest.raises(ShippingOrdersConfigurationError, match=r"LEASE.*at least 30"):
+        PolicySettings.from_settings({"LEASE": 0})
+    assert PolicySettings.from_settings({"LEASE": 30}).LEASE == 30

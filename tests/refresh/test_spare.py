@@ -289,3 +289,32 @@ def test_the_spare_picks_are_the_likeliest_of_all_open_orders(sandbox, sandbox_s
     for count in (1, 5, 100):
         picked = spare.pick("default", count, now=now, policy=policy)
         assert picked == [pk for _, pk in scored[:count]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("least", [1.0, 1 - 4e-16, 0.9999999999999999, 0.75, 0.01])
+def test_the_picks_equal_a_full_scan_even_where_the_chance_rounds_to_one(least):
+    from django_shipping_orders.refresh import spare
+
+    now = T0 + 800 * HOUR
+    states = ["in_transit", "with_driver", "ready_for_pickup", "in_transit"]
+    for i in range(40):
+        Order.objects.create(
+            account="default",
+            reference=f"PPSCAN{i}",
+            state=states[i % 4],
+            courier_job_id="CPA1",
+            created_at=T0,
+            state_changed_at=T0 + i * HOUR,
+            last_synced_at=T0 + (i * 17 % 700) * HOUR,
+            next_refresh_at=now + HOUR,
+        )
+    policy = PolicySettings(SPARE_MIN_CHANCE=least)
+    scan = sorted(
+        (-change_chance(order, now=now, policy=policy), order.pk)
+        for order in Order.objects.open().filter(account="default")
+        if change_chance(order, now=now, policy=policy) >= least
+        and change_chance(order, now=now, policy=policy) > 0
+    )
+    assert scan, "some orders are likely enough at every setting here"
+    assert spare.pick("default", 100, now=now, policy=policy) == [pk for _, pk in scan]
