@@ -39,6 +39,9 @@ _UPDATES: dict[
     tuple[str, list[Callable[[models.Model], Any]]],
 ] = {}
 _SELECTS: dict[tuple[str, str], _Select] = {}
+#: The bare statements callers bind themselves (:func:`insert_sql`, :func:`update_sql`).
+_INSERT_SQL: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
+_UPDATE_SQL: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
 
 
 def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) -> bool:
@@ -68,19 +71,13 @@ def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) ->
     key = (connection.alias, model, tuple(unless))
     built = _INSERTS.get(key)
     if built is None:
-        meta = model._meta
         quote = connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(quote(_column(f)) for f in fields)
-        values = ", ".join(["%s"] * len(fields))
+        head, row, fields = _insert_parts(model, connection)
         conflict = ""
         if unless:
-            targets = ", ".join(quote(_column(_concrete(meta.get_field(n)))) for n in unless)
+            targets = ", ".join(quote(_column(_concrete(model._meta.get_field(n)))) for n in unless)
             conflict = f"ON CONFLICT ({targets}) DO NOTHING "
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"{conflict}RETURNING {quote(_pk_column(model))}"
-        )
+        sql = f"{head}{row} {conflict}RETURNING {quote(_pk_column(model))}"
         built = _INSERTS[key] = (sql, _readers(fields, connection))
     sql, readers = built
     params = [read(instance) for read in readers]
@@ -108,12 +105,7 @@ def insert_rows(instances: Sequence[models.Model], using: str) -> None:
     key = (connection.alias, model)
     built = _ROWS.get(key)
     if built is None:
-        meta = model._meta
-        quote = connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(quote(_column(f)) for f in fields)
-        head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        head, row, fields = _insert_parts(model, connection)
         built = _ROWS[key] = _Rows(head, row, fields, _readers(fields, connection))
     # As bulk_create: as many rows per statement as the database takes parameters for.
     batch = max(1, connection.ops.bulk_batch_size(built.fields, list(instances)))
@@ -222,17 +214,8 @@ def update(
     key = (connection.alias, model, (*names, "|", *checked))
     built = _UPDATES.get(key)
     if built is None:
-        meta = model._meta
-        quote = connection.ops.quote_name
-        fields = [_concrete(meta.get_field(name)) for name in names]
-        assignments = ", ".join(f"{quote(_column(f))} = %s" for f in fields)
-        conditions = "".join(
-            f" AND {quote(_column(_concrete(meta.get_field(name))))} = %s" for name in checked
-        )
-        sql = (
-            f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
-            f"WHERE {quote(_pk_column(model))} = %s{conditions}"
-        )
+        fields = [_concrete(model._meta.get_field(name)) for name in names]
+        sql = _update_sql(model, names, checked, connection)
         built = (sql, _readers(fields, connection, add=False))
         if len(_UPDATES) < _CACHE_LIMIT:
             _UPDATES[key] = built
@@ -243,6 +226,63 @@ def update(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def insert_sql(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:
+    """The one-row INSERT of ``model``'s columns but its key, and their fields, for a caller
+    that binds the values itself (``executemany`` over a drain chunk's rows)."""
+    connection = connections[using]
+    key = (connection.alias, model)
+    built = _INSERT_SQL.get(key)
+    if built is None:
+        head, row, fields = _insert_parts(model, connection)
+        built = _INSERT_SQL[key] = (head + row, fields)
+    return built
+
+
+def update_sql(model: type[models.Model], names: Sequence[str], using: str) -> str:
+    """The UPDATE of the columns ``names`` of one row by its key (values, then the key)."""
+    connection = connections[using]
+    key = (connection.alias, model, tuple(names))
+    sql = _UPDATE_SQL.get(key)
+    if sql is None:
+        sql = _update_sql(model, names, (), connection)
+        if len(_UPDATE_SQL) < _CACHE_LIMIT:
+            _UPDATE_SQL[key] = sql
+    return sql
+
+
+def _insert_parts(
+    model: type[models.Model], connection: BaseDatabaseWrapper
+) -> tuple[str, str, list[models.Field[Any, Any]]]:
+    """``INSERT INTO table (columns) VALUES ``, one row's placeholders, and the fields."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(_column(f)) for f in fields)
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    return head, "(" + ", ".join(["%s"] * len(fields)) + ")", fields
+
+
+def _update_sql(
+    model: type[models.Model],
+    names: Sequence[str],
+    checked: Sequence[str],
+    connection: BaseDatabaseWrapper,
+) -> str:
+    """UPDATE of ``names`` by the key, and only while the ``checked`` columns hold their values."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+    assignments = ", ".join(
+        f"{quote(_column(_concrete(meta.get_field(name))))} = %s" for name in names
+    )
+    conditions = "".join(
+        f" AND {quote(_column(_concrete(meta.get_field(name))))} = %s" for name in checked
+    )
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
+        f"WHERE {quote(_pk_column(model))} = %s{conditions}"
+    )
 
 
 def _concrete(field: Any) -> models.Field[Any, Any]:

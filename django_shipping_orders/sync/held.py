@@ -38,13 +38,6 @@ from ..documents import LineDocument
 from ..models import CallbackReceipt, Order, OrderEvent
 from .lines import fit
 
-#: Per (database, model): the INSERT of one row without its primary key, and its fields.
-_INSERTS: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
-#: Per (database, model, columns): the UPDATE of those columns of one row by primary key.
-_UPDATES: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
-#: Most column sets kept per model; past it the statement is built each time.
-_CACHE_LIMIT = 256
-
 
 class HeldWrites:
     """A chunk's writes, held until :meth:`flush`; see the module docstring."""
@@ -153,7 +146,9 @@ class HeldWrites:
                 )
                 for order, row in rows:
                     row[index] = order.pk
-                cursor.executemany(_insert(model, self.using)[0], [row for _, row in rows])
+                cursor.executemany(
+                    statements.insert_sql(model, self.using)[0], [row for _, row in rows]
+                )
         self._lines = {}
 
     def _insert_orders(self) -> None:
@@ -182,10 +177,11 @@ class HeldWrites:
                 names = tuple(sorted(set().union(*(held[1] for held in self._orders.values()))))
                 rows = [order for order, _ in self._orders.values()]
                 cursor.executemany(
-                    _update(Order, names, self.using), _values(rows, names, self.using)
+                    statements.update_sql(Order, names, self.using),
+                    _values(rows, names, self.using),
                 )
             if self._events:
-                sql, fields = _insert(OrderEvent, self.using)
+                sql, fields = statements.insert_sql(OrderEvent, self.using)
                 cursor.executemany(
                     sql,
                     [
@@ -195,7 +191,7 @@ class HeldWrites:
                 )
             for names, receipts in self._receipts.items():
                 cursor.executemany(
-                    _update(CallbackReceipt, names, self.using),
+                    statements.update_sql(CallbackReceipt, names, self.using),
                     _values([receipt for receipt, _ in receipts.values()], names, self.using),
                 )
         self._orders, self._events, self._receipts = {}, [], {}
@@ -229,7 +225,7 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
     plan = _PLANS.get(key)
     if plan is None:
         plan = []
-        for f in _insert(model, using)[1]:
+        for f in statements.insert_sql(model, using)[1]:
             plain: type | None = None
             if isinstance(f, models.CharField | models.TextField):
                 plain = str
@@ -266,42 +262,3 @@ def _values(rows: Sequence[models.Model], names: Sequence[str], using: str) -> l
         values.append(row.pk)
         params.append(values)
     return params
-
-
-def _insert(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:
-    connection = connections[using]
-    key = (connection.alias, model)
-    built = _INSERTS.get(key)
-    if built is None:
-        meta = model._meta
-        quote = connection.ops.quote_name
-        fields = [f for f in meta.concrete_fields if not f.primary_key]
-        columns = ", ".join(quote(_column(f)) for f in fields)
-        values = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values})"  # noqa: S608
-        built = _INSERTS[key] = (sql, fields)
-    return built
-
-
-def _update(model: type[models.Model], names: tuple[str, ...], using: str) -> str:
-    connection = connections[using]
-    key = (connection.alias, model, names)
-    sql = _UPDATES.get(key)
-    if sql is None:
-        meta = model._meta
-        quote = connection.ops.quote_name
-        assignments = ", ".join(f"{quote(_column(meta.get_field(name)))} = %s" for name in names)
-        assert meta.pk is not None
-        sql = (
-            f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
-            f"WHERE {quote(_column(meta.pk))} = %s"
-        )
-        if len(_UPDATES) < _CACHE_LIMIT:
-            _UPDATES[key] = sql
-    return sql
-
-
-def _column(field: Any) -> str:
-    """The column of a concrete field."""
-    assert isinstance(field, models.Field) and field.column is not None
-    return field.column
