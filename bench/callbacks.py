@@ -23,7 +23,9 @@ answers 202; the drain applies the receipts afterwards, timed on its own).
 One JSON object per line: our rate, the peer's rate, their ratio, the
 queries per callback, and (deferred) the drain's rate beside the inline
 rate of the same scenario timed right after it (``drain_vs_inline``). ``json_only_rate_per_s`` is a view that
-only parses the body: the ceiling of the stack.
+only parses the body: the ceiling of the stack. On PostgreSQL, inline, also
+the WAL flushes per callback of each side (``pg_stat_wal.wal_sync``: the
+server's counter, so other load on the server adds to both).
 
     python bench/callbacks.py [--callbacks 400] [--profile]
 
@@ -251,6 +253,31 @@ def timed_rounds(client: Any, bodies: list[bytes], urls: list[str]) -> list[floa
     return seconds
 
 
+def flushes_per_callback(client: Any, scenario: str, parcels: int, run: str) -> dict[str, float]:
+    """PostgreSQL: WAL flushes (``pg_stat_wal.wal_sync``) per inline callback, ours and the peer's.
+
+    The counter is the server's: other load on the same server adds to both.
+    """
+    from django.db import connection
+
+    def flushes() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT wal_sync FROM pg_stat_wal")
+            return int(cursor.fetchone()[0])
+
+    figures = {}
+    for name, url in (
+        ("wal_flushes_per_callback", URL),
+        ("peer_wal_flushes_per_callback", "/naive/"),
+    ):
+        seed(client, scenario, parcels, 50, run + name[0])
+        sample = bodies_for(scenario, parcels, 50, run + name[0])
+        before = flushes()
+        post_all(client, url, sample)
+        figures[name] = round((flushes() - before) / len(sample), 2)
+    return figures
+
+
 def queries_per_callback(client: Any, scenario: str, parcels: int, run: str) -> float:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -263,6 +290,7 @@ def queries_per_callback(client: Any, scenario: str, parcels: int, run: str) -> 
 
 
 def measure(client: Any, scenario: str, parcels: int, count: int, mode: str) -> dict[str, Any]:
+    from django.db import connection
     from django.test.utils import override_settings
 
     from django_shipping_orders.callbacks import process_pending
@@ -291,6 +319,8 @@ def measure(client: Any, scenario: str, parcels: int, count: int, mode: str) -> 
         if mode == "deferred":
             figures |= drain_beside_inline(client, scenario, parcels, count, run)
         figures["queries_per_callback"] = queries_per_callback(client, scenario, parcels, run + "Q")
+        if mode == "inline" and connection.vendor == "postgresql":
+            figures |= flushes_per_callback(client, scenario, parcels, run + "F")
         process_pending()
     return figures
 

@@ -42,6 +42,9 @@ _SELECTS: dict[tuple[str, str], _Select] = {}
 #: The bare statements callers bind themselves (:func:`insert_sql`, :func:`update_sql`).
 _INSERT_SQL: dict[tuple[str, type[models.Model]], tuple[str, list[models.Field[Any, Any]]]] = {}
 _UPDATE_SQL: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
+#: PostgreSQL: what a ``redoable`` UPDATE returns, so that its transaction commits without
+#: waiting for the WAL flush (``synchronous_commit`` off for this transaction only).
+_REDOABLE_RETURNING = " RETURNING set_config('synchronous_commit', 'off', true)"
 
 
 def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) -> bool:
@@ -200,22 +203,23 @@ def update(
     using: str,
     *,
     expect: Mapping[str, Any] | None = None,
+    redoable: bool = False,
 ) -> int:
     """UPDATE the columns ``names`` of ``instance``'s row, as ``save(update_fields=names)``.
 
     Auto-now fields among ``names`` get the current time (``pre_save``).
     ``expect``: column values the row must still have (raw, as bound) for the
     UPDATE to match it: an optimistic check in the same statement. Returns
-    the number of rows matched.
+    the number of rows matched. ``redoable``: see :func:`update_sql`.
     """
     connection = connections[using]
     model = type(instance)
     checked = tuple(expect or ())
-    key = (connection.alias, model, (*names, "|", *checked))
+    key = (connection.alias, model, (*names, "|", *checked, "|", str(redoable)))
     built = _UPDATES.get(key)
     if built is None:
         fields = [_concrete(model._meta.get_field(name)) for name in names]
-        sql = _update_sql(model, names, checked, connection)
+        sql = _update_sql(model, names, checked, connection, redoable=redoable)
         built = (sql, _readers(fields, connection, add=False))
         if len(_UPDATES) < _CACHE_LIMIT:
             _UPDATES[key] = built
@@ -226,6 +230,18 @@ def update(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
+
+
+def own_transaction(using: str) -> bool:
+    """True inside an atomic block that is the outermost: its commit is the caller's own.
+
+    A ``redoable`` statement changes how the whole transaction commits, so it
+    is only meant for a transaction the app opened itself, not for one a shop
+    wraps around the app's call. Every nested block leaves an entry in
+    ``savepoint_ids`` (``None`` when it made no savepoint); the outermost leaves none.
+    """
+    connection = connections[using]
+    return connection.in_atomic_block and not connection.savepoint_ids
 
 
 def insert_sql(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:
@@ -240,13 +256,25 @@ def insert_sql(model: type[models.Model], using: str) -> tuple[str, list[models.
     return built
 
 
-def update_sql(model: type[models.Model], names: Sequence[str], using: str) -> str:
-    """The UPDATE of the columns ``names`` of one row by its key (values, then the key)."""
+def update_sql(
+    model: type[models.Model], names: Sequence[str], using: str, *, redoable: bool = False
+) -> str:
+    """The UPDATE of the columns ``names`` of one row by its key (values, then the key).
+
+    ``redoable``: the transaction that runs it only does work that can be
+    redone from a record already committed and flushed (a stored callback
+    receipt, which the drain takes again while it is still ``received``). On
+    PostgreSQL its commit then returns without waiting for the WAL flush: a
+    crash can lose that transaction as a whole, never the record, so nothing is
+    lost and the callback path commits to disk once, as a plain view does.
+    Other databases ignore it (MariaDB's flush is a server-wide setting; SQLite's
+    a connection's pragma).
+    """
     connection = connections[using]
-    key = (connection.alias, model, tuple(names))
+    key = (connection.alias, model, (*names, "|", str(redoable)))
     sql = _UPDATE_SQL.get(key)
     if sql is None:
-        sql = _update_sql(model, names, (), connection)
+        sql = _update_sql(model, names, (), connection, redoable=redoable)
         if len(_UPDATE_SQL) < _CACHE_LIMIT:
             _UPDATE_SQL[key] = sql
     return sql
@@ -269,6 +297,8 @@ def _update_sql(
     names: Sequence[str],
     checked: Sequence[str],
     connection: BaseDatabaseWrapper,
+    *,
+    redoable: bool = False,
 ) -> str:
     """UPDATE of ``names`` by the key, and only while the ``checked`` columns hold their values."""
     meta = model._meta
@@ -279,9 +309,11 @@ def _update_sql(
     conditions = "".join(
         f" AND {quote(_column(_concrete(meta.get_field(name))))} = %s" for name in checked
     )
+    # Folded into the statement, not a SET LOCAL of its own: no extra round trip.
+    returning = _REDOABLE_RETURNING if redoable and connection.vendor == "postgresql" else ""
     return (
         f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
-        f"WHERE {quote(_pk_column(model))} = %s{conditions}"
+        f"WHERE {quote(_pk_column(model))} = %s{conditions}{returning}"
     )
 
 

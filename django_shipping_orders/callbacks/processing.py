@@ -260,8 +260,11 @@ def _finish(
         # The statement is built once (one per set of columns): it runs for every callback.
         # Only if no one else processed the receipt meanwhile (attempts counts every
         # processing): else this transaction is undone, and that outcome stands.
+        # Redoable: the receipt, committed on its own first, can redo all of this work.
         using = router.db_for_write(CallbackReceipt)
-        if not statements.update(receipt, list(values), using, expect={"attempts": attempts - 1}):
+        expect = {"attempts": attempts - 1}
+        redoable = statements.own_transaction(using)
+        if not statements.update(receipt, list(values), using, expect=expect, redoable=redoable):
             raise ReceiptTaken(receipt.pk)
     result = ProcessResult(
         receipt, status, reason, bad_input=bad_input, code=code, sync=sync_result

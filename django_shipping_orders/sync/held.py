@@ -190,8 +190,10 @@ class HeldWrites:
                     ],
                 )
             for names, receipts in self._receipts.items():
+                # Redoable: each receipt was committed on its own before this chunk took it.
+                redoable = statements.own_transaction(self.using)
                 cursor.executemany(
-                    statements.update_sql(CallbackReceipt, names, self.using),
+                    statements.update_sql(CallbackReceipt, names, self.using, redoable=redoable),
                     _values([receipt for receipt, _ in receipts.values()], names, self.using),
                 )
         self._orders, self._events, self._receipts = {}, [], {}
