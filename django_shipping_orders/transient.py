@@ -4,11 +4,15 @@ A write can lose a race without anything being wrong: SQLite answers
 "database is locked" when another process writes (at once, without waiting,
 when a transaction that has read wants to write), PostgreSQL aborts one of
 two deadlocked transactions or a serialization failure, MySQL does the same
-(deadlock, lock wait timeout). Such an error says "not now", never "never":
+(deadlock, lock wait timeout). A database restarting, failing over or
+dropping the connection is the same kind of trouble: the server is there
+again a moment later. Such an error says "not now", never "never":
 callers keep the work to try again (a callback receipt stays ``received``;
 placing an order never hides it behind a raw database error), and
 :func:`retrying` tries a few more times first, when it may (outside any
-transaction: inside one, the whole transaction must be redone by its owner).
+transaction: inside one, the whole transaction must be redone by its owner;
+and not after a lost connection, when a commit may have taken).
+:func:`reconnect_if_lost` lets the next query open a fresh connection.
 """
 
 from __future__ import annotations
@@ -28,27 +32,55 @@ logger = get_logger("django_shipping_orders.transient")
 T = TypeVar("T")
 
 #: SQLSTATEs of PostgreSQL (and others speaking them): serialization failure, deadlock,
-#: lock not available.
+#: lock not available. The transaction was rolled back.
 _SQLSTATES = frozenset({"40001", "40P01", "55P03"})
 #: MySQL / MariaDB error numbers: lock wait timeout, deadlock.
 _MYSQL_ERRORS = frozenset({1205, 1213})
 #: SQLite's words for "another connection holds the lock".
 _SQLITE_WORDS = ("database is locked", "database table is locked", "database is busy")
 
+#: The connection failed or was lost: SQLSTATE class 08, and the server shutting down,
+#: crashed or still starting up. Whether the last COMMIT took is unknown.
+_LOST_CLASS = "08"
+_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+#: MySQL / MariaDB: can't connect (2002, 2003), server gone away (2006), lost connection
+#: (2013), shutdown in progress (1053), connection killed (1927).
+_LOST_MYSQL_ERRORS = frozenset({2002, 2003, 2006, 2013, 1053, 1927})
+#: Drivers' words for it when they give no code (psycopg at connect time).
+_LOST_WORDS = (
+    "connection failed",
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "terminating connection",
+    "the database system is",
+    "connection already closed",
+    "connection is closed",
+    "connection is lost",
+    "lost connection",
+)
 
-def is_transient(error: BaseException) -> bool:
-    """True for a database error that a later attempt may not meet (lock, deadlock, serialization)."""
+
+def is_transient(error: BaseException, *, lost_connection: bool = True) -> bool:
+    """True for a database error that a later attempt may not meet.
+
+    A lock, a deadlock or a serialization failure (the transaction was rolled
+    back); and, unless ``lost_connection`` is False, a connection that failed
+    or was lost (a restart, a failover): the server is back a moment later,
+    but whether the last commit took is unknown, so only work that is safe to
+    do twice should be tried again after it.
+    """
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _says_transient(current):
+        if _says_rolled_back(current) or (lost_connection and _says_lost(current)):
             return True
         current = current.__cause__ or current.__context__
     return False
 
 
-def _says_transient(error: BaseException) -> bool:
+def _says_rolled_back(error: BaseException) -> bool:
     # The driver's own error (Django's wrapper chains it as the cause) carries the code.
     sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if sqlstate in _SQLSTATES:
@@ -62,6 +94,21 @@ def _says_transient(error: BaseException) -> bool:
     return any(words in text for words in _SQLITE_WORDS)
 
 
+def _says_lost(error: BaseException) -> bool:
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(sqlstate, str) and (
+        sqlstate.startswith(_LOST_CLASS) or sqlstate in _LOST_SQLSTATES
+    ):
+        return True
+    if not isinstance(error, DatabaseError | sqlite3.Error):
+        return False
+    args = getattr(error, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _LOST_MYSQL_ERRORS:
+        return True
+    text = str(error).lower()
+    return any(words in text for words in _LOST_WORDS)
+
+
 def retrying(
     func: Callable[[], T],
     *,
@@ -70,9 +117,10 @@ def retrying(
     max_delay: float = 2.0,
     model: type | None = None,
 ) -> T:
-    """``func()``, tried again after a transient database error (see :func:`is_transient`).
+    """``func()``, tried again after a lock, a deadlock or a serialization failure.
 
-    Only outside a transaction on the database of ``model`` (the default
+    Not after a lost connection (see :func:`is_transient`): a write whose
+    commit may have taken is not written twice. Only outside a transaction on the database of ``model`` (the default
     database if none): inside one, the owner of the transaction must retry
     the whole of it. Waits grow with jitter; the last error is raised as is.
     """
@@ -82,9 +130,22 @@ def retrying(
         try:
             return func()
         except Exception as err:
-            if attempt == attempts or not is_transient(err) or connections[alias].in_atomic_block:
+            rolled_back = is_transient(err, lost_connection=False)
+            if attempt == attempts or not rolled_back or connections[alias].in_atomic_block:
                 raise
             logger.info("Transient database error (attempt %d): %s; trying again", attempt, err)
         time.sleep(delay * (0.5 + random.random()))
         delay = min(max_delay, delay * 2)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def reconnect_if_lost(alias: str) -> None:
+    """Close ``alias``'s connection if an error left it unusable; the next query opens another.
+
+    Django checks this between requests only; a drain or a command that goes
+    on after the database came back would otherwise keep failing on the dead
+    connection. Inside a transaction nothing is done: its owner must give up first.
+    """
+    connection = connections[alias]
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()

@@ -99,6 +99,7 @@ def process_receipt(
             return _taken(receipt)
         except Exception as err:
             if transient.is_transient(err) and quick_try < TRANSIENT_TRIES and not in_transaction:
+                transient.reconnect_if_lost(router.db_for_write(CallbackReceipt))
                 time.sleep(delay * (0.5 + random.random()))
                 delay *= 2
                 continue
@@ -252,18 +253,22 @@ def _finish(
         values["order_id"] = order.pk
     elif order_id is not None:
         values["order_id"] = order_id
+    # Redoable only from a receipt still received as read: after a crash it is received
+    # again, and the drain takes it. A failed or unprocessable receipt processed again (the
+    # command, the admin) would fall back to its old outcome, which the drain never takes.
+    redoable = receipt.status == Status.RECEIVED
     for name, value in values.items():
         setattr(receipt, name, value)
     if writes is not None:
-        writes.receipt(receipt, list(values), order)  # the chunk holds its receipts' locks
+        # The chunk holds its receipts' locks.
+        writes.receipt(receipt, list(values), order, redoable=redoable)
     else:
         # The statement is built once (one per set of columns): it runs for every callback.
         # Only if no one else processed the receipt meanwhile (attempts counts every
         # processing): else this transaction is undone, and that outcome stands.
-        # Redoable: the receipt, committed on its own first, can redo all of this work.
         using = router.db_for_write(CallbackReceipt)
         expect = {"attempts": attempts - 1}
-        redoable = statements.own_transaction(using)
+        redoable = redoable and statements.own_transaction(using)
         if not statements.update(receipt, list(values), using, expect=expect, redoable=redoable):
             raise ReceiptTaken(receipt.pk)
     result = ProcessResult(
@@ -319,6 +324,8 @@ def _fail(
     }
     if reference and len(reference) <= _REFERENCE_LENGTH:
         values["reference"] = storable(reference)
+    if retry:
+        transient.reconnect_if_lost(router.db_for_write(CallbackReceipt))
     try:
         with transaction.atomic():
             # Only over the receipt as this run read it (see _finish).

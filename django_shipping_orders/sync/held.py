@@ -49,6 +49,8 @@ class HeldWrites:
         self._events: list[OrderEvent] = []
         self._receipts: dict[tuple[str, ...], dict[int, tuple[CallbackReceipt, Order | None]]] = {}
         self._lines: dict[type[models.Model], list[tuple[Order, list[Any]]]] = {}
+        #: Whether every receipt held so far is redoable (see :meth:`receipt`).
+        self._redoable = True
 
     def new_order(self, order: Order) -> None:
         """Insert ``order`` (with its values at :meth:`flush`); its id is set then.
@@ -73,13 +75,22 @@ class HeldWrites:
         self._events.append(event)
 
     def receipt(
-        self, receipt: CallbackReceipt, names: Sequence[str], order: Order | None = None
+        self,
+        receipt: CallbackReceipt,
+        names: Sequence[str],
+        order: Order | None = None,
+        *,
+        redoable: bool = False,
     ) -> None:
         """Write the columns ``names`` of ``receipt`` (its values at :meth:`flush`).
 
         ``order``: the receipt's order, whose id it takes when written (a new one has none yet).
+        ``redoable``: a crash that lost this write leaves the receipt for the drain to take
+        again (see ``statements.update_sql``); the chunk commits without waiting for the
+        flush only when every receipt of it is.
         """
         self._receipts.setdefault(tuple(names), {})[id(receipt)] = (receipt, order)
+        self._redoable = self._redoable and redoable
 
     def lines(
         self, model: type[models.Model], order: Order, documents: Sequence[LineDocument]
@@ -190,13 +201,13 @@ class HeldWrites:
                     ],
                 )
             for names, receipts in self._receipts.items():
-                # Redoable: each receipt was committed on its own before this chunk took it.
-                redoable = statements.own_transaction(self.using)
+                redoable = self._redoable and statements.own_transaction(self.using)
                 cursor.executemany(
                     statements.update_sql(CallbackReceipt, names, self.using, redoable=redoable),
                     _values([receipt for receipt, _ in receipts.values()], names, self.using),
                 )
         self._orders, self._events, self._receipts = {}, [], {}
+        self._redoable = True
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,22 @@ def test_only_postgresql_gets_the_commit_clause():
         assert redoable.startswith(plain) and "synchronous_commit" in redoable
     else:
         assert redoable == plain
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.parametrize("was", [Status.FAILED, Status.UNPROCESSABLE])
+def test_processing_a_receipt_again_waits_for_the_disk(was):
+    # Lost in a crash, its outcome would fall back to `was`, which the drain never takes.
+    receipt = CallbackReceipt.objects.create(
+        account="default",
+        body=json.dumps(order_document("PPWAITR", 1)).encode(),
+        status=was,
+        attempts=1,
+        received_at=timezone.now(),
+    )
+    with commit_waits() as seen:
+        result = process_receipt(receipt)
+
+    assert result.status == Status.PROCESSED, result.reason
+    outcome = [wait for words, wait in seen if words.startswith("UPDATE")]
+    assert outcome[-1] == "on"
