@@ -49,6 +49,17 @@ logger = get_logger("django_shipping_orders.callbacks")
 Status = CallbackReceipt.Status
 
 _REFERENCE_LENGTH = CallbackReceipt._meta.get_field("reference").max_length or 64
+#: What recording an outcome changes on a receipt.
+_OUTCOME_FIELDS = (
+    "status",
+    "error",
+    "traceback",
+    "attempts",
+    "processed_at",
+    "next_attempt_at",
+    "reference",
+    "order_id",
+)
 
 #: Quick tries of a receipt that met a transient database error, before it waits for the drain.
 TRANSIENT_TRIES = 3
@@ -91,6 +102,8 @@ def process_receipt(
         )
     attempts = receipt.attempts + 1
     in_transaction = connections[router.db_for_write(CallbackReceipt)].in_atomic_block
+    # A try that failed was rolled back: the receipt is again what was read, in memory too.
+    as_read = {name: getattr(receipt, name) for name in _OUTCOME_FIELDS}
     delay = 0.05
     for quick_try in range(1, TRANSIENT_TRIES + 1):
         try:
@@ -98,6 +111,8 @@ def process_receipt(
         except ReceiptTaken:
             return _taken(receipt)
         except Exception as err:
+            for name, value in as_read.items():
+                setattr(receipt, name, value)
             if transient.is_transient(err) and quick_try < TRANSIENT_TRIES and not in_transaction:
                 transient.reconnect_if_lost(router.db_for_write(CallbackReceipt))
                 time.sleep(delay * (0.5 + random.random()))
@@ -344,7 +359,9 @@ def _fail(
             storable(f"{type(write_error).__name__}: {write_error}"),
             receipt.status,
         )
-        return ProcessResult(receipt, Status.FAILED, message)
+        # Its status as stored: still received (the view answers 202), or as it was before a
+        # reprocess.
+        return ProcessResult(receipt, receipt.status, message)
     if taken:
         return _taken(receipt)
     for name, value in values.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import OperationalError
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from django_shipping_orders import sync, transient
@@ -101,3 +102,27 @@ def test_a_write_whose_commit_may_have_taken_is_not_tried_again():
     with pytest.raises(OperationalError):
         transient.retrying(write, first_delay=0)
     assert calls == [1]
+
+
+def test_a_database_still_down_when_the_failure_is_recorded_still_answers_202(client, monkeypatch):
+    lost = OperationalError("connection failed: Connection refused")
+    monkeypatch.setattr(sync, "apply_document", _failing_apply(1, lost))
+    real_update = QuerySet.update
+
+    def update(self: QuerySet[Any], **values: Any) -> int:
+        if self.model is CallbackReceipt and str(values.get("error", "")).startswith("transient"):
+            raise OperationalError("connection failed: Connection refused")  # still down
+        return real_update(self, **values)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+
+    response = post(client, order_document("PPLOST2", 1))
+
+    # Not "failed": nothing was recorded, the receipt is as stored, and the drain takes it.
+    assert response.status_code == 202
+    assert response.json()["status"] == "received"
+    receipt = CallbackReceipt.objects.get()
+    assert (receipt.status, receipt.attempts, receipt.error) == (Status.RECEIVED, 0, "")
+    monkeypatch.setattr(QuerySet, "update", real_update)
+    CallbackReceipt.objects.update(received_at=timezone.now() - timedelta(minutes=2))
+    assert process_pending() == {Status.PROCESSED: 1}
