@@ -253,6 +253,10 @@ def _finish(
     ``writes``: a drain chunk's held writes; the UPDATE waits there with the chunk's others.
     ``order``: the receipt's order, instead of ``order_id`` (a held new order has no id yet).
     """
+    if receipt.status == Status.PROCESSED and status == Status.IGNORED:
+        # Processed again (reprocess --since, the admin): applied in its time, stale or a
+        # duplicate now. It keeps the outcome that says it was applied.
+        status, reason = Status.PROCESSED, f"processed before; not applied again: {reason}"
     reason = storable(scrub(reason, receipt.account))
     values: dict[str, Any] = {
         "status": status,

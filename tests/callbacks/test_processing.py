@@ -366,3 +366,16 @@ def test_verify_mode_provider_down_keeps_the_receipt_failed_for_later(client, ve
     verifying.add(200, {"response": order_document("PPLATER", state="in_transit")})
     call_command("reprocess_shipping_callbacks", "--ids", str(receipt.pk))
     assert Order.objects.get().state == "in_transit"
+
+
+def test_a_receipt_applied_in_its_time_keeps_its_outcome_when_reprocessed_later(client, capsys):
+    post(client, webhook(current_state="ready_for_pickup"))
+    post(client, webhook(current_state="completed"))
+    first = CallbackReceipt.objects.order_by("pk").first()
+
+    call_command("reprocess_shipping_callbacks", "--ids", str(first.pk))
+
+    first.refresh_from_db()
+    assert first.status == Status.PROCESSED  # not "ignored": it was applied, once
+    assert first.error.startswith("processed before; not applied again: stale")
+    assert Order.objects.get().state == "completed"
