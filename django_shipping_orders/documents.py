@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from . import values
@@ -169,7 +170,12 @@ _SKIP: Final = object()
 def _lines(
     items: Any, name: str, parsers: Mapping[str, Parser], reader: _Reader
 ) -> tuple[LineDocument, ...] | None:
-    """The lines of list ``name``; ``None`` (not said) when a lenient read cannot use it."""
+    """The lines of list ``name``; ``None`` (not said) when a lenient read cannot use it.
+
+    A line's values take the short road of :func:`_line_table` when they
+    already are what their parser would return; any other value goes through
+    its parser, which judges it and names the field when it refuses it.
+    """
     try:
         listed = _json_list(items, name)
         if len(listed) > MAX_LINES:
@@ -180,23 +186,85 @@ def _lines(
     except DocumentError as err:
         reader.refuse(err)
         return None
+    table = _line_table(parsers)
     result = []
     for index, item in enumerate(listed):
-        where = f"{name}[{index}]"
         if not isinstance(item, dict):
+            where = f"{name}[{index}]"
             reader.refuse(
                 DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
             )
             continue
-        parsed = {
-            key: reader.read(parse, item[key], f"{where}.{key}")
-            for key, parse in parsers.items()
-            if key in item
-        }
-        result.append(
-            LineDocument(values={k: v for k, v in parsed.items() if v is not _SKIP}, raw=item)
-        )
+        line: dict[str, Any] = {}
+        for key, kind, parse, bound, places in table:
+            if key not in item:
+                continue
+            value = item[key]
+            # type(), not isinstance(): a bool is an int, and a str subclass is the parser's.
+            if kind == _TEXT:
+                if type(value) is str:
+                    line[key] = value
+                    continue
+            elif kind == _INTEGER:
+                if type(value) is int and -bound <= value < bound:
+                    line[key] = value
+                    continue
+            elif kind == _DECIMAL:
+                if type(value) is Decimal:
+                    if value.is_finite() and -bound < value < bound:
+                        # No more places than the column: the parser would give it back as is.
+                        written = str(value)
+                        if "E" not in written:
+                            point = written.find(".")
+                            if point < 0 or len(written) - point - 1 <= places:
+                                line[key] = value
+                                continue
+                elif type(value) is int and -bound < value < bound:
+                    line[key] = Decimal(value)
+                    continue
+            parsed = reader.read(parse, value, f"{name}[{index}].{key}")
+            if parsed is not _SKIP:
+                line[key] = parsed
+        result.append(LineDocument(values=line, raw=item))
     return tuple(result)
+
+
+#: Kinds of line field with a short road in :func:`_lines`.
+_TEXT, _INTEGER, _DECIMAL, _OTHER = range(4)
+#: A line table: per key, its kind, its parser, the bound of its numbers and a decimal's places.
+_LineTable = tuple[tuple[str, int, Parser, Any, int], ...]
+#: Per parser mapping (by identity, kept alive beside its table): its line table.
+_LINE_TABLES: dict[int, tuple[Mapping[str, Parser], _LineTable]] = {}
+
+
+def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
+    """What :func:`_lines` knows of each parser, built once per mapping.
+
+    Text is text already; an integer within ``values.INTEGER_RANGE`` (its
+    bound: ``-2**31 <= n < 2**31``) is what ``values.integer`` returns; a
+    ``Decimal`` (or an integer) under its column's limit with no more places
+    than the column is what its ``DecimalParser`` returns. Every other value,
+    and every parser of another kind, takes the parser.
+    """
+    found = _LINE_TABLES.get(id(parsers))
+    if found is not None and found[0] is parsers:
+        return found[1]
+    table = []
+    for key, parse in parsers.items():
+        if parse is values.text:
+            table.append((key, _TEXT, parse, None, 0))
+        elif parse is values.integer:
+            low, high = values.INTEGER_RANGE
+            assert low == -(high + 1)  # one bound serves both ends
+            table.append((key, _INTEGER, parse, high + 1, 0))
+        elif isinstance(parse, values.DecimalParser):
+            limit = Decimal(10) ** (parse.max_digits - parse.decimal_places)
+            table.append((key, _DECIMAL, parse, limit, parse.decimal_places))
+        else:
+            table.append((key, _OTHER, parse, None, 0))
+    built = tuple(table)
+    _LINE_TABLES[id(parsers)] = (parsers, built)
+    return built
 
 
 def _products(

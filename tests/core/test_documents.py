@@ -15,7 +15,7 @@ from django_shipping_orders.documents import (
     loads,
     parse_order_document,
 )
-from django_shipping_orders.exceptions import DocumentError, ShippingOrdersError
+from django_shipping_orders.exceptions import DocumentError, ShippingOrdersError, ValueOutOfRange
 from tests.conftest import fixture_bytes
 
 SYDNEY_SUMMER = timezone(timedelta(hours=11))
@@ -363,3 +363,43 @@ def test_an_empty_state_does_not_count_as_a_state(payload, value):
 def test_current_state_is_used_when_state_is_null(shippit_webhook):
     shippit_webhook["state"] = None
     assert parse_order_document(shippit_webhook).state == "completed"
+
+
+#: Values at and past the edges of each kind of line field (text, integer, money, measure).
+_EDGE_VALUES = [
+    None, "", "12", " 7 ", "1e3", "NaN", True, False, 0, -0, 1, -1, 2**31 - 1, 2**31,
+    -(2**31), -(2**31) - 1, 10**8, 10**10, 10**40, Decimal("0"), Decimal("-0.0"),
+    Decimal("1.5"), Decimal("1.50000"), Decimal("2.00005"), Decimal("2.00015"),
+    Decimal("99999999.9999"), Decimal("99999999.99995"), Decimal("100000000"),
+    Decimal("-99999999.9999"), Decimal("9999999999.9999"), Decimal("1E+2"), Decimal("1E-7"),
+    Decimal("0E-7"), Decimal("12"), Decimal("12.0"), Decimal("1E+40"), Decimal("Infinity"),
+    Decimal("NaN"), 1.5, {"a": 1}, [1],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("fields", [PARCEL_FIELDS, PRODUCT_FIELDS], ids=["parcel", "product"])
+@pytest.mark.parametrize("value", _EDGE_VALUES, ids=repr)
+def test_a_line_value_reads_as_its_parser_reads_it(fields, value):
+    """Every line field gives what its parser gives (value, spelling and warnings), or its error."""
+    for key, parse in fields.items():
+        name = "parcel_attributes" if fields is PARCEL_FIELDS else "product_attributes"
+        payload = {"tracking_number": "PPEDGE", "state": "completed", name: [{key: value}]}
+        where = f"{name}[0].{key}"
+        try:
+            expected = parse(value, where)
+        except DocumentError as err:
+            refused = err
+        else:
+            refused = None
+        if refused is not None and not isinstance(refused, ValueOutOfRange):
+            with pytest.raises(DocumentError) as info:
+                parse_order_document(payload)
+            assert (info.value.field, str(info.value)) == (where, str(refused))
+            continue
+        document = parse_order_document(payload)
+        lines = document.parcels if fields is PARCEL_FIELDS else document.products
+        read = lines[0].values[key]
+        if refused is None:
+            assert (type(read), str(read)) == (type(expected), str(expected)), key
+        else:
+            assert read is None and str(refused) in document.fields["data_warnings"], key
