@@ -45,6 +45,9 @@ _UPDATE_SQL: dict[tuple[str, type[models.Model], tuple[str, ...]], str] = {}
 #: PostgreSQL: what a ``redoable`` UPDATE returns, so that its transaction commits without
 #: waiting for the WAL flush (``synchronous_commit`` off for this transaction only).
 _REDOABLE_RETURNING = " RETURNING set_config('synchronous_commit', 'off', true)"
+_UPDATE_READERS: dict[
+    tuple[str, type[models.Model], tuple[str, ...]], list[Callable[[models.Model], Any]]
+] = {}
 
 
 def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) -> bool:
@@ -242,6 +245,25 @@ def own_transaction(using: str) -> bool:
     """
     connection = connections[using]
     return connection.in_atomic_block and not connection.savepoint_ids
+
+
+def update_params(
+    instances: Sequence[models.Model], names: Sequence[str], using: str
+) -> list[list[Any]]:
+    """Per instance (all of one model), what :func:`update_sql` binds: its columns ``names``
+    prepared as :func:`update` prepares them, then its key."""
+    if not instances:
+        return []
+    connection = connections[using]
+    model = type(instances[0])
+    key = (connection.alias, model, tuple(names))
+    readers = _UPDATE_READERS.get(key)
+    if readers is None:
+        fields = [_concrete(model._meta.get_field(name)) for name in names]
+        readers = _readers(fields, connection, add=False)
+        if len(_UPDATE_READERS) < _CACHE_LIMIT:
+            _UPDATE_READERS[key] = readers
+    return [[*(read(instance) for read in readers), instance.pk] for instance in instances]
 
 
 def insert_sql(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:

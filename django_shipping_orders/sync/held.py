@@ -189,7 +189,7 @@ class HeldWrites:
                 rows = [order for order, _ in self._orders.values()]
                 cursor.executemany(
                     statements.update_sql(Order, names, self.using),
-                    _values(rows, names, self.using),
+                    statements.update_params(rows, names, self.using),
                 )
             if self._events:
                 sql, fields = statements.insert_sql(OrderEvent, self.using)
@@ -204,7 +204,9 @@ class HeldWrites:
                 redoable = self._redoable and statements.own_transaction(self.using)
                 cursor.executemany(
                     statements.update_sql(CallbackReceipt, names, self.using, redoable=redoable),
-                    _values([receipt for receipt, _ in receipts.values()], names, self.using),
+                    statements.update_params(
+                        [receipt for receipt, _ in receipts.values()], names, self.using
+                    ),
                 )
         self._orders, self._events, self._receipts = {}, [], {}
         self._redoable = True
@@ -257,21 +259,3 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
             plan.append(_Column(f, f.name, plain, max_length, low, high, digits, default))
         _PLANS[key] = plan
     return plan
-
-
-def _values(rows: Sequence[models.Model], names: Sequence[str], using: str) -> list[list[Any]]:
-    """The parameters of :func:`_update` for each of ``rows``: its columns, then its key."""
-    connection = connections[using]
-    if not rows:
-        return []
-    meta = rows[0]._meta
-    fields = [meta.get_field(name) for name in names]
-    params = []
-    for row in rows:
-        values = [
-            f.get_db_prep_save(f.pre_save(row, False), connection)  # type: ignore[union-attr]
-            for f in fields
-        ]
-        values.append(row.pk)
-        params.append(values)
-    return params

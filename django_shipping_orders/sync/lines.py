@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -103,8 +104,53 @@ def merge_raw(stored: Any, received: Any) -> Any:
 
 
 def normalize_json(value: Any) -> Any:
-    """``value`` as it reads back from a JSONField (Decimals become JSON numbers)."""
-    return json.loads(json.dumps(value, cls=PayloadEncoder))
+    """``value`` as it reads back from a JSONField (Decimals become JSON numbers).
+
+    A parsed document (dicts with text keys, lists, text, integers, finite
+    floats, booleans, ``None`` and ``Decimal``) is copied in one walk, each
+    ``Decimal`` made what ``PayloadEncoder`` writes for it and reading it
+    back gives; anything else takes the JSON round trip itself.
+    """
+    try:
+        return _copied(value)
+    except (_NotPlain, RecursionError):
+        return json.loads(json.dumps(value, cls=PayloadEncoder))
+
+
+class _NotPlain(Exception):
+    """A value :func:`_copied` leaves to the JSON round trip."""
+
+
+_decimal_as_stored = PayloadEncoder().default
+#: Integers past this many digits are not read back by ``json`` (``sys.int_info``): left to it.
+_PLAIN_INT = 10**1000
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                copy[key] = item
+            else:
+                copy[key] = _copied(item)
+        return copy
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is Decimal:
+        return _decimal_as_stored(value)
+    if kind is int:
+        if -_PLAIN_INT < value < _PLAIN_INT:
+            return value
+    elif kind is float and math.isfinite(value):
+        return value
+    raise _NotPlain
 
 
 def lines_digest(lines: Sequence[LineDocument]) -> str:

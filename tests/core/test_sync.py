@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -16,9 +17,16 @@ from django_shipping_orders.documents import (
     parse_order_document,
     parse_timestamp,
 )
-from django_shipping_orders.models import Order, OrderEvent, Parcel, Product, Source
+from django_shipping_orders.models import (
+    Order,
+    OrderEvent,
+    Parcel,
+    PayloadEncoder,
+    Product,
+    Source,
+)
 from django_shipping_orders.providers import get_provider
-from django_shipping_orders.sync import apply_document
+from django_shipping_orders.sync import apply_document, normalize_json
 from tests.conftest import load_fixture
 
 from .helpers import account, documented_payload
@@ -497,3 +505,23 @@ def test_a_document_with_a_null_state_keeps_the_stored_state():
     assert not result.state_changed
     assert Order.objects.get().state == "in_transit"
     assert OrderEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [Decimal("1.50"), Decimal("1E+2"), Decimal("0E-7"), Decimal("-0.0")]},
+        {"huge": Decimal("1.5E400"), "tiny": Decimal("1E-400"), "nan": Decimal("NaN")},
+        {"n": {"deep": [None, True, False, 0, -0.0, 1.25, 10**30, "x\u00e9", ""]}},
+        [Decimal("123456789012345678901234567890.5"), Decimal("12"), Decimal("12.0")],
+        (1, 2),
+        {1: "a key that is not text"},
+        10**2000,
+        Decimal("7"),
+    ],
+    ids=repr,
+)
+def test_normalize_json_is_the_json_round_trip(value):
+    """What a JSON field reads back, spelled the same: JSON text, then read again."""
+    expected = json.loads(json.dumps(value, cls=PayloadEncoder))
+    assert repr(normalize_json(value)) == repr(expected)
