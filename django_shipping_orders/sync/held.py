@@ -26,12 +26,14 @@ guard, with the writes of the one-receipt path.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from django.db import connections, models
+from django.db.backends.base.operations import BaseDatabaseOperations
 
 from .. import statements
 from ..documents import LineDocument
@@ -119,7 +121,11 @@ class HeldWrites:
                 elif name == "raw":
                     # As the JSON field writes it: its encoder gives the text that
                     # ``normalize_json`` would have given and the field written again.
-                    row.append(column.field.get_db_prep_save(line.raw, connection))
+                    raw = line.raw
+                    if column.encode is not None and type(raw) is dict:
+                        row.append(column.encode(raw))
+                    else:
+                        row.append(column.field.get_db_prep_save(raw, connection))
                 elif name not in values:
                     row.append(column.default)
                 else:
@@ -135,6 +141,21 @@ class HeldWrites:
                         row.append(plain)
                     elif value is None:
                         row.append(None)
+                    elif column.places is not None and type(value) is Decimal:
+                        # As ``fit`` makes it: rounded to the column's places, None when
+                        # too large; bound as it is where the database adapts no decimal.
+                        whole = column.whole_digits
+                        if not value.is_finite() or value.adjusted() >= whole:
+                            row.append(None)
+                            continue
+                        value = value.quantize(column.places, rounding=ROUND_HALF_EVEN)
+                        if value.adjusted() >= whole:
+                            row.append(None)
+                        elif column.adapt_decimal:
+                            adapt = connection.ops.adapt_decimalfield_value
+                            row.append(adapt(value, *column.digits))  # type: ignore[misc]
+                        else:
+                            row.append(value)
                     else:
                         value = fit(model, name, value)  # type: ignore[arg-type]
                         if column.digits is not None and type(value) is Decimal:
@@ -228,6 +249,14 @@ class _Column:
     digits: tuple[int | None, int | None] | None
     #: The default, prepared for the database.
     default: Any
+    #: A decimal column: its smallest step and its digits before the point (as ``fit``).
+    places: Decimal | None = None
+    whole_digits: int = 0
+    #: Whether the database adapts decimals (``adapt_decimalfield_value``); none of ours does.
+    adapt_decimal: bool = False
+    #: A JSON column whose database binds the encoder's text (``json.dumps(value,
+    #: cls=encoder)``, all but PostgreSQL): that encoder's ``encode``, built once.
+    encode: Callable[[Any], str] | None = None
 
 
 #: Per (database, model): the columns of a line, in the order of its INSERT.
@@ -240,6 +269,11 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
     plan = _PLANS.get(key)
     if plan is None:
         plan = []
+        ops = type(connection.ops)
+        adapt_decimal = (
+            ops.adapt_decimalfield_value is not BaseDatabaseOperations.adapt_decimalfield_value
+        )
+        plain_json = ops.adapt_json_value is BaseDatabaseOperations.adapt_json_value
         for f in statements.insert_sql(model, using)[1]:
             plain: type | None = None
             if isinstance(f, models.CharField | models.TextField):
@@ -253,9 +287,29 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
                 high = found[1] if found[1] is not None else 2**200
             default = f.get_db_prep_save(f.get_default(), connection)
             max_length = f.max_length if plain is str else None
-            digits = None
+            digits, places, whole_digits, encode = None, None, 0, None
             if isinstance(f, models.DecimalField):
                 digits = (f.max_digits, f.decimal_places)
-            plan.append(_Column(f, f.name, plain, max_length, low, high, digits, default))
+                places = Decimal(1).scaleb(-(f.decimal_places or 0))
+                whole_digits = (f.max_digits or 0) - (f.decimal_places or 0)
+            if type(f) is models.JSONField and plain_json:
+                # json.dumps(value, cls=encoder) is encoder().encode(value): its defaults.
+                encode = (f.encoder or json.JSONEncoder)().encode
+            plan.append(
+                _Column(
+                    f,
+                    f.name,
+                    plain,
+                    max_length,
+                    low,
+                    high,
+                    digits,
+                    default,
+                    places=places,
+                    whole_digits=whole_digits,
+                    adapt_decimal=adapt_decimal,
+                    encode=encode,
+                )
+            )
         _PLANS[key] = plan
     return plan
