@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, connections, models, transaction
+from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.sql.compiler import SQLCompiler
@@ -98,28 +98,42 @@ def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) ->
     return True
 
 
-def insert_rows(instances: Sequence[models.Model], using: str) -> None:
+def insert_rows(instances: Sequence[models.Model], using: str, *, returning: bool = False) -> None:
     """INSERT ``instances`` (all of one model) in as few statements as the database allows.
 
-    As ``bulk_create`` without reading the new keys back: for rows nobody
-    refers to in the same transaction (an order's parcels and products).
+    As ``bulk_create``: without ``returning``, for rows nobody refers to in
+    the same transaction (an order's parcels and products); with it, each
+    instance gets its new key from the statement's ``RETURNING``, in the order
+    of the rows, as ``bulk_create`` takes them. ``returning`` needs a database
+    that returns rows from a bulk insert (``can_return_rows_from_bulk_insert``).
     """
     if not instances:
         return
     connection = connections[using]
+    if returning and not connection.features.can_return_rows_from_bulk_insert:
+        raise ValueError(f"{connection.alias!r} cannot return the keys of a bulk insert.")
     model = type(instances[0])
     key = (connection.alias, model)
     built = _ROWS.get(key)
     if built is None:
         head, row, fields = _insert_parts(model, connection)
         built = _ROWS[key] = _Rows(head, row, fields, _readers(fields, connection))
+    tail = f" RETURNING {connection.ops.quote_name(_pk_column(model))}" if returning else ""
     # As bulk_create: as many rows per statement as the database takes parameters for.
     batch = max(1, connection.ops.bulk_batch_size(built.fields, list(instances)))
     with connection.cursor() as cursor:
         for start in range(0, len(instances), batch):
             rows = instances[start : start + batch]
             params = [read(instance) for instance in rows for read in built.readers]
-            cursor.execute(built.head + ", ".join([built.row] * len(rows)), params)
+            cursor.execute(built.head + ", ".join([built.row] * len(rows)) + tail, params)
+            if returning:
+                keys = cursor.fetchall()
+                if len(keys) != len(rows):
+                    raise DatabaseError(f"INSERT returned {len(keys)} keys for {len(rows)} rows.")
+                for instance, (pk,) in zip(rows, keys, strict=True):
+                    instance.pk = pk
+                    instance._state.adding = False
+                    instance._state.db = connection.alias
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ class HeldWrites:
             return
         new, self._new = self._new, []
         if connections[self.using].features.can_return_rows_from_bulk_insert:
-            Order.objects.using(self.using).bulk_create(new)
+            statements.insert_rows(new, using=self.using, returning=True)
         else:
             for order in new:
                 statements.insert(order, using=self.using)

@@ -117,3 +117,19 @@ def test_update_binds_the_changed_columns_as_save_would():
         WHEN,
     )
     assert connection.vendor in {"sqlite", "postgresql", "mysql"}
+
+
+@pytest.mark.skipif(
+    not connection.features.can_return_rows_from_bulk_insert,
+    reason="the database returns no rows from a bulk insert",
+)
+def test_insert_rows_returning_writes_the_rows_bulk_create_writes_and_sets_their_keys():
+    created = Order.objects.bulk_create([_order(f"PPBULK{i}") for i in range(3)])
+    inserted = [_order(f"PPROWS{i}") for i in range(3)]
+
+    statements.insert_rows(inserted, using="default", returning=True)
+
+    for i, (order, peer) in enumerate(zip(inserted, created, strict=True)):
+        assert not order._state.adding and order._state.db == "default"
+        assert Order.objects.get(pk=order.pk).reference == f"PPROWS{i}"
+        assert _row(f"PPROWS{i}") == _row(peer.reference)
