@@ -34,6 +34,8 @@ from .exceptions import UnreadableDocument
 
 #: Characters no supported database stores in text: NUL, and lone UTF-16 surrogates.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: A surrogate (U+D800 to U+DFFF) encoded as UTF-8: bytes ED A0 to ED BF, then one more.
+_SURROGATE_BYTES = re.compile(rb"\xed[\xa0-\xbf]")
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,17 @@ def read(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
             f"The body has {len(body)} bytes; the limit is {limits.max_bytes}.", code="too_large"
         )
 
+    max_digits = limits.max_number_digits
+
+    # Most numbers are short and have no exponent: judged here, without a call.
     def number(text: str) -> Decimal:
-        _check_number(text, limits)
+        if len(text) > max_digits or "e" in text or "E" in text:
+            _check_number(text, limits)
         return Decimal(text)
 
     def integer(text: str) -> int:
-        _check_number(text, limits)
+        if len(text) > max_digits:
+            _check_number(text, limits)
         return int(text)
 
     try:
@@ -80,8 +87,22 @@ def read(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
         raise UnreadableDocument(
             f"The body is not valid JSON ({storable(str(err))}).", code="invalid_json"
         ) from None
-    _check_structure(value, limits)
+    _check_structure(value, limits, texts=_may_hold_unstorable(body))
     return value
+
+
+def _may_hold_unstorable(body: bytes | str) -> bool:
+    """Whether any text parsed from ``body`` may hold NUL or a lone surrogate.
+
+    Valid JSON holds neither as such, only as a ``\\u`` escape or (bytes,
+    which ``json`` decodes with ``surrogatepass``) as a UTF-8-encoded
+    surrogate. A body with neither needs no text of it searched.
+    """
+    if isinstance(body, str):
+        return "\\u" in body or _UNSTORABLE.search(body) is not None
+    if json.detect_encoding(body) != "utf-8":
+        return True  # UTF-16 or UTF-32: searched text by text
+    return b"\\u" in body or _SURROGATE_BYTES.search(body) is not None
 
 
 def storable(text: str) -> str:
@@ -119,8 +140,12 @@ def _check_number(text: str, limits: Limits) -> None:
             )
 
 
-def _check_structure(value: Any, limits: Limits) -> None:
-    """Depth, array sizes and text, walked without recursion; each array is sized before entry."""
+def _check_structure(value: Any, limits: Limits, *, texts: bool = True) -> None:
+    """Depth, array sizes and text, walked without recursion; each array is sized before entry.
+
+    ``texts``: search keys and text for what no database stores (False when
+    the body cannot hold it, :func:`_may_hold_unstorable`).
+    """
     if type(value) is str:
         if _UNSTORABLE.search(value):
             _unstorable(())
@@ -148,6 +173,11 @@ def _check_structure(value: Any, limits: Limits) -> None:
                     field=_path(path),
                 )
             items = enumerate(node)
+        if not texts:
+            for key, item in items:
+                if type(item) is dict or type(item) is list:
+                    stack.append((item, depth + 1, (*path, key)))
+            continue
         for key, item in items:
             if type(key) is str and _UNSTORABLE.search(key):
                 _unstorable((*path, storable(key)))

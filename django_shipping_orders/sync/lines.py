@@ -133,9 +133,12 @@ def _copied(value: Any) -> Any:
         for key, item in value.items():
             if type(key) is not str:
                 raise _NotPlain
+            # The leaves of most payloads, copied here rather than by a call each.
             kind = type(item)
             if kind is str or item is None or kind is bool:
                 copy[key] = item
+            elif kind is Decimal:
+                copy[key] = _decimal_as_stored(item)
             else:
                 copy[key] = _copied(item)
         return copy
