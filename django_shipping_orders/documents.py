@@ -249,7 +249,7 @@ def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
     found = _LINE_TABLES.get(id(parsers))
     if found is not None and found[0] is parsers:
         return found[1]
-    table = []
+    table: list[tuple[str, int, Parser, Any, int]] = []
     for key, parse in parsers.items():
         if parse is values.text:
             table.append((key, _TEXT, parse, None, 0))

@@ -119,11 +119,9 @@ def test_update_binds_the_changed_columns_as_save_would():
     assert connection.vendor in {"sqlite", "postgresql", "mysql"}
 
 
-@pytest.mark.skipif(
-    not connection.features.can_return_rows_from_bulk_insert,
-    reason="the database returns no rows from a bulk insert",
-)
 def test_insert_rows_returning_writes_the_rows_bulk_create_writes_and_sets_their_keys():
+    if not connection.features.can_return_rows_from_bulk_insert:
+        pytest.skip("the database returns no rows from a bulk insert")
     created = Order.objects.bulk_create([_order(f"PPBULK{i}") for i in range(3)])
     inserted = [_order(f"PPROWS{i}") for i in range(3)]
 
