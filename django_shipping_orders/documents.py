@@ -233,8 +233,10 @@ def _lines(
 _TEXT, _INTEGER, _DECIMAL, _OTHER = range(4)
 #: A line table: per key, its kind, its parser, the bound of its numbers and a decimal's places.
 _LineTable = tuple[tuple[str, int, Parser, Any, int], ...]
-#: Per parser mapping (by identity, kept alive beside its table): its line table.
-_LINE_TABLES: dict[int, tuple[Mapping[str, Parser], _LineTable]] = {}
+#: Per parser mapping (by identity, kept alive beside its items and its table): its line table.
+_LINE_TABLES: dict[
+    int, tuple[Mapping[str, Parser], tuple[tuple[str, Parser], ...], _LineTable]
+] = {}
 
 
 def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
@@ -247,10 +249,11 @@ def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
     and every parser of another kind, takes the parser.
     """
     found = _LINE_TABLES.get(id(parsers))
-    if found is not None and found[0] is parsers:
-        return found[1]
+    items = tuple(parsers.items())
+    if found is not None and found[0] is parsers and found[1] == items:
+        return found[2]  # the same mapping, unchanged since its table was built
     table: list[tuple[str, int, Parser, Any, int]] = []
-    for key, parse in parsers.items():
+    for key, parse in items:
         if parse is values.text:
             table.append((key, _TEXT, parse, None, 0))
         elif parse is values.integer:
@@ -263,7 +266,8 @@ def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
         else:
             table.append((key, _OTHER, parse, None, 0))
     built = tuple(table)
-    _LINE_TABLES[id(parsers)] = (parsers, built)
+    if len(_LINE_TABLES) < 64:  # a few module-level mappings; never one per call
+        _LINE_TABLES[id(parsers)] = (parsers, items, built)
     return built
 
 
