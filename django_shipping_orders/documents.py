@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Final
+from typing import Any
 
 from . import values
 from .bounded import DEFAULT_LIMITS, read
@@ -30,8 +29,10 @@ from .document_fields import ORDER_FIELDS as ORDER_FIELDS
 from .document_fields import PARCEL_FIELDS as PARCEL_FIELDS
 from .document_fields import PRODUCT_FIELDS as PRODUCT_FIELDS
 from .document_fields import USER_FIELDS as USER_FIELDS
-from .exceptions import DocumentError, ValueOutOfRange
-from .values import Parser
+from .document_lines import MAX_LINES as MAX_LINES
+from .document_lines import SKIP, FieldReader, read_lines
+from .document_lines import LineDocument as LineDocument
+from .exceptions import DocumentError
 
 
 def loads(body: bytes | str, limits: Limits = DEFAULT_LIMITS) -> Any:
@@ -50,22 +51,8 @@ parse_timestamp = values.timestamp
 
 #: Longest order reference stored (``Order.reference``).
 MAX_REFERENCE_LENGTH = 64
-#: Most parcels, products or status entries one document may list: far above any
-#: real order, and what keeps one callback from holding an order's row lock for long.
-MAX_LINES = 1000
 #: Longest ``data_warnings`` text kept on an order.
 MAX_WARNINGS_LENGTH = 2000
-
-#: Longest order reference stored (``Order.reference``).
-MAX_REFERENCE_LENGTH = 64
-
-
-@dataclass(frozen=True)
-class LineDocument:
-    """One parcel or product line: typed values of the keys present, plus the raw item."""
-
-    values: Mapping[str, Any]
-    raw: Mapping[str, Any] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -133,146 +120,8 @@ class OrderDocument:
         return None
 
 
-class _Reader:
-    """Reads the fields of one payload, collecting what could not be stored as warnings.
-
-    An out-of-range number is always a warning (the field reads ``None``); a
-    field of the wrong type is a ``DocumentError``, or a warning (the field
-    is left out) when the parse is lenient.
-    """
-
-    def __init__(self, lenient: bool) -> None:
-        self.lenient = lenient
-        self.warnings: list[str] = []
-
-    def read(self, parse: Parser, value: Any, name: str) -> Any:
-        """The parsed value, ``None`` when out of range, ``_SKIP`` when unreadable (lenient)."""
-        try:
-            return parse(value, name)
-        except ValueOutOfRange as err:
-            self.warnings.append(str(err))
-            return None
-        except DocumentError as err:
-            self.refuse(err)
-            return _SKIP
-
-    def refuse(self, err: DocumentError) -> None:
-        """Raise ``err``, or note it when lenient."""
-        if not self.lenient:
-            raise err
-        self.warnings.append(f"{err} Not stored, kept in raw.")
-
-
-#: What :meth:`_Reader.read` returns for a field to leave out.
-_SKIP: Final = object()
-
-
-def _lines(
-    items: Any, name: str, parsers: Mapping[str, Parser], reader: _Reader
-) -> tuple[LineDocument, ...] | None:
-    """The lines of list ``name``; ``None`` (not said) when a lenient read cannot use it.
-
-    A line's values take the short road of :func:`_line_table` when they
-    already are what their parser would return; any other value goes through
-    its parser, which judges it and names the field when it refuses it.
-    """
-    try:
-        listed = _json_list(items, name)
-        if len(listed) > MAX_LINES:
-            raise DocumentError(
-                f"Field {name!r} lists {len(listed)} entries; the limit is {MAX_LINES}.",
-                field=name,
-            )
-    except DocumentError as err:
-        reader.refuse(err)
-        return None
-    table = _line_table(parsers)
-    result = []
-    for index, item in enumerate(listed):
-        if not isinstance(item, dict):
-            where = f"{name}[{index}]"
-            reader.refuse(
-                DocumentError(f"Field {where!r} must be an object, got {item!r}.", field=where)
-            )
-            continue
-        line: dict[str, Any] = {}
-        for key, kind, parse, bound, places in table:
-            if key not in item:
-                continue
-            value = item[key]
-            # type(), not isinstance(): a bool is an int, and a str subclass is the parser's.
-            if kind == _TEXT:
-                if type(value) is str:
-                    line[key] = value
-                    continue
-            elif kind == _INTEGER:
-                if type(value) is int and -bound <= value < bound:
-                    line[key] = value
-                    continue
-            elif kind == _DECIMAL:
-                if type(value) is Decimal:
-                    if value.is_finite() and -bound < value < bound:
-                        # No more places than the column: the parser would give it back as is.
-                        written = str(value)
-                        if "E" not in written:
-                            point = written.find(".")
-                            if point < 0 or len(written) - point - 1 <= places:
-                                line[key] = value
-                                continue
-                elif type(value) is int and -bound < value < bound:
-                    line[key] = Decimal(value)
-                    continue
-            parsed = reader.read(parse, value, f"{name}[{index}].{key}")
-            if parsed is not _SKIP:
-                line[key] = parsed
-        result.append(LineDocument(values=line, raw=item))
-    return tuple(result)
-
-
-#: Kinds of line field with a short road in :func:`_lines`.
-_TEXT, _INTEGER, _DECIMAL, _OTHER = range(4)
-#: A line table: per key, its kind, its parser, the bound of its numbers and a decimal's places.
-_LineTable = tuple[tuple[str, int, Parser, Any, int], ...]
-#: Per parser mapping (by identity, kept alive beside its items and its table): its line table.
-_LINE_TABLES: dict[
-    int, tuple[Mapping[str, Parser], tuple[tuple[str, Parser], ...], _LineTable]
-] = {}
-
-
-def _line_table(parsers: Mapping[str, Parser]) -> _LineTable:
-    """What :func:`_lines` knows of each parser, built once per mapping.
-
-    Text is text already; an integer within ``values.INTEGER_RANGE`` (its
-    bound: ``-2**31 <= n < 2**31``) is what ``values.integer`` returns; a
-    ``Decimal`` (or an integer) under its column's limit with no more places
-    than the column is what its ``DecimalParser`` returns. Every other value,
-    and every parser of another kind, takes the parser.
-    """
-    found = _LINE_TABLES.get(id(parsers))
-    items = tuple(parsers.items())
-    if found is not None and found[0] is parsers and found[1] == items:
-        return found[2]  # the same mapping, unchanged since its table was built
-    table: list[tuple[str, int, Parser, Any, int]] = []
-    for key, parse in items:
-        if parse is values.text:
-            table.append((key, _TEXT, parse, None, 0))
-        elif parse is values.integer:
-            low, high = values.INTEGER_RANGE
-            assert low == -(high + 1)  # one bound serves both ends
-            table.append((key, _INTEGER, parse, high + 1, 0))
-        elif isinstance(parse, values.DecimalParser):
-            limit = Decimal(10) ** (parse.max_digits - parse.decimal_places)
-            table.append((key, _DECIMAL, parse, limit, parse.decimal_places))
-        else:
-            table.append((key, _OTHER, parse, None, 0))
-    built = tuple(table)
-    if len(_LINE_TABLES) < 64:  # a few module-level mappings; never one per call
-        _LINE_TABLES[id(parsers)] = (parsers, items, built)
-    return built
-
-
 def _products(
-    payload: Mapping[str, Any], reader: _Reader
+    payload: Mapping[str, Any], reader: FieldReader
 ) -> tuple[tuple[LineDocument, ...] | None, tuple[LineDocument, ...] | None]:
     """(the order's lines, what shipped): each ``None`` when the payload does not say.
 
@@ -286,11 +135,13 @@ def _products(
     webhook = "current_state" in payload and "state" not in payload
     lines = shipped = None
     if "product_attributes" in payload:
-        lines = _lines(payload["product_attributes"], "product_attributes", PRODUCT_FIELDS, reader)
+        lines = read_lines(
+            payload["product_attributes"], "product_attributes", PRODUCT_FIELDS, reader
+        )
     elif "products" in payload and not webhook:
-        lines = _lines(payload["products"], "products", PRODUCT_FIELDS, reader)
+        lines = read_lines(payload["products"], "products", PRODUCT_FIELDS, reader)
     if "products" in payload and webhook:
-        shipped = _lines(payload["products"], "products", PRODUCT_FIELDS, reader)
+        shipped = read_lines(payload["products"], "products", PRODUCT_FIELDS, reader)
     return lines, shipped
 
 
@@ -306,7 +157,7 @@ def as_pushed(document: OrderDocument) -> OrderDocument:
     return document
 
 
-def _status_history(items: Any, reader: _Reader) -> tuple[StatusEntry, ...]:
+def _status_history(items: Any, reader: FieldReader) -> tuple[StatusEntry, ...]:
     entries = []
     try:
         listed = _json_list(items, "status_history")
@@ -357,7 +208,7 @@ def parse_order_document(
         )
     if field_map:
         payload = {field_map.get(key, key): value for key, value in payload.items()}
-    reader = _Reader(lenient)
+    reader = FieldReader(lenient)
 
     reference = ""
     for key in reference_keys:
@@ -396,7 +247,7 @@ def parse_order_document(
     for key, (model_field, parse) in ORDER_FIELDS.items():
         if key in payload:
             value = reader.read(parse, payload[key], key)
-            if value is not _SKIP:
+            if value is not SKIP:
                 fields[model_field] = value
     # Get Order says user_attributes; the label answer says user.
     user_key = "user_attributes" if "user_attributes" in payload else "user"
@@ -405,7 +256,7 @@ def parse_order_document(
         for key, model_field in USER_FIELDS.items():
             if isinstance(user, dict) and key in user:
                 value = reader.read(_text, user[key], f"{user_key}.{key}")
-                if value is not _SKIP:
+                if value is not SKIP:
                     fields[model_field] = value.strip()
     if state_key:
         fields["state"] = state
@@ -417,7 +268,7 @@ def parse_order_document(
 
     history = _status_history(payload.get("status_history"), reader)
     parcels = (
-        _lines(payload["parcel_attributes"], "parcel_attributes", PARCEL_FIELDS, reader)
+        read_lines(payload["parcel_attributes"], "parcel_attributes", PARCEL_FIELDS, reader)
         if "parcel_attributes" in payload
         else None
     )
@@ -447,7 +298,7 @@ def parse_order_document(
     )
 
 
-def _price_currency(payload: Mapping[str, Any], default: str, reader: _Reader) -> str:
+def _price_currency(payload: Mapping[str, Any], default: str, reader: FieldReader) -> str:
     """The ISO 4217 code the payload names for ``price`` (else ``default``); "" when unreadable."""
     for key in ("price_currency", "currency"):
         if payload.get(key) not in (None, ""):

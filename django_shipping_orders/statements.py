@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 
 from django.db import DatabaseError, IntegrityError, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.sql.compiler import SQLCompiler
+
+from . import binding
 
 M = TypeVar("M", bound=models.Model)
 
@@ -84,7 +85,7 @@ def insert(instance: models.Model, using: str, *, unless: Sequence[str] = ()) ->
             targets = ", ".join(quote(_column(_concrete(model._meta.get_field(n)))) for n in unless)
             conflict = f"ON CONFLICT ({targets}) DO NOTHING "
         sql = f"{head}{row} {conflict}RETURNING {quote(_pk_column(model))}"
-        built = _INSERTS[key] = (sql, _readers(fields, connection))
+        built = _INSERTS[key] = (sql, binding.readers(fields, connection))
     sql, readers = built
     params = [read(instance) for read in readers]
     with connection.cursor() as cursor:
@@ -117,7 +118,7 @@ def insert_rows(instances: Sequence[models.Model], using: str, *, returning: boo
     built = _ROWS.get(key)
     if built is None:
         head, row, fields = _insert_parts(model, connection)
-        built = _ROWS[key] = _Rows(head, row, fields, _readers(fields, connection))
+        built = _ROWS[key] = _Rows(head, row, fields, binding.readers(fields, connection))
     tail = f" RETURNING {connection.ops.quote_name(_pk_column(model))}" if returning else ""
     # As bulk_create: as many rows per statement as the database takes parameters for.
     batch = max(1, connection.ops.bulk_batch_size(built.fields, list(instances)))
@@ -144,76 +145,6 @@ class _Rows:
     readers: list[Callable[[models.Model], Any]]
 
 
-#: Field classes whose ``get_db_prep_save`` gives back, unchanged, None and a value of these
-#: types, on a database whose operations do not adapt integers: their values are bound as
-#: they are, without the per-value round of method calls (most of an INSERT's cost).
-_BOUND_AS_IS: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
-    models.CharField: (str,),
-    models.TextField: (str,),
-    models.URLField: (str,),
-    models.EmailField: (str,),
-    models.SlugField: (str,),
-    models.BooleanField: (bool,),
-    models.IntegerField: (int,),
-    models.PositiveIntegerField: (int,),
-    models.SmallIntegerField: (int,),
-    models.BigIntegerField: (int,),
-    # Only None is bound as it is; a date or a number is prepared by its field.
-    models.DateTimeField: (),
-    models.DateField: (),
-    models.DecimalField: (),
-    models.UUIDField: (),
-    models.ForeignKey: (),
-}
-_INTEGER_FIELDS = (models.IntegerField,)
-#: Fields whose own ``pre_save`` only reads the attribute unless they are auto-now.
-_AUTO_NOW_FIELDS = (models.DateField,)
-
-
-def _readers(
-    fields: Sequence[models.Field[Any, Any]], connection: BaseDatabaseWrapper, add: bool = True
-) -> list[Callable[[models.Model], Any]]:
-    """Per field, a function giving the value to bind for an instance, as ``save()`` would.
-
-    ``add``: for an INSERT (as ``pre_save``'s argument: auto-now-add fields).
-    """
-    ops_adapt_integers = (
-        type(connection.ops).adapt_integerfield_value
-        is not BaseDatabaseOperations.adapt_integerfield_value
-    )
-    return [_reader(field, connection, ops_adapt_integers, add) for field in fields]
-
-
-def _reader(
-    field: models.Field[Any, Any],
-    connection: BaseDatabaseWrapper,
-    ops_adapt_integers: bool,
-    add: bool,
-) -> Callable[[models.Model], Any]:
-    prepare = field.get_db_prep_save
-    kinds = _BOUND_AS_IS.get(type(field))
-    reads_attribute = type(field).pre_save is models.Field.pre_save or (
-        isinstance(field, _AUTO_NOW_FIELDS)
-        and not (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
-    )
-    if (
-        not reads_attribute
-        or kinds is None
-        or (ops_adapt_integers and isinstance(field, _INTEGER_FIELDS))
-    ):
-        return lambda instance: prepare(field.pre_save(instance, add), connection)
-    attname = field.attname
-
-    def read(instance: models.Model) -> Any:
-        value = getattr(instance, attname)
-        # type(), not isinstance(): a bool is an int, and a str subclass may be lazy text.
-        if value is None or type(value) in kinds:
-            return value
-        return prepare(value, connection)
-
-    return read
-
-
 def update(
     instance: models.Model,
     names: Sequence[str],
@@ -237,7 +168,7 @@ def update(
     if built is None:
         fields = [_concrete(model._meta.get_field(name)) for name in names]
         sql = _update_sql(model, names, checked, connection, redoable=redoable)
-        built = (sql, _readers(fields, connection, add=False))
+        built = (sql, binding.readers(fields, connection, add=False))
         if len(_UPDATES) < _CACHE_LIMIT:
             _UPDATES[key] = built
     sql, readers = built
@@ -274,7 +205,7 @@ def update_params(
     readers = _UPDATE_READERS.get(key)
     if readers is None:
         fields = [_concrete(model._meta.get_field(name)) for name in names]
-        readers = _readers(fields, connection, add=False)
+        readers = binding.readers(fields, connection, add=False)
         if len(_UPDATE_READERS) < _CACHE_LIMIT:
             _UPDATE_READERS[key] = readers
     return [[*(read(instance) for read in readers), instance.pk] for instance in instances]
