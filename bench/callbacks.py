@@ -262,6 +262,8 @@ def flushes_per_callback(client: Any, scenario: str, parcels: int, run: str) -> 
 
     def flushes() -> int:
         with connection.cursor() as cursor:
+            # A backend reports its counts lazily: make it report them before they are read.
+            cursor.execute("SELECT pg_stat_force_next_flush()")
             cursor.execute("SELECT wal_sync FROM pg_stat_wal")
             return int(cursor.fetchone()[0])
 
