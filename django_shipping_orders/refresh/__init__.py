@@ -11,7 +11,7 @@
 django-q2 tasks call.
 """
 
-from .claims import claim, due_orders, release
+from .claims import claim, claim_due, due_orders, in_turn, release
 from .engine import refresh_due, refresh_orders
 from .summary import RefreshFailure, RefreshSummary
 
@@ -19,7 +19,9 @@ __all__ = [
     "RefreshFailure",
     "RefreshSummary",
     "claim",
+    "claim_due",
     "due_orders",
+    "in_turn",
     "refresh_due",
     "refresh_orders",
     "release",

@@ -9,6 +9,13 @@ worker dies instead, the lease simply expires (``REFRESH["LEASE"]``) and the
 order is due again. The stamp is conditional (``… WHERE lease is free``), so
 even a database without ``SKIP LOCKED`` (SQLite) never hands one order to two
 workers.
+
+When the budget cannot poll every due order, the order they are claimed in
+decides who waits: :func:`claim_due` takes first the orders still processing
+(a label is promised within minutes of being made) and those already late by
+``REFRESH["MAX_DEFERRAL"]``, then the rest, each part oldest due first
+(:func:`served_first`). Both parts are read in the order of the
+``(account, next_refresh_at)`` index.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from .. import policy
+from .. import policy, states
 from ..models import Order
 
 #: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
@@ -53,6 +60,58 @@ def _free(now: datetime) -> Q:
 def due_orders(account: str | None = None, *, now: datetime | None = None) -> QuerySet[Order]:
     """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
     return Order.objects.due(account, now=now)
+
+
+def served_first(now: datetime, policy_settings: policy.PolicySettings) -> Q:
+    """The due orders polled before the others when the budget is short.
+
+    Those still processing (no label, no courier tracking number: the label
+    must be noticed within ``PROCESSING_MAX`` of being made), and any order
+    whose poll is already ``MAX_DEFERRAL`` late, so an order past processing
+    is put behind processing polls for that long at most, never for ever.
+    The same test as ``policy.is_allocated``, in SQL.
+    """
+    processing = Q(state__in=states.PROCESSING_STATES, courier_job_id="", label_url="")
+    late = Q(next_refresh_at__lte=now - timedelta(seconds=policy_settings.MAX_DEFERRAL))
+    return processing | late
+
+
+def claim_due(
+    queryset: QuerySet[Order],
+    *,
+    limit: int,
+    now: datetime | None = None,
+    policy_settings: policy.PolicySettings | None = None,
+) -> list[Order]:
+    """Lease up to ``limit`` due orders of ``queryset``, :func:`served_first` ones first.
+
+    Two claims, each oldest due first: a short budget is spent on processing
+    polls and on polls late by ``MAX_DEFERRAL`` before the rest (transit,
+    labelled, with the driver), whose promise has hours of room.
+    """
+    now = now or timezone.now()
+    policy_settings = policy_settings or policy.current_policy()
+    first = claim(queryset.filter(served_first(now, policy_settings)), limit=limit, now=now)
+    if len(first) >= limit:
+        return first
+    # The first part's rows are leased now, so the second claim cannot take them again.
+    return first + claim(queryset, limit=limit - len(first), now=now)
+
+
+def in_turn(
+    queryset: QuerySet[Order],
+    count: int,
+    *,
+    now: datetime | None = None,
+    policy_settings: policy.PolicySettings | None = None,
+) -> list[Order]:
+    """The first ``count`` orders of ``queryset`` in the order :func:`claim_due` takes them
+    (read only, nothing leased: what ``--dry-run`` lists)."""
+    now = now or timezone.now()
+    policy_settings = policy_settings or policy.current_policy()
+    urgent = served_first(now, policy_settings)
+    first = list(queryset.filter(urgent)[:count])
+    return first + list(queryset.exclude(urgent)[: count - len(first)])
 
 
 _SQLITE_WRITE_LOCK = threading.RLock()

@@ -46,7 +46,7 @@ from ..models import Order, Source
 from ..providers import Provider, get_provider
 from ..redaction import get_logger, scrub
 from . import spare
-from .claims import _writes, claim, due_orders, release
+from .claims import _writes, claim, claim_due, due_orders, release
 from .pool import Pool
 from .summary import RefreshFailure, RefreshSummary
 from .unchanged import unchanged
@@ -70,7 +70,10 @@ def refresh_due(
     progress: ProgressCallback | None = None,
     spare: bool = True,
 ) -> RefreshSummary:
-    """Refresh the orders due now (oldest first), at most ``limit``; see the module docstring.
+    """Refresh the orders due now, at most ``limit``; see the module docstring.
+
+    Orders still processing, and those late by ``MAX_DEFERRAL``, are taken
+    first, then the rest; each part oldest due first (:func:`.claims.claim_due`).
 
     Then, unless ``limit`` or ``wait`` is given (or ``spare`` is false), the
     spare budget polls the orders most likely to have changed (:mod:`.spare`).
@@ -87,7 +90,9 @@ def refresh_due(
         if want <= 0:
             return []
         queryset = due_orders(account).exclude(account__in=engine.exhausted)
-        chunk = claim(queryset, limit=want)
+        # Processing polls (and polls late by MAX_DEFERRAL) first: when the budget runs
+        # out, the orders left due are those whose promise has hours of room.
+        chunk = claim_due(queryset, limit=want, policy_settings=engine._policy)
         remaining[0] -= len(chunk)
         return chunk
 

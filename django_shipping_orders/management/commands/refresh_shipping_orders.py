@@ -1,6 +1,7 @@
 """Fetch shipping orders from their provider and update the local mirror.
 
-By default the orders due now (``--due``), oldest first, as many as the rate
+By default the orders due now (``--due``), oldest due first with those still
+processing ahead of the others (``REFRESH["MAX_DEFERRAL"]``), as many as the rate
 budget of each account allows right now; the rest are reported as skipped and
 come next time. ``--wait`` sleeps for the budget until every selected order is
 fetched. Examples::
@@ -152,7 +153,9 @@ class Command(SettingsExitTwo):
         queryset = refresh.due_orders(account) if selection is None else selection
         total = queryset.count()
         count = min(total, limit) if limit is not None else total
-        orders = list(queryset[: min(count, DRY_RUN_LISTED)])
+        shown = min(count, DRY_RUN_LISTED)
+        # The due orders are listed in the order a run takes them (processing ones first).
+        orders = refresh.in_turn(queryset, shown) if selection is None else list(queryset[:shown])
         for order in orders:
             due = order.next_refresh_at.isoformat() if order.next_refresh_at else "not scheduled"
             self.stdout.write(f"{order.account}:{order.reference}  {order.state or '-'}  due {due}")

@@ -1,0 +1,176 @@
+"""Who waits when the budget cannot poll every due order: processing first, no order for ever."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.cache import caches
+from django.db import connection
+from django.test import override_settings
+from django.utils import timezone
+
+from django_shipping_orders import refresh, services
+from django_shipping_orders.models import Order
+from django_shipping_orders.policy import PolicySettings
+
+from .conftest import ORDER, sandbox_accounts
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+P = PolicySettings()
+
+
+def get_calls(sandbox, reference: str) -> int:
+    order = sandbox.world.orders[reference]
+    return sum(count for route, count in order.calls.items() if route.startswith("GET"))
+
+
+def place(sandbox, processing: int, in_transit: int) -> tuple[list[Order], list[Order]]:
+    """``processing`` orders still without a label and ``in_transit`` ones, placed outside
+    the budget the test then sets (placing counts against the key too)."""
+    with override_settings(SHIPPING_ORDERS=sandbox_accounts(sandbox.shippit_url)):
+        orders = [services.place_order("default", ORDER) for _ in range(processing + in_transit)]
+    caches["default"].clear()
+    moving = orders[processing:]
+    Order.objects.filter(pk__in=[o.pk for o in moving]).update(
+        state="in_transit", courier_job_id="TRACK1"
+    )
+    return orders[:processing], moving
+
+
+def due(orders: list[Order], minutes_ago: float) -> None:
+    when = timezone.now() - timedelta(minutes=minutes_ago)
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(next_refresh_at=when)
+
+
+def short_budget(sandbox, rate: str = "5/h", **refresh_settings: float):
+    settings = sandbox_accounts(sandbox.shippit_url, RATE_LIMIT=rate)
+    settings["REFRESH"] = refresh_settings
+    return override_settings(SHIPPING_ORDERS=settings)
+
+
+def test_a_short_budget_polls_the_processing_orders_before_overdue_transit_ones(sandbox):
+    processing, moving = place(sandbox, processing=5, in_transit=5)
+    due(moving, minutes_ago=40)  # overdue, but within MAX_DEFERRAL (1 h)
+    due(processing, minutes_ago=1)
+    with short_budget(sandbox):
+        summary = refresh.refresh_due(workers=1)
+    assert (summary.fetched, summary.skipped_rate_limited) == (5, 5)
+    assert [get_calls(sandbox, o.reference) for o in processing] == [1] * 5
+    assert [get_calls(sandbox, o.reference) for o in moving] == [0] * 5
+    still_due = Order.objects.filter(next_refresh_at__lte=timezone.now())
+    assert set(still_due) == set(moving), "the transit orders stay due for the next run"
+
+
+def test_a_poll_late_by_max_deferral_is_served_in_its_turn(sandbox):
+    processing, moving = place(sandbox, processing=3, in_transit=3)
+    due(moving[:1], minutes_ago=P.MAX_DEFERRAL / 60 + 1)  # waited its bound
+    due(moving[1:], minutes_ago=30)
+    due(processing, minutes_ago=1)
+    with short_budget(sandbox, rate="3/h"):
+        refresh.refresh_due(workers=1)
+    polled = {o for o in processing + moving if get_calls(sandbox, o.reference)}
+    assert polled == {moving[0], *processing[:2]}, "the late one, then processing"
+
+
+def test_no_order_waits_for_ever_behind_processing_polls(sandbox):
+    """Every run, more processing polls are due than the budget serves; the transit order
+    still gets its poll once it is MAX_DEFERRAL late."""
+    processing, moving = place(sandbox, processing=4, in_transit=1)
+    (transit,) = moving
+    due(moving, minutes_ago=0)
+    start = timezone.now()
+    deferral = 15 * 60
+    waited = None
+    with short_budget(sandbox, rate="3/m", MAX_DEFERRAL=deferral):
+        for minute in range(0, 40, 5):
+            with time_machine.travel(start + timedelta(minutes=minute, seconds=1), tick=False):
+                due(processing, minutes_ago=0)  # more than the 3 a run can poll
+                caches["default"].clear()  # a new window of the limit
+                refresh.refresh_due(workers=1)
+                if get_calls(sandbox, transit.reference):
+                    waited = minute
+                    break
+    assert waited is not None, "the transit order was polled"
+    assert deferral / 60 <= waited <= deferral / 60 + 5, "deferred, then served at its bound"
+
+
+def test_max_deferral_zero_polls_every_due_order_oldest_first(sandbox):
+    processing, moving = place(sandbox, processing=3, in_transit=3)
+    due(moving, minutes_ago=30)
+    due(processing, minutes_ago=1)
+    with short_budget(sandbox, rate="3/h", MAX_DEFERRAL=0):
+        refresh.refresh_due(workers=1)
+    assert [get_calls(sandbox, o.reference) for o in moving] == [1] * 3
+    assert [get_calls(sandbox, o.reference) for o in processing] == [0] * 3
+
+
+def test_dry_run_lists_the_due_orders_in_the_order_a_run_takes_them(sandbox, capsys):
+    from django.core.management import call_command
+
+    processing, moving = place(sandbox, processing=2, in_transit=2)
+    due(moving, minutes_ago=30)
+    due(processing, minutes_ago=1)
+    with short_budget(sandbox):
+        call_command("refresh_shipping_orders", "--dry-run")
+    lines = capsys.readouterr().out.splitlines()
+    listed = [line.split()[0].split(":")[1] for line in lines[:4]]
+    assert listed == [o.reference for o in processing + moving]
+
+
+# -- claiming: several workers at once --------------------------------------------------------
+
+
+def _mixed_rows(count: int) -> tuple[set[int], set[int]]:
+    """``count`` processing rows due a minute ago and ``count`` transit rows due 30 min ago."""
+    now = timezone.now()
+    rows = [
+        Order(account="default", reference=f"PP{i:05d}", next_refresh_at=now - timedelta(minutes=1))
+        for i in range(count)
+    ] + [
+        Order(
+            account="default",
+            reference=f"PT{i:05d}",
+            state="in_transit",
+            courier_job_id=f"C{i}",
+            next_refresh_at=now - timedelta(minutes=30),
+        )
+        for i in range(count)
+    ]
+    created = Order.objects.bulk_create(rows)
+    return {o.pk for o in created[:count]}, {o.pk for o in created[count:]}
+
+
+def test_claims_take_processing_rows_first_and_the_rest_after(sandbox_settings):
+    processing, moving = _mixed_rows(10)
+    first = refresh.claim_due(refresh.due_orders(), limit=12)
+    assert {o.pk for o in first[:10]} == processing
+    assert {o.pk for o in first[10:]} <= moving and len(first) == 12
+    rest = refresh.claim_due(refresh.due_orders(), limit=100)
+    assert {o.pk for o in rest} == moving - {o.pk for o in first}
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_workers_claiming_at_once_never_take_the_same_order(sandbox_settings, workers):
+    processing, moving = _mixed_rows(150)
+    barrier = threading.Barrier(workers)
+    claimed: list[list[int]] = [[] for _ in range(workers)]
+
+    def work(index: int) -> None:
+        try:
+            barrier.wait()
+            while chunk := refresh.claim_due(refresh.due_orders(), limit=7):
+                claimed[index].extend(o.pk for o in chunk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    flat = [pk for part in claimed for pk in part]
+    assert len(flat) == len(set(flat)) == len(processing | moving)
