@@ -8,13 +8,16 @@ what was not stored.
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from django_shipping_orders.models import CallbackReceipt, Order, Product
 
-from .conftest import post, webhook
+from .conftest import order_document, post, webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -229,3 +232,39 @@ def test_a_time_with_no_utc_form_is_refused_not_failed_forever(client, time):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_document"
     assert CallbackReceipt.objects.get().status == "unprocessable"
+
+
+def _with_weight(reference: str, weight: str) -> bytes:
+    """A document whose first parcel weighs ``weight``, spelled exactly so in the body."""
+    body = json.dumps(order_document(reference, 1))
+    document = json.loads(body)
+    document["parcel_attributes"][0]["weight"] = "WEIGHT"
+    return json.dumps(document).replace('"WEIGHT"', weight).encode()
+
+
+def test_a_weight_with_more_digits_than_its_column_is_kept_whole_in_raw(client):
+    weight = "0.123456789012345678901234567890123456789"
+
+    response = post(client, _with_weight("PPDIGITS", weight))
+
+    assert response.json()["status"] == "processed"
+    parcel = Order.objects.get(reference="PPDIGITS").parcels.get()
+    assert Decimal(str(parcel.raw["weight"])) == Decimal(weight)  # every digit sent
+    assert parcel.weight == Decimal("0.1235")  # the column holds four places
+
+
+def test_two_weights_apart_only_past_the_17th_digit_are_stored_apart(client):
+    first, second = "1.00000000000000000001", "1.00000000000000000002"
+
+    post(client, _with_weight("PPAPART", first))
+    post(client, _with_weight("PPAPART", second))
+
+    parcel = Order.objects.get(reference="PPAPART").parcels.get()
+    assert Decimal(str(parcel.raw["weight"])) == Decimal(second)
+
+
+def test_a_plain_decimal_in_raw_is_still_a_json_number(client):
+    post(client, _with_weight("PPPLAIN", "2.50"))
+
+    parcel = Order.objects.get(reference="PPPLAIN").parcels.get()
+    assert parcel.raw["weight"] == 2.5
