@@ -35,7 +35,11 @@ _STATE_SEPARATORS = re.compile(r"[\s\-]+")
 
 
 def text(value: Any, name: str) -> str:
-    """Text; a number is written as the provider wrote it (``0.1`` stays ``"0.1"``)."""
+    """Text; a number is written as its exact value reads (``0.1`` stays ``"0.1"``).
+
+    Its digits are kept, not its spelling: the body's reader has made it a
+    number already, so ``1E2`` is ``"1E+2"`` and ``-0`` is ``"0"``.
+    """
     if value is None:
         return ""
     if isinstance(value, bool | dict | list):
