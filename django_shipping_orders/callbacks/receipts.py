@@ -40,26 +40,15 @@ def store_receipt(receipt: CallbackReceipt) -> None:
         field.get_db_prep_save(field.pre_save(receipt, True), connection)
         for field in _RECEIPT_FIELDS
     ]
-    looks = connection.vendor in _LOOKING_VENDORS
-    if looks:
-        params += [receipt.account, receipt.dedupe_key, CallbackReceipt.Status.PROCESSED.value]
     with connection.cursor() as cursor:
         cursor.execute(_receipt_insert_sql(connection), params)
-        row = cursor.fetchone()
-    receipt.pk = row[0]
-    if looks:
-        receipt.looked_for_duplicate, receipt.duplicate_when_stored = True, row[1]
+        receipt.pk = cursor.fetchone()[0]
     receipt._state.adding = False
     receipt._state.db = connection.alias
 
 
 _RECEIPT_FIELDS = [f for f in CallbackReceipt._meta.concrete_fields if not f.primary_key]
 _INSERT_SQL: dict[str, str] = {}
-#: Databases whose INSERT … RETURNING may hold a subquery on the same table: there the
-#: INSERT also returns the first processed receipt with the same body. The new row is never
-#: one (it is not processed), and a receipt processed after this statement has written its
-#: order, which the lock then finds (see ``sync.locking.lock_order``).
-_LOOKING_VENDORS = frozenset({"postgresql", "sqlite"})
 
 
 def _receipt_insert_sql(connection: BaseDatabaseWrapper) -> str:
@@ -70,20 +59,8 @@ def _receipt_insert_sql(connection: BaseDatabaseWrapper) -> str:
             quote(column_name(CallbackReceipt, field.name)) for field in _RECEIPT_FIELDS
         )
         values = ", ".join(["%s"] * len(_RECEIPT_FIELDS))
-        table, pk = quote(meta.db_table), quote(column_name(CallbackReceipt, meta.pk.name))
-        returning = pk
-        if connection.vendor in _LOOKING_VENDORS:
-            account, key, status = (
-                quote(column_name(CallbackReceipt, name))
-                for name in ("account", "dedupe_key", "status")
-            )
-            returning += (
-                f", (SELECT earlier.{pk} FROM {table} earlier WHERE earlier.{account} = %s"  # noqa: S608
-                f" AND earlier.{key} = %s AND earlier.{status} = %s"
-                f" ORDER BY earlier.{pk} LIMIT 1)"
-            )
         _INSERT_SQL[connection.alias] = (
-            f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608
-            f"RETURNING {returning}"
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
+            f"RETURNING {quote(column_name(CallbackReceipt, meta.pk.name))}"
         )
     return _INSERT_SQL[connection.alias]

@@ -71,12 +71,6 @@ class CallbackReceipt(models.Model):
         UNPROCESSABLE = "unprocessable", _("Unprocessable: the body can never be applied")
         REJECTED = "rejected", _("Rejected: not authenticated")
 
-    #: Not columns: set by ``callbacks.receipts.store_receipt`` where its INSERT also looks
-    #: for the first processed receipt with the same body (PostgreSQL, SQLite), so that the
-    #: request that stored the receipt need not look again for a new order.
-    looked_for_duplicate: bool = False
-    duplicate_when_stored: int | None = None
-
     account = models.CharField(max_length=64, db_index=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     body = models.BinaryField()

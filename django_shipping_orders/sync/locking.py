@@ -58,12 +58,7 @@ def lock_order(
             return locked, _processed_duplicate(duplicate, using)
         return locked, extra.get("duplicate_of")
     if duplicate is not None:
-        if duplicate.looked_for_duplicate:
-            # Looked for as it was stored. One processed since has written this order's
-            # row, which the lock would have found: its duplicate look ran above.
-            earlier = duplicate.duplicate_when_stored
-        else:
-            earlier = _processed_duplicate(duplicate, using)
+        earlier = _processed_duplicate(duplicate, using)
         if earlier is not None:
             return None, earlier
     return attach_to_placement(account, document, using), None
