@@ -129,3 +129,31 @@ def test_a_duplicate_of_an_order_since_deleted_is_still_a_duplicate():
 
     assert response.json()["status"] == "ignored"
     assert not Order.objects.filter(reference="PPQGONE").exists()
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["kept", "order-deleted"])
+def test_a_twin_processed_after_the_receipt_was_stored_is_still_its_duplicate(monkeypatch, deleted):
+    from django_shipping_orders.callbacks import views
+
+    client = Client(enforce_csrf_checks=True)
+    body = _document("PPQTWIN", 2, 1)
+    real = views.process_receipt
+    twin: list[Any] = []
+
+    def twin_first(receipt: CallbackReceipt, **kwargs: Any) -> Any:
+        if not twin:  # the first request is stored; its twin arrives and is processed now
+            twin.append(None)
+            twin.append(post(client, body).json())
+            if deleted:  # and staff delete the order before the first is processed
+                Order.objects.filter(reference="PPQTWIN").delete()
+        return real(receipt, **kwargs)
+
+    monkeypatch.setattr(views, "process_receipt", twin_first)
+
+    first = post(client, body)
+
+    assert twin[1]["status"] == "processed"
+    assert first.json()["status"] == "ignored"  # applied once, by the twin
+    stored_first, stored_twin = CallbackReceipt.objects.order_by("pk")
+    assert stored_first.error == f"duplicate of receipt {stored_twin.pk}"
+    assert Order.objects.filter(reference="PPQTWIN").exists() is not deleted
