@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.db import connection
 from django.test import override_settings
 
 from django_shipping_orders.sandbox import SandboxServer
@@ -25,6 +27,30 @@ ORDER = {
     "parcel_attributes": [{"qty": 1, "weight": 1.5}],
     "product_attributes": [{"sku": "SKU1", "title": "Mug", "quantity": 1, "price": "12.50"}],
 }
+
+
+def claim_concurrently(workers: int, take: Callable[..., list[Any]]) -> list[list[int]]:
+    """The ids each of ``workers`` threads leased, starting at once, calling ``take`` over the
+    due orders in chunks of 7 until it returns nothing."""
+    from django_shipping_orders import refresh
+
+    barrier = threading.Barrier(workers)
+    claimed: list[list[int]] = [[] for _ in range(workers)]
+
+    def work(index: int) -> None:
+        try:
+            barrier.wait()
+            while chunk := take(refresh.due_orders(), limit=7):
+                claimed[index].extend(o.pk for o in chunk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return claimed
 
 
 def redis_url() -> str:

@@ -18,7 +18,7 @@ from django_shipping_orders.policy import PolicySettings
 from django_shipping_orders.providers import get_provider
 from django_shipping_orders.sync import apply_document
 
-from .conftest import ORDER, sandbox_accounts
+from .conftest import ORDER, claim_concurrently, sandbox_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -193,23 +193,7 @@ def _due_rows(count: int) -> list[int]:
 
 
 def _claim_concurrently(workers: int) -> list[list[int]]:
-    barrier = threading.Barrier(workers)
-    claimed: list[list[int]] = [[] for _ in range(workers)]
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait()
-            while chunk := refresh.claim(refresh.due_orders(), limit=7):
-                claimed[index].extend(o.pk for o in chunk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return claimed
+    return claim_concurrently(workers, refresh.claim)
 
 
 def test_two_workers_never_claim_the_same_order(sandbox_settings):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.core.cache import caches
-from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -16,7 +14,7 @@ from django_shipping_orders import refresh, services
 from django_shipping_orders.models import Order
 from django_shipping_orders.policy import PolicySettings
 
-from .conftest import ORDER, sandbox_accounts
+from .conftest import ORDER, claim_concurrently, sandbox_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -156,21 +154,6 @@ def test_claims_take_processing_rows_first_and_the_rest_after(sandbox_settings):
 @pytest.mark.parametrize("workers", [2, 4])
 def test_workers_claiming_at_once_never_take_the_same_order(sandbox_settings, workers):
     processing, moving = _mixed_rows(150)
-    barrier = threading.Barrier(workers)
-    claimed: list[list[int]] = [[] for _ in range(workers)]
-
-    def work(index: int) -> None:
-        try:
-            barrier.wait()
-            while chunk := refresh.claim_due(refresh.due_orders(), limit=7):
-                claimed[index].extend(o.pk for o in chunk)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claimed = claim_concurrently(workers, refresh.claim_due)
     flat = [pk for part in claimed for pk in part]
     assert len(flat) == len(set(flat)) == len(processing | moving)
