@@ -21,6 +21,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from django.db import DatabaseError, connections, router
@@ -31,33 +32,48 @@ logger = get_logger("django_shipping_orders.transient")
 
 T = TypeVar("T")
 
-#: SQLSTATEs of PostgreSQL (and others speaking them): serialization failure, deadlock,
-#: lock not available. The transaction was rolled back.
-_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-#: MySQL / MariaDB error numbers: lock wait timeout, deadlock.
-_MYSQL_ERRORS = frozenset({1205, 1213})
-#: SQLite's words for "another connection holds the lock".
-_SQLITE_WORDS = ("database is locked", "database table is locked", "database is busy")
 
-#: The connection failed or was lost: SQLSTATE class 08, and the server shutting down,
-#: crashed or still starting up. Whether the last COMMIT took is unknown.
-_LOST_CLASS = "08"
-_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
-#: MySQL / MariaDB: can't connect (2002, 2003), server gone away (2006), lost connection
-#: (2013), shutdown in progress (1053), connection killed (1927).
-_LOST_MYSQL_ERRORS = frozenset({2002, 2003, 2006, 2013, 1053, 1927})
-#: Drivers' words for it when they give no code (psycopg at connect time).
-_LOST_WORDS = (
-    "connection failed",
-    "could not connect",
-    "connection refused",
-    "server closed the connection",
-    "terminating connection",
-    "the database system is",
-    "connection already closed",
-    "connection is closed",
-    "connection is lost",
-    "lost connection",
+@dataclass(frozen=True)
+class _Signs:
+    """How the drivers tell one kind of error: SQLSTATEs (whole, or by class), MySQL error
+    numbers, and the words of a driver that gives no code."""
+
+    sqlstates: frozenset[str]
+    sqlstate_classes: tuple[str, ...]
+    mysql_errors: frozenset[int]
+    words: tuple[str, ...]
+
+
+#: The transaction was rolled back. PostgreSQL (and others speaking SQLSTATEs):
+#: serialization failure, deadlock, lock not available; MySQL / MariaDB: lock wait timeout,
+#: deadlock; SQLite's words for "another connection holds the lock".
+_ROLLED_BACK = _Signs(
+    sqlstates=frozenset({"40001", "40P01", "55P03"}),
+    sqlstate_classes=(),
+    mysql_errors=frozenset({1205, 1213}),
+    words=("database is locked", "database table is locked", "database is busy"),
+)
+#: The connection failed or was lost; whether the last COMMIT took is unknown. SQLSTATE
+#: class 08, and the server shutting down, crashed or still starting up; MySQL / MariaDB:
+#: can't connect (2002, 2003), server gone away (2006), lost connection (2013), shutdown in
+#: progress (1053), connection killed (1927); drivers' words when they give no code
+#: (psycopg at connect time).
+_LOST = _Signs(
+    sqlstates=frozenset({"57P01", "57P02", "57P03"}),
+    sqlstate_classes=("08",),
+    mysql_errors=frozenset({2002, 2003, 2006, 2013, 1053, 1927}),
+    words=(
+        "connection failed",
+        "could not connect",
+        "connection refused",
+        "server closed the connection",
+        "terminating connection",
+        "the database system is",
+        "connection already closed",
+        "connection is closed",
+        "connection is lost",
+        "lost connection",
+    ),
 )
 
 
@@ -74,39 +90,26 @@ def is_transient(error: BaseException, *, lost_connection: bool = True) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _says_rolled_back(current) or (lost_connection and _says_lost(current)):
+        if _says(current, _ROLLED_BACK) or (lost_connection and _says(current, _LOST)):
             return True
         current = current.__cause__ or current.__context__
     return False
 
 
-def _says_rolled_back(error: BaseException) -> bool:
+def _says(error: BaseException, signs: _Signs) -> bool:
     # The driver's own error (Django's wrapper chains it as the cause) carries the code.
     sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    if sqlstate in _SQLSTATES:
-        return True
-    if not isinstance(error, DatabaseError | sqlite3.Error):
-        return False
-    args = getattr(error, "args", ())
-    if args and isinstance(args[0], int) and args[0] in _MYSQL_ERRORS:
-        return True
-    text = str(error).lower()
-    return any(words in text for words in _SQLITE_WORDS)
-
-
-def _says_lost(error: BaseException) -> bool:
-    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
     if isinstance(sqlstate, str) and (
-        sqlstate.startswith(_LOST_CLASS) or sqlstate in _LOST_SQLSTATES
+        sqlstate in signs.sqlstates or sqlstate.startswith(signs.sqlstate_classes)
     ):
         return True
     if not isinstance(error, DatabaseError | sqlite3.Error):
         return False
     args = getattr(error, "args", ())
-    if args and isinstance(args[0], int) and args[0] in _LOST_MYSQL_ERRORS:
+    if args and isinstance(args[0], int) and args[0] in signs.mysql_errors:
         return True
     text = str(error).lower()
-    return any(words in text for words in _LOST_WORDS)
+    return any(words in text for words in signs.words)
 
 
 def retrying(
@@ -120,9 +123,9 @@ def retrying(
     """``func()``, tried again after a lock, a deadlock or a serialization failure.
 
     Not after a lost connection (see :func:`is_transient`): a write whose
-    commit may have taken is not written twice. Only outside a transaction on the database of ``model`` (the default
-    database if none): inside one, the owner of the transaction must retry
-    the whole of it. Waits grow with jitter; the last error is raised as is.
+    commit may have taken is not written twice. Only outside a transaction
+    on the database of ``model`` (the default database if none): inside
+    one, the owner of the transaction must retry the whole of it. Waits grow with jitter; the last error is raised as is.
     """
     alias = router.db_for_write(model) if model is not None else "default"
     delay = first_delay
