@@ -166,9 +166,8 @@ def update(
     key = (connection.alias, model, (*names, "|", *checked, "|", str(redoable)))
     built = _UPDATES.get(key)
     if built is None:
-        fields = [_concrete(model._meta.get_field(name)) for name in names]
         sql = _update_sql(model, names, checked, connection, redoable=redoable)
-        built = (sql, binding.readers(fields, connection, add=False))
+        built = (sql, _update_readers(model, names, connection))
         if len(_UPDATES) < _CACHE_LIMIT:
             _UPDATES[key] = built
     sql, readers = built
@@ -199,8 +198,14 @@ def update_params(
     prepared as :func:`update` prepares them, then its key."""
     if not instances:
         return []
-    connection = connections[using]
-    model = type(instances[0])
+    readers = _update_readers(type(instances[0]), names, connections[using])
+    return [[*(read(instance) for read in readers), instance.pk] for instance in instances]
+
+
+def _update_readers(
+    model: type[models.Model], names: Sequence[str], connection: BaseDatabaseWrapper
+) -> list[Callable[[models.Model], Any]]:
+    """What an UPDATE of the columns ``names`` binds, per column (:func:`binding.readers`)."""
     key = (connection.alias, model, tuple(names))
     readers = _UPDATE_READERS.get(key)
     if readers is None:
@@ -208,7 +213,7 @@ def update_params(
         readers = binding.readers(fields, connection, add=False)
         if len(_UPDATE_READERS) < _CACHE_LIMIT:
             _UPDATE_READERS[key] = readers
-    return [[*(read(instance) for read in readers), instance.pk] for instance in instances]
+    return readers
 
 
 def insert_sql(model: type[models.Model], using: str) -> tuple[str, list[models.Field[Any, Any]]]:
