@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import connections, models
@@ -38,7 +38,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from .. import statements
 from ..documents import LineDocument
 from ..models import CallbackReceipt, Order, OrderEvent
-from .lines import fit
+from .lines import decimal_shape, fit, fit_decimal
 
 
 class HeldWrites:
@@ -142,14 +142,10 @@ class HeldWrites:
                     elif value is None:
                         row.append(None)
                     elif column.places is not None and type(value) is Decimal:
-                        # As ``fit`` makes it: rounded to the column's places, None when
-                        # too large; bound as it is where the database adapts no decimal.
-                        whole = column.whole_digits
-                        if not value.is_finite() or value.adjusted() >= whole:
-                            row.append(None)
-                            continue
-                        value = value.quantize(column.places, rounding=ROUND_HALF_EVEN)
-                        if value.adjusted() >= whole:
+                        # As ``fit`` makes it, without looking the column up again;
+                        # bound as it is where the database adapts no decimal.
+                        value = fit_decimal(value, column.places, column.whole_digits)
+                        if value is None:
                             row.append(None)
                         elif column.adapt_decimal:
                             adapt = connection.ops.adapt_decimalfield_value
@@ -290,8 +286,7 @@ def _line_plan(model: type[models.Model], using: str) -> list[_Column]:
             digits, places, whole_digits, encode = None, None, 0, None
             if isinstance(f, models.DecimalField):
                 digits = (f.max_digits, f.decimal_places)
-                places = Decimal(1).scaleb(-(f.decimal_places or 0))
-                whole_digits = (f.max_digits or 0) - (f.decimal_places or 0)
+                places, whole_digits = decimal_shape(f)
             if type(f) is models.JSONField and plain_json:
                 # json.dumps(value, cls=encoder) is encoder().encode(value): its defaults.
                 encode = (f.encoder or json.JSONEncoder)().encode

@@ -49,16 +49,27 @@ def fit(model: type[Order] | type[Parcel] | type[Product], name: str, value: Any
         max_length = column.max_length
         return value[:max_length] if max_length and len(value) > max_length else value
     if column.places is not None and isinstance(value, Decimal):
-        whole_digits = column.whole_digits
-        if not value.is_finite() or value.adjusted() >= whole_digits:
-            return None
-        rounded = value.quantize(column.places, rounding=ROUND_HALF_EVEN)
-        return rounded if rounded.adjusted() < whole_digits else None
+        return fit_decimal(value, column.places, column.whole_digits)
     if column.integer is not None and isinstance(value, int):
         low, high = connection.ops.integer_field_range(column.integer)
         if (low is not None and value < low) or (high is not None and value > high):
             return None
     return value
+
+
+def fit_decimal(value: Decimal, places: Decimal, whole_digits: int) -> Decimal | None:
+    """``value`` rounded to ``places`` (a column's smallest step); None when it is not
+    finite or has more than ``whole_digits`` digits before the point, before or after."""
+    if not value.is_finite() or value.adjusted() >= whole_digits:
+        return None
+    rounded = value.quantize(places, rounding=ROUND_HALF_EVEN)
+    return rounded if rounded.adjusted() < whole_digits else None
+
+
+def decimal_shape(field: models.DecimalField[Any, Any]) -> tuple[Decimal, int]:
+    """A decimal column's smallest step and its digits before the point (:func:`fit_decimal`)."""
+    places = field.decimal_places or 0
+    return Decimal(1).scaleb(-places), (field.max_digits or 0) - places
 
 
 @dataclass(frozen=True)
@@ -78,11 +89,12 @@ class _Column:
         if not isinstance(column, models.Field):
             return cls(is_field=False)
         if isinstance(column, models.DecimalField):
+            places, whole_digits = decimal_shape(column)
             return cls(
                 is_field=True,
                 max_length=column.max_length,
-                places=Decimal(1).scaleb(-(column.decimal_places or 0)),
-                whole_digits=(column.max_digits or 0) - (column.decimal_places or 0),
+                places=places,
+                whole_digits=whole_digits,
             )
         integer = column.get_internal_type() if isinstance(column, models.IntegerField) else None
         return cls(is_field=True, max_length=column.max_length, integer=integer)
