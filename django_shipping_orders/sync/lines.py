@@ -22,6 +22,7 @@ from django.db import connection, models, router
 from .. import statements
 from ..documents import LineDocument
 from ..models import Order, Parcel, PayloadEncoder, Product
+from ..models.encoding import decimal_as_stored
 from ..shipped import keep_shipped
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ class _NotPlain(Exception):
     """A value :func:`_copied` leaves to the JSON round trip."""
 
 
-_decimal_as_stored = PayloadEncoder().default
+_decimal_as_stored = decimal_as_stored
 #: Integers past this many digits are not read back by ``json`` (``sys.int_info``): left to it.
 _PLAIN_INT = 10**1000
 
