@@ -70,11 +70,12 @@ class PolicySettings:
     ERROR_MAX: float = 6 * HOUR
     #: How long a claimed order stays leased to one worker before another may take it.
     LEASE: float = 5 * MINUTE
-    #: When the budget cannot poll every due order, orders still processing go first (a
-    #: label is promised within minutes) and the others wait, but no longer than this:
-    #: a poll late by this much is served in its turn (oldest due first) with the processing
-    #: ones, so no order waits forever. 0: every due order in its turn, processing or not.
-    MAX_DEFERRAL: float = 1 * HOUR
+    #: When the budget cannot poll every due order, orders still processing (a label is
+    #: promised within minutes) and the looks after a pickup go first, and the others (the
+    #: backups of transit callbacks, hours apart) wait, but no longer than this: a poll late
+    #: by this much is served in its turn (oldest due first) with the first ones, so no
+    #: order waits forever. 0: every due order in its turn, processing or not.
+    MAX_DEFERRAL: float = 6 * HOUR
     #: Spare budget: the share of each minute's rate limit that polls of orders not yet due
     #: may use (what the due orders left; 0 turns these polls off), and the least chance
     #: (0 to 1) that an order has changed since it was last seen for it to be polled so.

@@ -118,6 +118,14 @@ NEAR_DELIVERY_STATES: frozenset[str] = frozenset(
     s.name for s in STATES.values() if 50 <= s.rank < 100
 )
 
+#: Known states past processing in which the parcel waits for the courier (placed, ready,
+#: a failed pickup): the next thing expected is the pickup.
+LABELLED_STATES: frozenset[str] = frozenset(
+    name
+    for name, s in STATES.items()
+    if name not in PROCESSING_STATES | MOVING_STATES | NEAR_DELIVERY_STATES and not s.final
+)
+
 
 def canonical_state(state: str, state_map: Mapping[str, str] | None = None) -> str:
     """The known state that ``state`` stands for (through an account's ``STATE_MAP``)."""

@@ -12,8 +12,10 @@ workers.
 
 When the budget cannot poll every due order, the order they are claimed in
 decides who waits: :func:`claim_due` takes first the orders still processing
-(a label is promised within minutes of being made) and those already late by
-``REFRESH["MAX_DEFERRAL"]``, then the rest, each part oldest due first
+(a label is promised within minutes of being made), the labelled orders
+whose pickup time has passed (the look that notices a lost pickup callback)
+and those already late by ``REFRESH["MAX_DEFERRAL"]``, then the rest (the
+backups of transit callbacks, hours apart), each part oldest due first
 (:func:`served_first`). Both parts are read in the order of the
 ``(account, next_refresh_at)`` index.
 """
@@ -66,14 +68,19 @@ def served_first(now: datetime, policy_settings: policy.PolicySettings) -> Q:
     """The due orders polled before the others when the budget is short.
 
     Those still processing (no label, no courier tracking number: the label
-    must be noticed within ``PROCESSING_MAX`` of being made), and any order
-    whose poll is already ``MAX_DEFERRAL`` late, so an order past processing
-    is put behind processing polls for that long at most, never for ever.
-    The same test as ``policy.is_allocated``, in SQL.
+    must be noticed within ``PROCESSING_MAX`` of being made; the same test
+    as ``policy.is_allocated``, in SQL), the labelled ones whose pickup time
+    has passed (polled ``PICKUP_INTERVAL`` after it, to notice a lost pickup
+    callback within the hour), and any order whose poll is already
+    ``MAX_DEFERRAL`` late, so the others (in transit, with the driver, a
+    labelled order waiting for a pickup ahead) are put behind them for that
+    long at most, never for ever.
     """
     processing = Q(state__in=states.PROCESSING_STATES, courier_job_id="", label_url="")
+    # The look after a pickup: a lost pickup callback is noticed at this poll or hours later.
+    pickup_look = Q(state__in=states.LABELLED_STATES, pickup_at__lte=now)
     late = Q(next_refresh_at__lte=now - timedelta(seconds=policy_settings.MAX_DEFERRAL))
-    return processing | late
+    return processing | pickup_look | late
 
 
 def claim_due(
@@ -86,8 +93,9 @@ def claim_due(
     """Lease up to ``limit`` due orders of ``queryset``, :func:`served_first` ones first.
 
     Two claims, each oldest due first: a short budget is spent on processing
-    polls and on polls late by ``MAX_DEFERRAL`` before the rest (transit,
-    labelled, with the driver), whose promise has hours of room.
+    polls, looks after a pickup and polls late by ``MAX_DEFERRAL`` before the
+    rest (transit, with the driver, a pickup ahead), whose promise has hours
+    of room.
     """
     now = now or timezone.now()
     policy_settings = policy_settings or policy.current_policy()

@@ -72,8 +72,9 @@ def refresh_due(
 ) -> RefreshSummary:
     """Refresh the orders due now, at most ``limit``; see the module docstring.
 
-    Orders still processing, and those late by ``MAX_DEFERRAL``, are taken
-    first, then the rest; each part oldest due first (:func:`.claims.claim_due`).
+    Orders still processing, the looks after a pickup, and those late by
+    ``MAX_DEFERRAL`` are taken first, then the rest; each part oldest due
+    first (:func:`.claims.claim_due`).
 
     Then, unless ``limit`` or ``wait`` is given (or ``spare`` is false), the
     spare budget polls the orders most likely to have changed (:mod:`.spare`).
@@ -90,8 +91,8 @@ def refresh_due(
         if want <= 0:
             return []
         queryset = due_orders(account).exclude(account__in=engine.exhausted)
-        # Processing polls (and polls late by MAX_DEFERRAL) first: when the budget runs
-        # out, the orders left due are those whose promise has hours of room.
+        # Processing polls and looks after a pickup (and polls late by MAX_DEFERRAL) first:
+        # when the budget runs out, the orders left due are those with hours of room.
         chunk = claim_due(queryset, limit=want, policy_settings=engine._policy)
         remaining[0] -= len(chunk)
         return chunk

@@ -68,11 +68,7 @@ def pick(account: str, count: int, *, now: datetime, policy: PolicySettings) -> 
 #: Known states by the stay the chance is computed from (as ``policy.expected_stay``).
 _NEAR = frozenset(states.NEAR_DELIVERY_STATES)
 _MOVING = frozenset(states.MOVING_STATES) - _NEAR
-_LABELLED = frozenset(
-    name
-    for name in states.STATES
-    if name not in states.PROCESSING_STATES | _MOVING | _NEAR and not states.is_final(name)
-)
+_LABELLED = states.LABELLED_STATES
 #: A bound on the gap, so that ``now - gap`` stays a date.
 _FAR = 365 * 24 * 3600.0
 

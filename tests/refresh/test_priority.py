@@ -63,6 +63,26 @@ def test_a_short_budget_polls_the_processing_orders_before_overdue_transit_ones(
     assert set(still_due) == set(moving), "the transit orders stay due for the next run"
 
 
+def test_the_look_after_a_pickup_goes_with_the_processing_polls(sandbox):
+    """A labelled order whose pickup time has passed is polled to notice a lost pickup
+    callback: it goes before transit backups due earlier; one whose pickup is ahead does not."""
+    _, orders = place(sandbox, processing=0, in_transit=6)
+    picked_up, ahead, moving = orders[:2], orders[2:4], orders[4:]
+    now = timezone.now()
+    Order.objects.filter(pk__in=[o.pk for o in picked_up]).update(
+        state="ready_for_pickup", pickup_at=now - timedelta(minutes=30)
+    )
+    Order.objects.filter(pk__in=[o.pk for o in ahead]).update(
+        state="ready_for_pickup", pickup_at=now + timedelta(hours=2)
+    )
+    due(moving + ahead, minutes_ago=50)
+    due(picked_up, minutes_ago=1)
+    with short_budget(sandbox, rate="2/h"):
+        refresh.refresh_due(workers=1)
+    polled = {o for o in orders if get_calls(sandbox, o.reference)}
+    assert polled == set(picked_up)
+
+
 def test_a_poll_late_by_max_deferral_is_served_in_its_turn(sandbox):
     processing, moving = place(sandbox, processing=3, in_transit=3)
     due(moving[:1], minutes_ago=P.MAX_DEFERRAL / 60 + 1)  # waited its bound

@@ -1,7 +1,8 @@
 """Fetch shipping orders from their provider and update the local mirror.
 
 By default the orders due now (``--due``), oldest due first with those still
-processing ahead of the others (``REFRESH["MAX_DEFERRAL"]``), as many as the rate
+processing and the looks after a pickup ahead of the others
+(``REFRESH["MAX_DEFERRAL"]``), as many as the rate
 budget of each account allows right now; the rest are reported as skipped and
 come next time. ``--wait`` sleeps for the budget until every selected order is
 fetched. Examples::
