@@ -109,18 +109,22 @@ def _checked(name: str, value: Any) -> float:
     inside ``timedelta`` or a division, in the middle of a refresh or a callback.
     """
     key = f"SHIPPING_ORDERS['REFRESH'][{name!r}]"
+    shown = _shown(value)
     number = value.total_seconds() if isinstance(value, timedelta) else value
     is_number = not isinstance(number, bool) and isinstance(number, int | float)
+    if is_number and isinstance(number, int):
+        # An int too large for a float (10**400) is out of range, not a crash in isfinite.
+        number = float(number) if abs(number) <= MAX_DURATION else math.inf
     if name in _SHARES:
         if not is_number or not math.isfinite(number) or not 0 <= number <= 1:
             raise ShippingOrdersConfigurationError(
-                f"{key} is a share: a number from 0 to 1, got {value!r}."
+                f"{key} is a share: a number from 0 to 1, got {shown}."
             )
         return float(number)
     if not is_number or not math.isfinite(number) or not 0 <= number <= MAX_DURATION:
         raise ShippingOrdersConfigurationError(
             f"{key} must be a number of seconds from 0 to {MAX_DURATION:.0f} (365 days), "
-            f"got {value!r}."
+            f"got {shown}."
         )
     if name in _STAYS and number < MIN_STAY:
         raise ShippingOrdersConfigurationError(
@@ -133,6 +137,13 @@ def _checked(name: str, value: Any) -> float:
             f"{key} must be at least {least[0]:.0f} seconds ({least[1]}), got {value!r}."
         )
     return float(number)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for an error message, short even for an integer of thousands of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return f"an integer of about {round(value.bit_length() * math.log10(2))} digits"
+    return repr(value)
 
 
 #: The longest duration any refresh setting may be: longer ones would overflow dates.
@@ -276,7 +287,9 @@ def next_retry_after_error(
     # would not convert to a float.
     failures = min(max(1, order.refresh_failures), 64)
     delay = min(policy.ERROR_MAX, policy.ERROR_INITIAL * (2 ** (failures - 1)))
-    return now + _seconds(delay)
+    # At least a second, even with ERROR_INITIAL 0: an order due again at the very instant
+    # it failed would be claimed again by the same run, ahead of orders not yet tried.
+    return now + _seconds(max(delay, 1.0))
 
 
 def expected_stay(state: str, policy: PolicySettings) -> float | None:

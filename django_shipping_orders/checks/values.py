@@ -94,7 +94,7 @@ def _check_account(alias: str, given: dict[str, Any]) -> list[CheckMessage]:
     state_map = given.get("STATE_MAP")
     if isinstance(state_map, dict):
         for theirs, ours in state_map.items():
-            if isinstance(ours, str) and ours.strip() not in states.STATES:
+            if isinstance(ours, str) and ours.strip().lower() not in states.STATES:
                 messages.append(
                     _error(
                         f"{where}['STATE_MAP'] maps {theirs!r} to {ours!r}, which is not a known state.",

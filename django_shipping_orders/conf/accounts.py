@@ -141,9 +141,11 @@ def build_account(alias: str, given: Any) -> AccountSettings:
         language=str(values["LANGUAGE"] or ""),
         platform=str(values["PLATFORM"] or ""),
         field_map=dict(values["FIELD_MAP"] or {}),
-        # Incoming states are compared lower-cased (states.canonical_state).
+        # Incoming states are compared lower-cased (states.canonical_state), and the known
+        # state is stored as the app spells it: claims and filters compare it in SQL.
         state_map={
-            key.strip().lower(): value for key, value in (values["STATE_MAP"] or {}).items()
+            key.strip().lower(): value.strip().lower() if isinstance(value, str) else value
+            for key, value in (values["STATE_MAP"] or {}).items()
         },
         label_hosts=_as_tuple(values["LABEL_HOSTS"]),
         currency=values["CURRENCY"] or None,

@@ -78,7 +78,8 @@ def served_first(now: datetime, policy_settings: policy.PolicySettings) -> Q:
     """
     processing = Q(state__in=states.PROCESSING_STATES, courier_job_id="", label_url="")
     # The look after a pickup: a lost pickup callback is noticed at this poll or hours later.
-    pickup_look = Q(state__in=states.LABELLED_STATES, pickup_at__lte=now)
+    # (A label known while the state still says processing is labelled too: policy.is_allocated.)
+    pickup_look = Q(state__in=states.LABELLED_STATES | states.PROCESSING_STATES, pickup_at__lte=now)
     late = Q(next_refresh_at__lte=now - timedelta(seconds=policy_settings.MAX_DEFERRAL))
     return processing | pickup_look | late
 

@@ -82,7 +82,11 @@ def refresh_due(
     if account is not None:
         shipping_settings.account(account)  # UnknownAccount names the configured ones
     engine = _Engine(wait=wait, workers=workers, source=source, progress=progress)
-    total = due_orders(account).count()
+    # Due by the time the run started: an order that fails and is due again at once
+    # (ERROR_INITIAL 0) waits for the next run instead of being claimed again ahead of
+    # the due orders this run has not tried yet.
+    started = timezone.now()
+    total = due_orders(account, now=started).count()
     engine.summary.selected = min(total, limit) if limit is not None else total
     remaining = [engine.summary.selected]
 
@@ -90,7 +94,7 @@ def refresh_due(
         want = min(size, remaining[0])
         if want <= 0:
             return []
-        queryset = due_orders(account).exclude(account__in=engine.exhausted)
+        queryset = due_orders(account, now=started).exclude(account__in=engine.exhausted)
         # Processing polls and looks after a pickup (and polls late by MAX_DEFERRAL) first:
         # when the budget runs out, the orders left due are those with hours of room.
         chunk = claim_due(queryset, limit=want, policy_settings=engine._policy)

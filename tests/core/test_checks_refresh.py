@@ -33,7 +33,10 @@ from .test_checks import GOOD, ids, run
         ("GRACE_PERIOD", math.nan),
         ("ERROR_MAX", timedelta(days=366)),
         ("MAX_AGE", -math.inf),
+        ("MAX_DEFERRAL", 10**400),  # no float holds it: refused, not an OverflowError
+        ("SPARE_SHARE", -(10**5000)),  # past the digits Python prints: the message says so
     ],
+    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
 )
 def test_e008_refresh_number_out_of_range(key, value):
     messages = run({"ACCOUNTS": {"default": GOOD}, "REFRESH": {key: value}})

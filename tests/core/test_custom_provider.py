@@ -71,6 +71,21 @@ def test_a_custom_adapter_uses_its_hooks(acme):
     assert "Authorization" not in headers
 
 
+def test_a_state_map_target_is_stored_as_the_app_spells_it(scripted_server):
+    """A target written with spaces or capitals passes the check, so it must be stored as the
+    known state itself: claims and admin filters compare the stored state in SQL."""
+    with account(
+        scripted_server.url,
+        provider="tests.core.test_custom_provider.AcmeProvider",
+        STATE_MAP={"new": " Processing ", "out": "WITH_DRIVER"},
+    ):
+        scripted_server.add(200, {"data": {"consignment": "AC-3", "status": "NEW"}})
+        scripted_server.add(200, {"data": {"consignment": "AC-4", "status": "out"}})
+        provider = get_provider("default")
+        assert provider.get_order("AC-3").state == "processing"
+        assert provider.get_order("AC-4").state == "with_driver"
+
+
 def test_a_custom_adapter_places_and_labels(acme):
     acme.add(200, {"data": {"consignment": "AC-2", "status": "processing"}})
     acme.add(200, {"data": {"pdf_url": "https://labels.example/AC-2.pdf", "carrier_ref": "CR9"}})

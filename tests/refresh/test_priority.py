@@ -83,6 +83,21 @@ def test_the_look_after_a_pickup_goes_with_the_processing_polls(sandbox):
     assert polled == set(picked_up)
 
 
+def test_a_label_known_while_the_state_says_processing_gets_its_look_after_pickup(sandbox):
+    """The app calls an order labelled once its courier tracking number is known, whatever
+    the state says (``policy.is_allocated``): its look after pickup goes first too."""
+    _, orders = place(sandbox, processing=0, in_transit=3)
+    labelled, moving = orders[:1], orders[1:]
+    Order.objects.filter(pk__in=[o.pk for o in labelled]).update(
+        state="processing", pickup_at=timezone.now() - timedelta(minutes=30)
+    )
+    due(moving, minutes_ago=50)
+    due(labelled, minutes_ago=1)
+    with short_budget(sandbox, rate="1/h"):
+        refresh.refresh_due(workers=1)
+    assert {o for o in orders if get_calls(sandbox, o.reference)} == set(labelled)
+
+
 def test_a_poll_late_by_max_deferral_is_served_in_its_turn(sandbox):
     processing, moving = place(sandbox, processing=3, in_transit=3)
     due(moving[:1], minutes_ago=P.MAX_DEFERRAL / 60 + 1)  # waited its bound
@@ -177,3 +192,20 @@ def test_workers_claiming_at_once_never_take_the_same_order(sandbox_settings, wo
     claimed = claim_concurrently(workers, refresh.claim_due)
     flat = [pk for part in claimed for pk in part]
     assert len(flat) == len(set(flat)) == len(processing | moving)
+
+
+def test_an_order_due_again_at_once_after_a_failure_waits_for_the_next_run(sandbox):
+    """ERROR_INITIAL 0 makes a failed order due again at once: the run does not claim it
+    again ahead of the due orders it has not tried yet (one attempt each per run)."""
+    _, orders = place(sandbox, processing=0, in_transit=40)
+    sandbox.set_faults(fail_rate=1)
+    # A clock that does not move while the run works: every order is due at the same
+    # instant as the failed ones are due again.
+    with (
+        time_machine.travel(timezone.now(), tick=False),
+        short_budget(sandbox, rate="1000/m", ERROR_INITIAL=0),
+    ):
+        due(orders, minutes_ago=0)
+        summary = refresh.refresh_due(workers=1, spare=False)
+    attempts = sorted(f.reference for f in summary.failures)
+    assert attempts == sorted(o.reference for o in orders), "each due order tried, once"
