@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import policy, sync
@@ -130,7 +131,7 @@ def _spend_spare(engine: _Engine, account: str | None) -> None:
         # or two aliases of one key, cannot spend what is kept for placing and labels.
         engine.share = engine._policy.SPARE_SHARE
         engine.spare_phase = True
-        engine.run(_id_chunks(engine, ids, open_only=True))
+        engine.run(_id_chunks(engine, ids, open_only=True, seen_before=now))
 
 
 def refresh_orders(
@@ -155,12 +156,18 @@ def refresh_orders(
 
 
 def _id_chunks(
-    engine: _Engine, ids: list[int], *, open_only: bool = False
+    engine: _Engine,
+    ids: list[int],
+    *,
+    open_only: bool = False,
+    seen_before: datetime | None = None,
 ) -> Callable[[int], list[Order]]:
     """Claims ``ids`` in order, a chunk at a time, skipping leased ones and spent accounts.
 
     ``open_only`` (spare polls): an order that reached a final state after it was picked
     (a callback in between) is not claimed, so no request is spent on it.
+    ``seen_before`` (spare polls: when they were picked): an order synced since (by another
+    run at the same time, or a callback) is fresh, and is not claimed either.
     """
     position = [0]
 
@@ -170,6 +177,10 @@ def _id_chunks(
             position[0] += len(part)
             orders = Order.objects.open() if open_only else Order.objects.all()
             base = orders.filter(pk__in=part, reference__isnull=False)
+            if seen_before is not None:
+                base = base.filter(
+                    Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=seen_before)
+                )
             if engine.exhausted:
                 engine.summary.skipped_rate_limited += base.filter(
                     account__in=engine.exhausted

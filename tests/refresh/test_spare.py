@@ -318,3 +318,42 @@ def test_the_picks_equal_a_full_scan_even_where_the_chance_rounds_to_one(least):
     )
     assert scan, "some orders are likely enough at every setting here"
     assert spare.pick("default", 100, now=now, policy=policy) == [pk for _, pk in scan]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spare_order_another_run_polled_after_this_one_picked_it_is_not_polled_again(
+    sandbox, sandbox_settings, monkeypatch
+):
+    """Two runs at once pick the same likeliest orders; the one that claims second finds
+    them freshly synced by the other and leaves them: each is fetched once."""
+    from django_shipping_orders.refresh import spare
+
+    orders = place(6)
+    sandbox.advance(5 * 3600)  # picked up at the provider: in transit there too
+    now = timezone.now()
+    Order.objects.filter(pk__in=[o.pk for o in orders]).update(
+        state="in_transit",
+        courier_job_id="CPA1",
+        state_changed_at=now - 30 * HOUR,
+        last_synced_at=now - 12 * HOUR,
+        next_refresh_at=now + 6 * HOUR,
+        label="labels/stored.pdf",
+    )
+    real_pick = spare.pick
+    other_run: list = []
+
+    def pick_then_let_another_run_go_first(*args, **kwargs):
+        ids = real_pick(*args, **kwargs)
+        if not other_run:
+            other_run.append(None)
+            other_run[0] = refresh.refresh_due()  # picks and polls the same orders now
+        return ids
+
+    monkeypatch.setattr(spare, "pick", pick_then_let_another_run_go_first)
+    accounts = sandbox_accounts(sandbox.shippit_url)
+    accounts["REFRESH"] = {"SPARE_SHARE": 1.0, "SPARE_MIN_CHANCE": 0.1}
+    with override_settings(SHIPPING_ORDERS=accounts):
+        first = refresh.refresh_due()
+    assert other_run[0].fetched == len(orders)
+    assert first.fetched == 0
+    assert [get_calls(sandbox, o.reference) for o in orders] == [1] * len(orders)
