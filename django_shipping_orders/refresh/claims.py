@@ -34,6 +34,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import policy, states
+from ..conf import shipping_settings
 from ..models import Order
 
 #: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
@@ -79,7 +80,14 @@ def served_first(now: datetime, policy_settings: policy.PolicySettings) -> Q:
     processing = Q(state__in=states.PROCESSING_STATES, courier_job_id="", label_url="")
     # The look after a pickup: a lost pickup callback is noticed at this poll or hours later.
     # (A label known while the state still says processing is labelled too: policy.is_allocated.)
-    pickup_look = Q(state__in=states.LABELLED_STATES | states.PROCESSING_STATES, pickup_at__lte=now)
+    # Only around the pickup (PICKUP_WINDOW, as the policy polls it): a pickup days past that
+    # never happened is polled every LABELLED_INTERVAL with the rest.
+    window = timedelta(seconds=policy_settings.PICKUP_WINDOW + policy_settings.PICKUP_INTERVAL)
+    pickup_look = Q(
+        state__in=states.LABELLED_STATES | states.PROCESSING_STATES,
+        pickup_at__lte=now,
+        pickup_at__gte=now - window,
+    )
     late = Q(next_refresh_at__lte=now - timedelta(seconds=policy_settings.MAX_DEFERRAL))
     return processing | pickup_look | late
 
@@ -90,6 +98,7 @@ def claim_due(
     limit: int,
     now: datetime | None = None,
     policy_settings: policy.PolicySettings | None = None,
+    others_first: QuerySet[Order] | None = None,
 ) -> list[Order]:
     """Lease up to ``limit`` due orders of ``queryset``, :func:`served_first` ones first.
 
@@ -97,14 +106,35 @@ def claim_due(
     polls, looks after a pickup and polls late by ``MAX_DEFERRAL`` before the
     rest (transit, with the driver, a pickup ahead), whose promise has hours
     of room.
+
+    ``others_first``: the due orders leased by other runs (:func:`held_elsewhere`).
+    While one of them is of the first part, this run does not start on the
+    rest: its requests would take the budget the other run's first part waits for.
     """
     now = now or timezone.now()
     policy_settings = policy_settings or policy.current_policy()
-    first = claim(queryset.filter(served_first(now, policy_settings)), limit=limit, now=now)
+    urgent = served_first(now, policy_settings)
+    first = claim(queryset.filter(urgent), limit=limit, now=now)
     if len(first) >= limit:
+        return first
+    if others_first is not None and others_first.filter(urgent).exists():
         return first
     # The first part's rows are leased now, so the second claim cannot take them again.
     return first + claim(queryset, limit=limit - len(first), now=now)
+
+
+def held_elsewhere(
+    account: str | None, own: Iterable[datetime], *, now: datetime | None = None
+) -> QuerySet[Order]:
+    """The orders due now that another run holds: leased, by a lease that is not in ``own``."""
+    now = now or timezone.now()
+    aliases = [account] if account else shipping_settings.account_aliases
+    return (
+        Order.objects.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
+        .exclude(state__in=states.FINAL_STATES)
+        .filter(lease_expires_at__gt=now)
+        .exclude(lease_expires_at__in=list(own))
+    )
 
 
 def in_turn(

@@ -47,7 +47,7 @@ from ..models import Order, Source
 from ..providers import Provider, get_provider
 from ..redaction import get_logger, scrub
 from . import spare
-from .claims import _writes, claim, claim_due, due_orders, release
+from .claims import _writes, claim, claim_due, due_orders, held_elsewhere, release
 from .pool import Pool
 from .summary import RefreshFailure, RefreshSummary
 from .unchanged import unchanged
@@ -97,8 +97,13 @@ def refresh_due(
             return []
         queryset = due_orders(account, now=started).exclude(account__in=engine.exhausted)
         # Processing polls and looks after a pickup (and polls late by MAX_DEFERRAL) first:
-        # when the budget runs out, the orders left due are those with hours of room.
-        chunk = claim_due(queryset, limit=want, policy_settings=engine._policy)
+        # when the budget runs out, the orders left due are those with hours of room. Also
+        # across runs at once: none starts on the rest while another holds first ones.
+        elsewhere = held_elsewhere(account, engine.leases).exclude(account__in=engine.exhausted)
+        chunk = claim_due(
+            queryset, limit=want, policy_settings=engine._policy, others_first=elsewhere
+        )
+        engine.leases.update(order.lease_expires_at for order in chunk if order.lease_expires_at)
         remaining[0] -= len(chunk)
         return chunk
 
@@ -223,6 +228,8 @@ class _Engine:
         self.share = 1.0
         #: Polling orders not yet due with the spare budget (``_spend_spare``).
         self.spare_phase = False
+        #: The leases this run took (one per claim): orders it holds are not "another run's".
+        self.leases: set[datetime] = set()
         self._lock = threading.Lock()
         self._done: list[Order] = []
         #: What the workers fetched, written by the claiming thread between chunks.

@@ -26,6 +26,16 @@ def get_calls(sandbox, reference: str) -> int:
     return sum(count for route, count in order.calls.items() if route.startswith("GET"))
 
 
+def get_order_calls(sandbox, reference: str) -> int:
+    """Get Order calls only (not label downloads)."""
+    order = sandbox.world.orders[reference]
+    return sum(
+        count
+        for route, count in order.calls.items()
+        if route.startswith("GET") and not route.rstrip("/").endswith("label")
+    )
+
+
 def place(sandbox, processing: int, in_transit: int) -> tuple[list[Order], list[Order]]:
     """``processing`` orders still without a label and ``in_transit`` ones, placed outside
     the budget the test then sets (placing counts against the key too)."""
@@ -66,9 +76,13 @@ def test_a_short_budget_polls_the_processing_orders_before_overdue_transit_ones(
 def test_the_look_after_a_pickup_goes_with_the_processing_polls(sandbox):
     """A labelled order whose pickup time has passed is polled to notice a lost pickup
     callback: it goes before transit backups due earlier; one whose pickup is ahead does not."""
-    _, orders = place(sandbox, processing=0, in_transit=6)
-    picked_up, ahead, moving = orders[:2], orders[2:4], orders[4:]
+    _, orders = place(sandbox, processing=0, in_transit=7)
+    picked_up, ahead, moving, long_ago = orders[:2], orders[2:4], orders[4:6], orders[6:]
     now = timezone.now()
+    # A pickup days ago that never happened: polled every LABELLED_INTERVAL, with the rest.
+    Order.objects.filter(pk__in=[o.pk for o in long_ago]).update(
+        state="ready_for_pickup", pickup_at=now - timedelta(days=3)
+    )
     Order.objects.filter(pk__in=[o.pk for o in picked_up]).update(
         state="ready_for_pickup", pickup_at=now - timedelta(minutes=30)
     )
@@ -76,6 +90,7 @@ def test_the_look_after_a_pickup_goes_with_the_processing_polls(sandbox):
         state="ready_for_pickup", pickup_at=now + timedelta(hours=2)
     )
     due(moving + ahead, minutes_ago=50)
+    due(long_ago, minutes_ago=60)
     due(picked_up, minutes_ago=1)
     with short_budget(sandbox, rate="2/h"):
         refresh.refresh_due(workers=1)
@@ -209,3 +224,32 @@ def test_an_order_due_again_at_once_after_a_failure_waits_for_the_next_run(sandb
         summary = refresh.refresh_due(workers=1, spare=False)
     attempts = sorted(f.reference for f in summary.failures)
     assert attempts == sorted(o.reference for o in orders), "each due order tried, once"
+
+
+def test_a_run_leaves_the_rest_while_another_run_holds_processing_polls(sandbox):
+    """Two runs at once share one budget: while the other run still holds processing polls,
+    this one does not spend that budget on transit backups; once they are done, it does."""
+    processing, moving = place(sandbox, processing=3, in_transit=3)
+    due(moving, minutes_ago=50)
+    due(processing, minutes_ago=1)
+    other_run = timezone.now() + timedelta(minutes=5)
+    Order.objects.filter(pk__in=[o.pk for o in processing]).update(lease_expires_at=other_run)
+    with short_budget(sandbox, rate="1000/m"):
+        held = refresh.refresh_due(workers=1, spare=False)
+        assert [get_order_calls(sandbox, o.reference) for o in moving] == [0] * 3
+        assert held.fetched == 0
+        Order.objects.filter(pk__in=[o.pk for o in processing]).update(lease_expires_at=None)
+        refresh.refresh_due(workers=1, spare=False)
+    assert [get_order_calls(sandbox, o.reference) for o in processing + moving] == [1] * 6
+
+
+def test_a_run_is_not_held_back_by_its_own_claims(sandbox):
+    """One run with many due orders claims them chunk after chunk: its own leased
+    processing polls never stop it from taking the rest."""
+    processing, moving = place(sandbox, processing=60, in_transit=40)
+    due(moving, minutes_ago=50)
+    due(processing, minutes_ago=1)
+    with short_budget(sandbox, rate="1000/m"):
+        summary = refresh.refresh_due(workers=4, spare=False)
+    assert summary.fetched == 100
+    assert [get_order_calls(sandbox, o.reference) for o in processing + moving] == [1] * 100
