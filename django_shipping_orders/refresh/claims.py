@@ -34,7 +34,6 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import policy, states
-from ..conf import shipping_settings
 from ..models import Order
 
 #: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
@@ -124,13 +123,15 @@ def claim_due(
 
 
 def held_elsewhere(
-    account: str | None, own: Iterable[datetime], *, now: datetime | None = None
+    aliases: Iterable[str], own: Iterable[datetime], *, now: datetime | None = None
 ) -> QuerySet[Order]:
-    """The orders due now that another run holds: leased, by a lease that is not in ``own``."""
+    """The orders of accounts ``aliases`` due now that another run holds: leased, by a
+    lease that is not in ``own``."""
     now = now or timezone.now()
-    aliases = [account] if account else shipping_settings.account_aliases
     return (
-        Order.objects.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
+        Order.objects.filter(
+            account__in=list(aliases), next_refresh_at__lte=now, reference__isnull=False
+        )
         .exclude(state__in=states.FINAL_STATES)
         .filter(lease_expires_at__gt=now)
         .exclude(lease_expires_at__in=list(own))
