@@ -202,13 +202,8 @@ def test_no_order_seen_within_the_shortest_gap_can_be_likely_enough():
     assert change_chance(stuck, now=now, policy=P) >= P.SPARE_MIN_CHANCE
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
-    sandbox, sandbox_settings, monkeypatch
-):
-    from django_shipping_orders.refresh import spare
-
-    orders = place(8)
+def likely_moved_in_transit(orders: list[Order]) -> list[Order]:
+    """``orders`` 30 h in transit, last seen 12 h ago: likely moved on, not due for 6 h."""
     now = timezone.now()
     Order.objects.filter(pk__in=[o.pk for o in orders]).update(
         state="in_transit",
@@ -218,6 +213,16 @@ def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
         next_refresh_at=now + 6 * HOUR,
         label="labels/stored.pdf",  # no label download to take a slot of the reserve
     )
+    return orders
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reserve_holds_when_spare_polls_are_picked_by_two_runs_at_once(
+    sandbox, sandbox_settings, monkeypatch
+):
+    from django_shipping_orders.refresh import spare
+
+    orders = likely_moved_in_transit(place(8))
     # Each run saw the whole spare budget free when it picked: together they picked twice it.
     monkeypatch.setattr(spare, "spare_slots", lambda account, policy: len(orders))
     sandbox.set_faults(rate_limit=LIMIT, rate_window=WINDOW, rate_clock="real")
@@ -330,15 +335,7 @@ def test_a_spare_order_another_run_polled_after_this_one_picked_it_is_not_polled
 
     orders = place(6)
     sandbox.advance(5 * 3600)  # picked up at the provider: in transit there too
-    now = timezone.now()
-    Order.objects.filter(pk__in=[o.pk for o in orders]).update(
-        state="in_transit",
-        courier_job_id="CPA1",
-        state_changed_at=now - 30 * HOUR,
-        last_synced_at=now - 12 * HOUR,
-        next_refresh_at=now + 6 * HOUR,
-        label="labels/stored.pdf",
-    )
+    likely_moved_in_transit(orders)
     real_pick = spare.pick
     other_run: list = []
 
