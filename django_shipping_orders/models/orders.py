@@ -42,13 +42,22 @@ class OrderQuerySet(models.QuerySet["Order"]):
     def due(self, account: str | None = None, *, now: datetime | None = None) -> OrderQuerySet:
         """Orders due for a refresh now and not leased, oldest due first (configured accounts only)."""
         now = now or timezone.now()
-        aliases = [account] if account else shipping_settings.account_aliases
         return (
-            self.filter(account__in=aliases, next_refresh_at__lte=now, reference__isnull=False)
-            .exclude(state__in=states.FINAL_STATES)
+            self.due_leased_or_not(account, now=now)
             .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now))
             .order_by("next_refresh_at", "pk")
         )
+
+    def due_leased_or_not(
+        self, account: str | None = None, *, now: datetime | None = None
+    ) -> OrderQuerySet:
+        """Orders due for a refresh now, whether a worker holds them or not (configured
+        accounts only): :meth:`due` without the lease."""
+        now = now or timezone.now()
+        aliases = [account] if account else shipping_settings.account_aliases
+        return self.filter(
+            account__in=aliases, next_refresh_at__lte=now, reference__isnull=False
+        ).exclude(state__in=states.FINAL_STATES)
 
 
 class Order(models.Model):

@@ -123,16 +123,12 @@ def claim_due(
 
 
 def held_elsewhere(
-    aliases: Iterable[str], own: Iterable[datetime], *, now: datetime | None = None
+    account: str | None, own: Iterable[datetime], *, now: datetime | None = None
 ) -> QuerySet[Order]:
-    """The orders of accounts ``aliases`` due now that another run holds: leased, by a
-    lease that is not in ``own``."""
+    """The orders due now that another run holds: leased, by a lease that is not in ``own``."""
     now = now or timezone.now()
     return (
-        Order.objects.filter(
-            account__in=list(aliases), next_refresh_at__lte=now, reference__isnull=False
-        )
-        .exclude(state__in=states.FINAL_STATES)
+        Order.objects.due_leased_or_not(account, now=now)
         .filter(lease_expires_at__gt=now)
         .exclude(lease_expires_at__in=list(own))
     )

@@ -99,8 +99,7 @@ def refresh_due(
         # Processing polls and looks after a pickup (and polls late by MAX_DEFERRAL) first:
         # when the budget runs out, the orders left due are those with hours of room. Also
         # across runs at once: none starts on the rest while another holds first ones.
-        aliases = [account] if account else shipping_settings.account_aliases
-        elsewhere = held_elsewhere(aliases, engine.leases).exclude(account__in=engine.exhausted)
+        elsewhere = held_elsewhere(account, engine.leases).exclude(account__in=engine.exhausted)
         chunk = claim_due(
             queryset, limit=want, policy_settings=engine._policy, others_first=elsewhere
         )

@@ -134,7 +134,6 @@ class _NotPlain(Exception):
     """A value :func:`_copied` leaves to the JSON round trip."""
 
 
-_decimal_as_stored = decimal_as_stored
 #: Integers past this many digits are not read back by ``json`` (``sys.int_info``): left to it.
 _PLAIN_INT = 10**1000
 
@@ -151,7 +150,7 @@ def _copied(value: Any) -> Any:
             if kind is str or item is None or kind is bool:
                 copy[key] = item
             elif kind is Decimal:
-                copy[key] = _decimal_as_stored(item)
+                copy[key] = decimal_as_stored(item)
             else:
                 copy[key] = _copied(item)
         return copy
@@ -160,7 +159,7 @@ def _copied(value: Any) -> Any:
     if kind is str or value is None or kind is bool:
         return value
     if kind is Decimal:
-        return _decimal_as_stored(value)
+        return decimal_as_stored(value)
     if kind is int:
         if -_PLAIN_INT < value < _PLAIN_INT:
             return value
