@@ -70,8 +70,9 @@ def served_first(now: datetime, policy_settings: policy.PolicySettings) -> Q:
     Those still processing (no label, no courier tracking number: the label
     must be noticed within ``PROCESSING_MAX`` of being made; the same test
     as ``policy.is_allocated``, in SQL), the labelled ones whose pickup time
-    has passed (polled ``PICKUP_INTERVAL`` after it, to notice a lost pickup
-    callback within the hour), and any order whose poll is already
+    passed within ``PICKUP_WINDOW`` + ``PICKUP_INTERVAL`` (polled
+    ``PICKUP_INTERVAL`` after it, to notice a lost pickup callback within the
+    hour), and any order whose poll is already
     ``MAX_DEFERRAL`` late, so the others (in transit, with the driver, a
     labelled order waiting for a pickup ahead) are put behind them for that
     long at most, never for ever.
