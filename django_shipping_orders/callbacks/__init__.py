@@ -10,11 +10,12 @@
 from ..redaction import redact_headers, scrub
 from .processing import ProcessResult, process_receipt
 from .queue import process_pending, request_processing
-from .receipts import dedupe_key, store_receipt
+from .receipts import content_key, dedupe_key, store_receipt
 from .reprocessing import reprocess
 
 __all__ = [
     "ProcessResult",
+    "content_key",
     "dedupe_key",
     "process_pending",
     "process_receipt",

@@ -17,6 +17,7 @@ from ..documents import OrderDocument, as_pushed, loads
 from ..exceptions import CallbackError, DocumentError, UnreadableDocument
 from ..models import CallbackReceipt
 from ..providers import Provider
+from .receipts import content_key
 
 _MAX_REFERENCE_LENGTH = CallbackReceipt._meta.get_field("reference").max_length or 64
 
@@ -27,6 +28,18 @@ def examine(body: bytes, provider: Provider) -> OrderDocument:
     Codes: ``invalid_json``, ``not_an_object``, ``invalid_document``, and the
     limits of ``bounded`` (``number_too_large``, ``too_many_items``,
     ``too_deep``, ``unstorable_text``).
+    """
+    return examine_keyed(body, provider, key=False)[0]
+
+
+def examine_keyed(
+    body: bytes, provider: Provider, *, key: bool = True
+) -> tuple[OrderDocument, str]:
+    """:func:`examine`, and the body's ``content_key`` (``""`` unless ``key``).
+
+    The view stores a receipt under its content's key: a body sent again in
+    other bytes (keys in another order, other spacing or escapes) is the same
+    callback, and is recognised as its duplicate.
     """
     try:
         payload: Any = loads(body, shipping_settings.document_limits)
@@ -42,7 +55,7 @@ def examine(body: bytes, provider: Provider) -> OrderDocument:
     except DocumentError as err:
         raise CallbackError(str(err), code="invalid_document") from None
     _check_reference(document.reference)
-    return document
+    return document, content_key(payload) if key else ""
 
 
 def _check_reference(reference: str) -> None:

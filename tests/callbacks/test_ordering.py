@@ -7,12 +7,14 @@ they happened.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from django_shipping_orders import refresh, services, signals
-from django_shipping_orders.models import Order, OrderEvent
+from django_shipping_orders.callbacks import process_pending
+from django_shipping_orders.models import CallbackReceipt, Order, OrderEvent
 
 from .conftest import order_document, post, set_account
 
@@ -109,3 +111,53 @@ def test_webhooks_shuffled_end_at_the_newest_with_one_event_each(client, time_ma
     assert order.state == "completed"
     events = list(order.events.order_by("pk").values_list("to_state", flat=True))
     assert events == ["in_transit", "completed"]
+
+
+@pytest.mark.parametrize("mode", ["inline", "deferred"])
+def test_a_timeless_webhook_sent_again_in_other_bytes_is_a_duplicate_not_news(
+    client, provider, time_machine, state_changes, django_capture_on_commit_callbacks, settings,
+    mode,
+):  # fmt: skip
+    """Without times a body is dated by its arrival: a resend re-encoded by the provider
+    must not pass for news and undo the newer poll."""
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_PROCESSING": mode}
+    first = {"tracking_number": "PPCLOCK", "current_state": "in_transit", "tracking_url": "u1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        time_machine.move_to(AT, tick=False)
+        post(client, json.dumps(first).encode())
+        process_pending()
+        time_machine.move_to(AT + timedelta(minutes=90), tick=False)
+        provider.add(200, {"response": order_document("PPCLOCK", state="completed")})
+        services.refresh_order(Order.objects.get())
+        # 12:40: the same webhook again, keys in another order, other spacing and escapes.
+        time_machine.move_to(AT + timedelta(minutes=100), tick=False)
+        again = (
+            b'{ "tracking_url" : "u\\u0031",\n  "current_state": "in_transit",'
+            b' "tracking_number": "PPCLOCK" }'
+        )
+        post(client, again)
+        process_pending()
+
+    assert CallbackReceipt.objects.order_by("pk").last().status == "ignored"
+    order = Order.objects.get()
+    assert order.state == "completed"
+    assert list(order.events.order_by("pk").values_list("to_state", flat=True)) == [
+        "in_transit",
+        "completed",
+    ]
+    assert state_changes == [("", "in_transit"), ("in_transit", "completed")]
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        b'{"tracking_number": "PPCLOCK", "current_state": "in_transit", "weight": 1.50}',
+        b'{"tracking_number": "PPCLOCK", "current_state": "in_transit", "weight": "1.5"}',
+        b'{"tracking_number": "PPCLOCK", "current_state": "in_transit", "weight": 1.5, "x": 1}',
+    ],
+    ids=["number-spelling", "number-as-text", "one-key-more"],
+)
+def test_content_that_differs_in_any_visible_way_is_not_a_duplicate(client, other):
+    post(client, b'{"tracking_number": "PPCLOCK", "current_state": "in_transit", "weight": 1.5}')
+
+    assert post(client, other).json()["status"] == "processed"
