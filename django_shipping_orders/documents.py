@@ -53,6 +53,10 @@ parse_timestamp = values.timestamp
 MAX_REFERENCE_LENGTH = 64
 #: Longest ``data_warnings`` text kept on an order.
 MAX_WARNINGS_LENGTH = 2000
+#: Order columns not read from one key of their own: the courier (``courier_allocation``
+#: or ``courier_name``), the user's details (``user_attributes`` or ``user``), the price's
+#: currency and the warnings. Equal keys do not mean equal columns for these.
+DERIVED_FIELDS = frozenset({"courier", "price_currency", "data_warnings", *USER_FIELDS.values()})
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .. import policy, states
+from ..documents import DERIVED_FIELDS
 from ..models import Order
 
 #: What the workers need of an order: to fetch it, to tell an unchanged answer, and to
@@ -52,6 +53,7 @@ _CLAIM_FIELDS = (
     "courier_job_id",
     "label_url",
     "next_refresh_at",
+    *sorted(DERIVED_FIELDS),
 )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..documents import OrderDocument
+from ..documents import DERIVED_FIELDS, OrderDocument
 from ..models import Order, PayloadEncoder
-from ..sync import normalize_json
+from ..sync import fitted_fields, normalize_json
 
 _ENCODER = PayloadEncoder()
 
@@ -23,15 +23,25 @@ def unchanged(order: Order, document: OrderDocument) -> bool:
     The stored payload is every document applied merged together
     (``sync.merge_raw``), and every mirrored field, parcel and product is read
     from those keys, so ``apply_document`` would change nothing: only the
-    bookkeeping and the order clock move. The state is compared too: a
-    webhook may have moved it since that payload was stored.
+    bookkeeping and the order clock move. The state and the columns the
+    document sets from other keys than their own (``documents.DERIVED_FIELDS``)
+    are compared too: a webhook may have moved the state, or set such a
+    column from its other key, since that payload was stored.
     """
     stored = order.raw
     if not (document.is_full and document.state == order.state):
         return False
     if not (stored and isinstance(stored, dict)):
         return False
-    return all(key in stored and same_json(v, stored[key]) for key, v in document.raw.items())
+    if not all(key in stored and same_json(v, stored[key]) for key, v in document.raw.items()):
+        return False
+    # A column not read from one key of its own (the courier, from either of two keys) may
+    # hold what a later document said under the other key: those columns are compared too.
+    return all(
+        getattr(order, name) == value
+        for name, value in fitted_fields(document)
+        if name in DERIVED_FIELDS
+    )
 
 
 def same_json(received: Any, stored: Any) -> bool:

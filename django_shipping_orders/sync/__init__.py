@@ -26,7 +26,7 @@ applied in one transaction, their label downloads queued as one task) and
 ``held`` (a drain chunk's writes, sent together when the chunk is applied).
 """
 
-from .apply import SyncResult, apply_document
+from .apply import SyncResult, apply_document, fitted_fields
 from .bookkeeping import (
     mark_printed,
     record_booking,
@@ -48,6 +48,7 @@ __all__ = [
     "begin_placement",
     "discard_placement",
     "finish_placement",
+    "fitted_fields",
     "mark_placement",
     "mark_printed",
     "merge_raw",

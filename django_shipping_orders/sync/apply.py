@@ -9,9 +9,10 @@ running them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
@@ -318,15 +319,25 @@ def _queue_label(order_id: int) -> None:
         )
 
 
-def _apply_fields(order: Order, document: OrderDocument) -> list[str]:
-    """Copy the document's values but the state onto ``order``; returns the fields changed."""
-    changed = []
+def fitted_fields(document: OrderDocument) -> Iterator[tuple[str, Any]]:
+    """The order columns ``document`` sets but the state, each value as its column stores it.
+
+    Some are read from another key than their own (``courier`` from
+    ``courier_allocation`` or ``courier_name``): what decides whether a
+    document changes an order is these values, not only its keys.
+    """
     for name, value in document.fields.items():
         if name == "state":
             continue  # the state has a clock of its own
         if isinstance(value, dict | list):
             value = normalize_json(value)  # compare JSON fields as they read back
-        value = fit(Order, name, value)
+        yield name, fit(Order, name, value)
+
+
+def _apply_fields(order: Order, document: OrderDocument) -> list[str]:
+    """Copy the document's values but the state onto ``order``; returns the fields changed."""
+    changed = []
+    for name, value in fitted_fields(document):
         if getattr(order, name) != value:
             setattr(order, name, value)
             changed.append(name)

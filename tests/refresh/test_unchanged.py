@@ -95,6 +95,25 @@ def test_a_callback_applied_while_the_order_is_fetched_is_not_overwritten(
     assert after.lease_expires_at is None
 
 
+def test_a_column_a_callback_set_from_another_key_is_set_back_by_the_next_poll(
+    sandbox, sandbox_settings
+):
+    """The courier is read from ``courier_allocation`` or ``courier_name``: a poll naming the
+    same allocation as the stored payload still changes the courier a webhook renamed."""
+    (order,) = placed_and_mirrored(sandbox, 1)
+    polled = order.courier
+    other = "Toll" if polled != "toll" else "Aramex"
+    webhook = {"tracking_number": order.reference, "courier_name": other}
+    apply_document("default", get_provider("default").parse_document(webhook), Source.CALLBACK)
+    assert Order.objects.get(pk=order.pk).courier == other.lower()
+    make_due(order)
+
+    summary = refresh.refresh_due()
+
+    assert (summary.changed, summary.unchanged) == (1, 0)
+    assert Order.objects.get(pk=order.pk).courier == polled
+
+
 def test_a_changed_answer_is_applied(sandbox, sandbox_settings):
     (order,) = placed_and_mirrored(sandbox, 1)
     Order.objects.filter(pk=order.pk).update(receiver_name="Someone Else")
