@@ -42,6 +42,10 @@ Status = CallbackReceipt.Status
 #: Receipts applied per transaction: large enough to share its cost, small enough that
 #: the row locks it holds are released within a fraction of a second.
 CHUNK_SIZE = 50
+#: Body bytes per chunk: a chunk closes at this many, however few its receipts. Ordinary
+#: bodies (a few kilobytes) fill ``CHUNK_SIZE`` first; dense ones near the body limit
+#: are applied one or two at a time, so a chunk's time and memory stay bounded.
+CHUNK_BYTES = 2 * 1024 * 1024
 
 
 @dataclass
@@ -52,21 +56,22 @@ class Ready:
     document: OrderDocument
 
 
-def split(receipts: Sequence[CallbackReceipt]) -> list[Ready | CallbackReceipt]:
-    """``receipts`` in order: those a chunk may take with their documents, the rest as they are."""
-    items: list[Ready | CallbackReceipt] = []
-    for receipt in receipts:
-        try:
-            if receipt.truncated or receipt.status != Status.RECEIVED:
-                raise ValueError("not for a chunk")
-            if shipping_settings.account(receipt.account).callback_verify:
-                raise ValueError("verify mode asks the provider first")
-            document = examine(bytes(receipt.body), get_provider(receipt.account))
-        except Exception:  # recorded on the receipt when it is processed on its own
-            items.append(receipt)
-            continue
-        items.append(Ready(receipt, document.pushed(receipt.received_at)))
-    return items
+def ready(receipt: CallbackReceipt) -> Ready | None:
+    """``receipt`` with the document read from its body, or None when a chunk may not take it.
+
+    Read just before its chunk is applied, never a whole batch ahead: a body
+    within every limit may still parse into tens of megabytes (a thousand
+    arrays of numbers), so only the bodies of one chunk are held parsed at once.
+    """
+    try:
+        if receipt.truncated or receipt.status != Status.RECEIVED:
+            return None
+        if shipping_settings.account(receipt.account).callback_verify:
+            return None  # verify mode asks the provider first
+        document = examine(bytes(receipt.body), get_provider(receipt.account))
+    except Exception:  # recorded on the receipt when it is processed on its own
+        return None
+    return Ready(receipt, document.pushed(receipt.received_at))
 
 
 def process_chunk(chunk: Sequence[Ready]) -> list[str] | None:

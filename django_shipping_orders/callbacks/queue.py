@@ -15,6 +15,7 @@ tight loop and every run makes progress.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.cache import BaseCache, caches
@@ -38,12 +39,16 @@ _DRAIN_QUEUED_KEY = "shipping_orders:callbacks:drain-queued"
 #: How long that key lives if its task is lost; the every-minute schedule covers the rest.
 _DRAIN_QUEUED_TIMEOUT = 60
 #: How long the drain's lock outlives a drain that was killed (a worker's timeout, a
-#: restart): the drain renews it after every batch, so it can be short.
+#: restart): the drain renews it after every chunk, so it can be short.
 DRAIN_GUARD = 120
 #: Receipts fetched per round of a drain.
 _DRAIN_BATCH = 200
 #: In inline mode, a receipt still ``received`` after this long was left behind by its request.
 _INLINE_LEFT_BEHIND = timedelta(minutes=1)
+
+
+def _nothing() -> None:
+    """What :func:`_process_batch` renews when no guard is given."""
 
 
 def request_processing() -> None:
@@ -107,9 +112,9 @@ def _drain(cache: BaseCache, counts: dict[str, int], guard: locks.Guard) -> None
             return
         last_pk = max(last_pk, batch[-1].pk)
         attempted.update(receipt.pk for receipt in batch)  # never taken twice in one run
-        for status in _process_batch(batch):
+        # Renewed after every chunk: still working, so the next drain keeps waiting.
+        for status in _process_batch(batch, guard.renew):
             counts[status] = counts.get(status, 0) + 1
-        guard.renew()  # still working: the next drain keeps waiting
 
 
 def _passed_by(
@@ -121,25 +126,40 @@ def _passed_by(
     return list(waiting.filter(pk__in=fresh).order_by("pk")) if fresh else []
 
 
-def _process_batch(batch: list[CallbackReceipt]) -> list[str]:
-    """The outcomes of ``batch``, in order of arrival: in chunks where they may be, else alone."""
-    items = chunks.split(batch)
+def _process_batch(batch: list[CallbackReceipt], renew: Callable[[], None] = _nothing) -> list[str]:
+    """The outcomes of ``batch``, in order of arrival: in chunks where they may be, else alone.
+
+    Each body is read as its chunk fills (``chunks.ready``), and a chunk
+    closes at ``CHUNK_SIZE`` receipts or ``CHUNK_BYTES`` of bodies: what a
+    drain holds parsed, and the time to its next commit, stay bounded however
+    dense the bodies. ``renew`` is called after each chunk (the drain's guard).
+    """
     outcomes: list[str] = []
     chunk: list[chunks.Ready] = []
-    for item in [*items, None]:
-        if isinstance(item, chunks.Ready) and len(chunk) < chunks.CHUNK_SIZE:
-            chunk.append(item)
-            continue
+    size = 0
+
+    def apply() -> None:
+        nonlocal chunk, size
         if chunk:
             done = chunks.process_chunk(chunk)
             if done is None:  # rolled back: each receipt under its own guard
-                done = [_process_one(ready.receipt) for ready in chunk]
-            outcomes += done
-            chunk = []
-        if isinstance(item, chunks.Ready):
-            chunk.append(item)
-        elif item is not None:
-            outcomes.append(_process_one(item))
+                done = [_process_one(item.receipt) for item in chunk]
+            outcomes.extend(done)
+            chunk, size = [], 0
+            renew()
+
+    for receipt in batch:
+        item = chunks.ready(receipt)
+        if item is None:
+            apply()  # in order of arrival: the chunk before it first
+            outcomes.append(_process_one(receipt))
+            renew()
+            continue
+        chunk.append(item)
+        size += len(receipt.body)
+        if len(chunk) >= chunks.CHUNK_SIZE or size >= chunks.CHUNK_BYTES:
+            apply()
+    apply()
     return outcomes
 
 

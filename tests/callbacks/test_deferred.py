@@ -215,3 +215,50 @@ def test_a_chunk_that_fails_is_undone_and_its_receipts_taken_one_by_one(
     assert calls == ["PPONE", "PPTWO", "PPONE", "PPTWO"]  # the chunk, then one at a time
     assert set(Order.objects.values_list("reference", flat=True)) == {"PPONE", "PPTWO"}
     assert not CallbackReceipt.objects.exclude(status=Status.PROCESSED).exists()
+
+
+class Killed(BaseException):
+    """What a worker's memory limit or timeout does to the drain: it ends, mid-work."""
+
+
+def test_a_body_that_kills_the_drain_as_it_is_read_leaves_the_chunks_before_it_applied(
+    client, deferred, queued, monkeypatch
+):
+    for index in range(3):
+        post(client, webhook(f"PPBEFORE{index}"))
+    post(client, webhook("PPDENSE"))  # within every limit, and too heavy for the worker
+    post(client, webhook("PPAFTER"))
+    real = queue.chunks.examine
+
+    def examine(body: bytes, provider: Any) -> Any:
+        if b"PPDENSE" in body:
+            raise Killed
+        return real(body, provider)
+
+    monkeypatch.setattr(queue.chunks, "examine", examine)
+    monkeypatch.setattr(queue.chunks, "CHUNK_BYTES", 1)  # as for bodies near the size limit
+
+    with pytest.raises(Killed):
+        queue.process_pending()
+
+    statuses = dict(CallbackReceipt.objects.values_list("reference", "status"))
+    assert [statuses[f"PPBEFORE{i}"] for i in range(3)] == [Status.PROCESSED] * 3
+    assert statuses["PPDENSE"] == statuses["PPAFTER"] == Status.RECEIVED
+
+
+def test_a_chunk_closes_at_its_byte_budget(client, deferred, queued, monkeypatch):
+    for index in range(5):
+        post(client, webhook(f"PPBYTES{index}"))
+    size = len(bytes(CallbackReceipt.objects.first().body))
+    monkeypatch.setattr(queue.chunks, "CHUNK_BYTES", size * 2)
+    sizes: list[int] = []
+    real = queue.chunks.process_chunk
+
+    def counted(chunk: Any) -> Any:
+        sizes.append(len(chunk))
+        return real(chunk)
+
+    monkeypatch.setattr(queue.chunks, "process_chunk", counted)
+
+    assert queue.process_pending() == {"processed": 5}
+    assert sizes == [2, 2, 1]

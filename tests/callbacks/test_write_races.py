@@ -177,9 +177,9 @@ def test_a_receipt_committed_during_the_drain_below_its_ids_is_processed(
     real_batch = queue._process_batch
     batches: list[list[int]] = []
 
-    def batch_then_the_slow_view_commits(batch: list[CallbackReceipt]) -> list[str]:
+    def batch_then_the_slow_view_commits(batch: list[CallbackReceipt], *args: Any) -> list[str]:
         batches.append([receipt.pk for receipt in batch])
-        outcomes = real_batch(batch)
+        outcomes = real_batch(batch, *args)
         if len(batches) == 1:
             late = document("PPLATE", "ready_for_pickup", "2025-01-01T09:00:00Z")
             _stored(late, pk=slow_id)
