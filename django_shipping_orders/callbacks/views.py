@@ -46,14 +46,8 @@ from ..documents import OrderDocument
 from ..exceptions import CallbackError, UnknownAccount
 from ..models import CallbackReceipt
 from ..providers import get_provider
-from ..redaction import (
-    ScrubbingExceptionReporter,
-    get_logger,
-    redact_headers,
-    scrub,
-    scrub_bytes,
-)
-from .bodies import examine
+from ..redaction import ScrubbingExceptionReporter, get_logger, redact_headers, scrub, scrub_bytes
+from .bodies import examine_keyed
 from .processing import process_receipt, send_failed
 from .queue import request_processing
 from .receipts import TRUNCATED_KEEP_BYTES, dedupe_key, store_receipt
@@ -141,7 +135,8 @@ class CallbackView(View):
         receipt = CallbackReceipt(
             account=config.alias,
             body=body,
-            content_type=request.META.get("CONTENT_TYPE", "")[:255],
+            # A NUL in a header reaches the view through some servers; no database stores it.
+            content_type=storable(request.META.get("CONTENT_TYPE", ""))[:255],
             remote_addr=_remote_addr(request),
             headers=redact_headers(request.headers, config),
             dedupe_key=dedupe_key(body),
@@ -223,7 +218,8 @@ def _judge(
             f"Send the body as application/json, not {request.content_type or 'no content type'!r}.",
         ), None
     try:
-        return None, examine(body, get_provider(receipt.account))
+        document, receipt.dedupe_key = examine_keyed(body, get_provider(receipt.account))
+        return None, document
     except CallbackError as err:
         return (err.code, str(err)), None
     except Exception as err:
@@ -321,11 +317,13 @@ def _address_allowed(request: HttpRequest, account: AccountSettings) -> bool:
 
 
 def _remote_addr(request: HttpRequest) -> str | None:
+    """The sender's address, without an IPv6 interface (``%eth0``: ``inet`` refuses it)."""
     value = (request.META.get("REMOTE_ADDR") or "").strip()
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value.split("%", 1)[0])
     except ValueError:
         return None
+    return str(address)
 
 
 def _read_body(request: HttpRequest, limit: int) -> tuple[bytes, int]:
@@ -371,7 +369,8 @@ def _record_rejection(request: HttpRequest, account: AccountSettings, reason: st
         CallbackReceipt.objects.create(
             account=account.alias,
             body=body,
-            content_type=request.META.get("CONTENT_TYPE", "")[:255],
+            # A NUL in a header reaches the view through some servers; no database stores it.
+            content_type=storable(request.META.get("CONTENT_TYPE", ""))[:255],
             remote_addr=address,
             headers=redact_headers(request.headers, account),
             status=Status.REJECTED,

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..bounded import storable
 from .orders import Order
 
 #: A receipt left ``received`` this long is taken as stuck (its worker died mid-way).
@@ -116,7 +117,9 @@ class CallbackReceipt(models.Model):
         return loads(bytes(self.body))
 
     def pretty_body(self) -> str:
+        """The body as indented JSON for staff, or as text when it is not JSON."""
         try:
-            return json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
-        except ValueError:
+            text = json.dumps(json.loads(bytes(self.body)), indent=2, ensure_ascii=False)
+            return storable(text)  # a lone surrogate (``"\\ud800"``) cannot be sent as UTF-8
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to read back
             return bytes(self.body).decode("utf-8", "replace")

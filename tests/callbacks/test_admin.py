@@ -126,3 +126,21 @@ def test_reprocess_action_needs_the_change_permission(client, viewer):
     assert response.status_code in (200, 302, 403)
     receipt.refresh_from_db()
     assert receipt.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b"[" * 50_000 + b"]" * 50_000, "[[[["),  # refused as too deep; kept for staff
+        (b'{"tracking_number": "PPLONE", "note": "\\ud800"}', "\\ud800"),  # a lone surrogate
+    ],
+    ids=["nested-too-deep", "lone-surrogate"],
+)
+def test_the_page_of_a_refused_body_opens(client, staff, body, shown):
+    assert post(client, body).status_code == 400
+    receipt = CallbackReceipt.objects.get()
+
+    response = staff.get(reverse("admin:shipping_orders_callbackreceipt_change", args=[receipt.pk]))
+
+    assert response.status_code == 200
+    assert shown in response.content.decode()

@@ -168,3 +168,28 @@ def test_a_receipt_whose_processing_raises_anything_is_failed_and_the_drain_goes
     assert failed.reference == "PPBOOM"
     assert "RuntimeError" in failed.error
     assert set(Order.objects.values_list("reference", flat=True)) == {"PPA", "PPC"}
+
+
+def test_a_nul_in_the_content_type_is_refused_and_stored_on_every_database(client):
+    response = post(client, webhook("PPNULTYPE"), content_type="application/json\x00")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "unsupported_content_type"
+    receipt = CallbackReceipt.objects.get()
+    assert receipt.content_type == "application/json\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("fe80::1234:5678:9abc:def0%wlx00c0ca123456", "fe80::1234:5678:9abc:def0"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("203.0.113.9", "203.0.113.9"),
+        ("not an address", None),
+    ],
+)
+def test_the_sender_address_is_stored_as_the_column_holds_it(client, sent, stored):
+    response = post(client, webhook("PPADDR"), REMOTE_ADDR=sent)
+
+    assert response.status_code == 200
+    assert CallbackReceipt.objects.get().remote_addr == stored
