@@ -19,6 +19,7 @@ Where it is applied:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -79,9 +80,13 @@ def scrub(text: str, account: AccountSettings | str | None = None) -> str:
     an alias adds nothing (its account is among the configured ones).
     """
     extra = account if isinstance(account, AccountSettings) else None
-    for secret in _secrets(extra):
+    secrets = _secrets(extra)
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if "%" in text or "\\" in text:
+        # Encoded another way: lowercase hex, in part, or JSON-escaped (``\\/``, ``\\u0041``).
+        text = _text_spellings(tuple(secrets)).sub(REDACTED, text)
     if "@" in text:
         # A broker's or a cache's URL in an error message carries its password.
         text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
@@ -111,7 +116,58 @@ def scrub_bytes(data: bytes, account: AccountSettings | str | None = None) -> by
         encoded = secret.encode()
         if encoded in data:
             data = data.replace(encoded, REDACTED.encode())
+    if b"%" in data or b"\\" in data:
+        # Escaped by the provider's JSON (``\\/``, ``\\u00e9``) or URL-encoded, the secret
+        # reads back in clear once parsed: every such spelling is blanked out too.
+        long_enough = tuple(s for s in _secrets(extra) if len(s) >= MIN_DATA_SECRET_LENGTH)
+        if long_enough:
+            data = _bytes_spellings(long_enough).sub(REDACTED.encode(), data)
     return data
+
+
+@functools.lru_cache(maxsize=8)
+def _text_spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    """:func:`_spellings_pattern` for text (log records, error messages)."""
+    return re.compile(_spellings_pattern(secrets, in_bytes=False))
+
+
+@functools.lru_cache(maxsize=8)
+def _bytes_spellings(secrets: tuple[str, ...]) -> re.Pattern[bytes]:
+    """:func:`_spellings_pattern` for undecoded data (provider answers, callback bodies)."""
+    return re.compile(_spellings_pattern(secrets, in_bytes=True).encode())
+
+
+def _spellings_pattern(secrets: tuple[str, ...], *, in_bytes: bool) -> str:
+    """One pattern (ASCII) matching each of ``secrets`` however it is written, character by character.
+
+    Each character as itself, percent-encoded (either case of hex), or as a
+    JSON escape (``\\uXXXX`` in either case, ``\\/``, ``\\"``, ``\\\\``). Longest secret first.
+    """
+    return "|".join(
+        "".join(_any_spelling(char, in_bytes) for char in secret)
+        for secret in sorted(secrets, key=len, reverse=True)
+    )
+
+
+def _any_spelling(char: str, in_bytes: bool) -> str:
+    """A pattern (ASCII text) for ``char`` as itself, percent-encoded or JSON-escaped."""
+    utf8 = char.encode("utf-8", "surrogatepass")
+    if in_bytes:
+        ways = ["".join(f"\\x{byte:02x}" for byte in utf8)]
+    else:
+        ways = [f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"]
+    ways.append("".join("%" + _hex_any_case(byte, 2) for byte in utf8))
+    if ord(char) <= 0xFFFF:
+        ways.append("\\\\u" + _hex_any_case(ord(char), 4))
+    if char in '/"\\':
+        ways.append("\\\\" + f"\\x{ord(char):02x}")
+    if char == " ":
+        ways.append("\\+")
+    return "(?:" + "|".join(ways) + ")"
+
+
+def _hex_any_case(number: int, digits: int) -> str:
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{number:0{digits}x}")
 
 
 # -- the secrets ----------------------------------------------------------------------------
