@@ -55,6 +55,27 @@ def _check_culling(alias: str, config: dict[str, Any], accounts: int) -> list[Ch
     except (TypeError, ValueError):
         return []  # Django reports its own options
     shared = alias in ("default", getattr(settings, "SESSION_CACHE_ALIAS", "default"))
+    # Another alias on the same table (or directory) culls it by its own MAX_ENTRIES.
+    same_store = sorted(
+        other
+        for other, theirs in (getattr(settings, "CACHES", {}) or {}).items()
+        if other != alias
+        and config.get("LOCATION")
+        and isinstance(theirs, dict)
+        and theirs.get("BACKEND") == config.get("BACKEND")
+        and theirs.get("LOCATION") == config.get("LOCATION")
+    )
+    if same_store:
+        return [
+            Error(
+                f"The rate limit cache {alias!r} keeps its entries where {same_store[0]!r} "
+                f"does (LOCATION {config.get('LOCATION')!r}): that alias's entries cull it, "
+                "so the rate budget can be evicted and the providers' rate limits exceeded.",
+                hint=f"Give CACHES[{alias!r}] a LOCATION of its own (for the database cache, "
+                "its own table: then run createcachetable), or use Redis. See docs/scaling.md.",
+                id="shipping_orders.E012",
+            )
+        ]
     # Each account's budget is a few keys (log, state, lock); a dedicated alias holds only those.
     need = SAFE_SHARED_ENTRIES if shared else 10 * max(1, accounts) + 20
     if max_entries >= need and not (shared and cull_frequency == 0):

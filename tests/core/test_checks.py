@@ -351,3 +351,17 @@ class MyLocMemCache(LocMemCache):
 def test_e010_sees_through_a_subclass_of_local_memory():
     local = {"default": {"BACKEND": "tests.core.test_checks.MyLocMemCache"}}
     assert "shipping_orders.E010" in ids(run({"ACCOUNTS": {"default": GOOD}}, caches=local))
+
+
+def test_e012_a_dedicated_alias_on_the_site_cache_table_is_culled_with_it():
+    db = "django.core.cache.backends.db.DatabaseCache"
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    shared_table = {
+        "default": {"BACKEND": db, "LOCATION": "django_cache"},
+        "shipping": {"BACKEND": db, "LOCATION": "django_cache"},
+    }
+    messages = run(setting, caches=shared_table)
+    assert ids(messages) == ["shipping_orders.E012"]
+    assert "'default'" in messages[0].msg and "LOCATION of its own" in messages[0].hint
+    own_table = {**shared_table, "shipping": {"BACKEND": db, "LOCATION": "shipping_cache"}}
+    assert run(setting, caches=own_table) == []
