@@ -82,10 +82,13 @@ def check_account(alias: str, given: Any) -> list[CheckMessage]:
             if not (isinstance(provider_class, type) and issubclass(provider_class, Provider)):
                 messages.append(_unknown_provider(where, account.provider, imported=True))
                 provider_class = None
-    if not given.get("API_KEY") and "API_KEY" not in wrong:
+    api_key = given.get("API_KEY")
+    if (not api_key or (isinstance(api_key, str) and not api_key.strip())) and (
+        "API_KEY" not in wrong
+    ):
         messages.append(
             Error(
-                f"{where} has no API_KEY.",
+                f"{where} has no API_KEY{' (only spaces)' if api_key else ''}.",
                 hint="Set API_KEY from the environment (never commit it). " + DOCS,
                 id="shipping_orders.E003",
             )

@@ -36,11 +36,59 @@ def _importable(module: str) -> bool:
 
 @register(Tags.compatibility)
 def check_task_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """django-q2 must have a broker it can reach: named explicitly, its library installed."""
+    """django-q2 must be installed and have a broker it can reach: named, its library installed."""
     cluster = getattr(settings, "Q_CLUSTER", None)
     cluster = cluster if isinstance(cluster, dict) else {}
+    messages = _cluster_setup(cluster)
     if cluster.get("sync"):
-        return []  # tasks run inline (tests): no broker is used
+        return messages  # tasks run inline (tests): no broker is used
+    return messages + _broker(cluster)
+
+
+def _cluster_setup(cluster: dict[str, Any]) -> list[CheckMessage]:
+    """E021 (django_q not installed), E022 (the ORM broker's database), W022 (retry, timeout)."""
+    messages: list[CheckMessage] = []
+    if "django_q" not in getattr(settings, "INSTALLED_APPS", ()):
+        messages.append(
+            Error(
+                '"django_q" is not in INSTALLED_APPS: label downloads, deferred callbacks and '
+                "the scheduled refreshes are django-q2 tasks, and they need its tables.",
+                hint='Add "django_q" to INSTALLED_APPS and run migrate. See README.md.',
+                id="shipping_orders.E021",
+            )
+        )
+    orm = cluster.get("orm")
+    if orm and not cluster.get("broker_class") and orm not in getattr(settings, "DATABASES", {}):
+        messages.append(
+            Error(
+                f"Q_CLUSTER['orm'] names the database {orm!r}, which is not in DATABASES: "
+                "no task could be queued.",
+                hint='Name a key of DATABASES ("orm": "default").',
+                id="shipping_orders.E022",
+            )
+        )
+    retry, timeout = cluster.get("retry"), cluster.get("timeout")
+    if (
+        isinstance(retry, int | float)
+        and isinstance(timeout, int | float)
+        and not isinstance(retry, bool)
+        and not isinstance(timeout, bool)
+        and retry <= timeout
+    ):
+        messages.append(
+            Warning(
+                f"Q_CLUSTER's retry ({retry:g} s) is not longer than its timeout "
+                f"({timeout:g} s): a task still running is handed to another worker and "
+                "runs twice.",
+                hint="Set retry above timeout (the README uses timeout 120, retry 180).",
+                id="shipping_orders.W022",
+            )
+        )
+    return messages
+
+
+def _broker(cluster: dict[str, Any]) -> list[CheckMessage]:
+    """E020 / W020: the broker django-q2 would use, and whether its library is installed."""
     if cluster.get("broker_class"):
         path = str(cluster["broker_class"])
         module = path.rpartition(".")[0]

@@ -1,10 +1,12 @@
-"""System check ``shipping_orders.E013``: values of the right type that still cannot work.
+"""System checks ``shipping_orders.E013`` and ``W023``: values of the right type that still cannot work.
 
 :mod:`.setting` reports missing keys and wrong types; this module reports what
 would only show later, in a log line or a refused request: an address list
 given as one string, an address that is not one, a state nobody knows, a
 ``BASE_URL`` that is not a web address, a ``LABEL_ROOT`` that is a file, an
-account alias that cannot be a part of the callback URL.
+account alias that cannot be a part of the callback URL; and (W023) a
+``LABEL_ROOT`` inside ``MEDIA_ROOT``, whose labels the media server would hand
+to anyone with their address.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .. import states
 from ..conf import SETTING_NAME
@@ -45,12 +47,33 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
                 "Point LABEL_ROOT at a directory (created when the first label is saved).",
             )
         )
+    media = getattr(settings, "MEDIA_ROOT", "")
+    if isinstance(root, str | PurePath) and str(root) and media and _inside(root, media):
+        messages.append(
+            Warning(
+                f"{SETTING_NAME}['LABEL_ROOT'] ({str(root)!r}) is inside MEDIA_ROOT: labels "
+                "carry the receiver's name and address, and the media server hands them to "
+                "anyone with their address, without the admin's permission check.",
+                hint="Point LABEL_ROOT at a directory no web server serves (the default is "
+                "BASE_DIR / 'private-media'). See docs/admin.md.",
+                id="shipping_orders.W023",
+            )
+        )
     accounts = raw.get("ACCOUNTS")
     if isinstance(accounts, dict):
         for alias, account in accounts.items():
             if isinstance(account, dict):
                 messages.extend(_check_account(str(alias), account))
     return messages
+
+
+def _inside(path: str | PurePath, parent: str | PurePath) -> bool:
+    """Whether ``path`` is ``parent`` or below it, links resolved."""
+    try:
+        path, parent = os.path.realpath(path), os.path.realpath(parent)
+        return os.path.commonpath([path, parent]) == parent
+    except (TypeError, ValueError):  # relative and absolute, other drives: not inside
+        return False
 
 
 def _check_account(alias: str, given: dict[str, Any]) -> list[CheckMessage]:

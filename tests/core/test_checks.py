@@ -365,3 +365,9 @@ def test_e012_a_dedicated_alias_on_the_site_cache_table_is_culled_with_it():
     assert "'default'" in messages[0].msg and "LOCATION of its own" in messages[0].hint
     own_table = {**shared_table, "shipping": {"BACKEND": db, "LOCATION": "shipping_cache"}}
     assert run(setting, caches=own_table) == []
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_e003_an_api_key_of_spaces_is_no_api_key(blank):
+    messages = run({"ACCOUNTS": {"default": {**GOOD, "API_KEY": blank}}})
+    assert ids(messages) == ["shipping_orders.E003"]

@@ -189,3 +189,30 @@ def test_manage_py_with_settings_mistakes_prints_checks_not_a_traceback(tmp_path
     for check in ("E002", "E003", "E004", "E006", "E007"):
         assert f"(shipping_orders.{check})" in result.stderr
     assert "LABEL_STORGE" in result.stderr and "REFRESH_WORKERS" in result.stderr
+
+
+def test_e021_django_q_must_be_installed(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_q"]
+    messages = queue_messages({"name": "shop", "orm": "default"})
+    assert ids(messages) == ["shipping_orders.E021"]
+    assert "INSTALLED_APPS" in messages[0].hint
+
+
+def test_e022_the_orm_broker_must_name_a_database():
+    [message] = queue_messages({"name": "shop", "orm": "tasks"})
+    assert message.id == "shipping_orders.E022"
+    assert "'tasks'" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("timeout", "retry", "warned"), [(120, 120, True), (120, 60, True), (120, 180, False)]
+)
+def test_w022_retry_must_outlast_the_timeout(timeout, retry, warned):
+    cluster = {"name": "shop", "orm": "default", "timeout": timeout, "retry": retry}
+    messages = queue_messages(cluster)
+    assert ids(messages) == (["shipping_orders.W022"] if warned else [])
+
+
+def test_a_task_queue_running_inline_still_needs_django_q_installed(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_q"]
+    assert ids(queue_messages({"name": "shop", "sync": True})) == ["shipping_orders.E021"]

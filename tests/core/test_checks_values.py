@@ -58,3 +58,16 @@ def test_label_root_pointing_at_a_file(tmp_path):
     [message] = run({"ACCOUNTS": {"a": GOOD}, "LABEL_ROOT": str(path)})
     assert "which is a file, not a directory" in message
     assert run({"ACCOUNTS": {"a": GOOD}, "LABEL_ROOT": str(tmp_path / "not-yet")}) == []
+
+
+@pytest.mark.parametrize(
+    ("label_root", "warned"),
+    [("media/labels", True), ("media", True), ("private-media", False), ("mediaeval", False)],
+)
+def test_w023_labels_inside_media_root_are_served_to_anyone(tmp_path, label_root, warned):
+    setting = {"ACCOUNTS": {"default": GOOD}, "LABEL_ROOT": str(tmp_path / label_root)}
+    with override_settings(SHIPPING_ORDERS=setting, MEDIA_ROOT=str(tmp_path / "media")):
+        messages = check_values()
+    assert [m.id for m in messages] == (["shipping_orders.W023"] if warned else [])
+    if warned:
+        assert "MEDIA_ROOT" in messages[0].msg and "private-media" in messages[0].hint
