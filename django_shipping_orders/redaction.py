@@ -20,13 +20,14 @@ Where it is applied:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import quote
+from typing import Any, AnyStr
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.safestring import SafeString, mark_safe
@@ -62,12 +63,11 @@ def redact_headers(
     also by its value, when it carries a configured secret under an
     unexpected name.
     """
-    secrets = _secrets(account)
     result = {}
     for name, value in headers.items():
         text = str(value)
-        if is_secret_header(name, account) or any(secret in text for secret in secrets):
-            text = REDACTED
+        if is_secret_header(name, account) or scrub(text, account) != text:
+            text = REDACTED  # a secret in it, however written: the whole value goes
         result[str(name)] = text.replace("\x00", "\\x00")
     return result
 
@@ -77,16 +77,11 @@ def scrub(text: str, account: AccountSettings | str | None = None) -> str:
 
     The secrets of every account in ``SHIPPING_ORDERS`` are replaced, plus
     those of ``account`` when it is an ``AccountSettings`` built elsewhere;
-    an alias adds nothing (its account is among the configured ones).
+    an alias adds nothing (its account is among the configured ones). Each is
+    found however it is written (:func:`_spellings_pattern`).
     """
     extra = account if isinstance(account, AccountSettings) else None
-    secrets = _secrets(extra)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    if "%" in text or "\\" in text:
-        # Encoded another way: lowercase hex, in part, or JSON-escaped (``\\/``, ``\\u0041``).
-        text = _text_spellings(tuple(secrets)).sub(REDACTED, text)
+    text = _blank(text, _secrets(extra))
     if "@" in text:
         # A broker's or a cache's URL in an error message carries its password.
         text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
@@ -106,23 +101,55 @@ def scrub_bytes(data: bytes, account: AccountSettings | str | None = None) -> by
 
     Done on the bytes, before anything parses or stores them: a secret echoed
     in a field never reaches an ``Order``, its ``raw``, the admin or the API.
+    A body in UTF-16 or UTF-32 (JSON allows them) is searched as the text it is.
     """
     extra = account if isinstance(account, AccountSettings) else None
-    for secret in _secrets(extra):
-        if len(secret) < MIN_DATA_SECRET_LENGTH:
-            # A short secret ("s3cret") also spells ordinary data: blanking it out of an
-            # order reference would mirror the wrong order. Logs and errors still hide it.
-            continue
+    # A short secret ("s3cret") also spells ordinary data: blanking it out of an order
+    # reference would mirror the wrong order. Logs and errors still hide it.
+    secrets = tuple(s for s in _secrets(extra) if len(s) >= MIN_DATA_SECRET_LENGTH)
+    if not secrets or not data:
+        return data
+    encoding = json.detect_encoding(data)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            return data  # not JSON: refused as such, never parsed
+        blanked = _blank(text, secrets)
+        return data if blanked == text else blanked.encode(encoding)
+    if _maybe_encoded(data, secrets):
+        return _bytes_spellings(secrets).sub(REDACTED.encode(), data)
+    for secret in secrets:
         encoded = secret.encode()
         if encoded in data:
             data = data.replace(encoded, REDACTED.encode())
-    if b"%" in data or b"\\" in data:
-        # Escaped by the provider's JSON (``\\/``, ``\\u00e9``) or URL-encoded, the secret
-        # reads back in clear once parsed: every such spelling is blanked out too.
-        long_enough = tuple(s for s in _secrets(extra) if len(s) >= MIN_DATA_SECRET_LENGTH)
-        if long_enough:
-            data = _bytes_spellings(long_enough).sub(REDACTED.encode(), data)
     return data
+
+
+def _blank(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with each of ``secrets`` replaced, however written."""
+    if not secrets:
+        return text
+    if _maybe_encoded(text, secrets):
+        # One pass that also takes each escape whole: a literal pass first could leave
+        # half an escape behind (``\\/secret`` would become ``\\[redacted]``, broken JSON).
+        return _text_spellings(secrets).sub(REDACTED, text)
+    for secret in secrets:  # longest first
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _maybe_encoded(data: AnyStr, secrets: tuple[str, ...]) -> bool:
+    """Whether ``data`` may hold a secret written another way than as itself."""
+    if isinstance(data, bytes):
+        return b"%" in data or b"\\" in data or (b"+" in data and _has_space(secrets))
+    return "%" in data or "\\" in data or ("+" in data and _has_space(secrets))
+
+
+@functools.lru_cache(maxsize=8)
+def _has_space(secrets: tuple[str, ...]) -> bool:
+    return any(" " in secret for secret in secrets)
 
 
 @functools.lru_cache(maxsize=8)
@@ -133,15 +160,17 @@ def _text_spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
 
 @functools.lru_cache(maxsize=8)
 def _bytes_spellings(secrets: tuple[str, ...]) -> re.Pattern[bytes]:
-    """:func:`_spellings_pattern` for undecoded data (provider answers, callback bodies)."""
+    """:func:`_spellings_pattern` for undecoded UTF-8 (provider answers, callback bodies)."""
     return re.compile(_spellings_pattern(secrets, in_bytes=True).encode())
 
 
 def _spellings_pattern(secrets: tuple[str, ...], *, in_bytes: bool) -> str:
     """One pattern (ASCII) matching each of ``secrets`` however it is written, character by character.
 
-    Each character as itself, percent-encoded (either case of hex), or as a
-    JSON escape (``\\uXXXX`` in either case, ``\\/``, ``\\"``, ``\\\\``). Longest secret first.
+    Each character as a JSON escape (``\\uXXXX`` in either case, a surrogate pair
+    above U+FFFF, ``\\/``, ``\\"``, ``\\\\``), percent-encoded (either case of hex; ``+``
+    for a space), or as itself, tried in that order so that an escape is taken
+    whole. Longest secret first.
     """
     return "|".join(
         "".join(_any_spelling(char, in_bytes) for char in secret)
@@ -150,19 +179,24 @@ def _spellings_pattern(secrets: tuple[str, ...], *, in_bytes: bool) -> str:
 
 
 def _any_spelling(char: str, in_bytes: bool) -> str:
-    """A pattern (ASCII text) for ``char`` as itself, percent-encoded or JSON-escaped."""
+    """A pattern (ASCII text) for ``char``: JSON-escaped, percent-encoded, or as itself."""
+    code = ord(char)
     utf8 = char.encode("utf-8", "surrogatepass")
-    if in_bytes:
-        ways = ["".join(f"\\x{byte:02x}" for byte in utf8)]
-    else:
-        ways = [f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"]
-    ways.append("".join("%" + _hex_any_case(byte, 2) for byte in utf8))
-    if ord(char) <= 0xFFFF:
-        ways.append("\\\\u" + _hex_any_case(ord(char), 4))
+    ways = []
     if char in '/"\\':
-        ways.append("\\\\" + f"\\x{ord(char):02x}")
+        ways.append("\\\\" + f"\\x{code:02x}")
+    if code <= 0xFFFF:
+        ways.append("\\\\u" + _hex_any_case(code, 4))
+    else:
+        high, low = 0xD800 + ((code - 0x10000) >> 10), 0xDC00 + ((code - 0x10000) & 0x3FF)
+        ways.append("\\\\u" + _hex_any_case(high, 4) + "\\\\u" + _hex_any_case(low, 4))
+    ways.append("".join("%" + _hex_any_case(byte, 2) for byte in utf8))
     if char == " ":
         ways.append("\\+")
+    if in_bytes:
+        ways.append("".join(f"\\x{byte:02x}" for byte in utf8))
+    else:
+        ways.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
     return "(?:" + "|".join(ways) + ")"
 
 
@@ -173,35 +207,50 @@ def _hex_any_case(number: int, digits: int) -> str:
 # -- the secrets ----------------------------------------------------------------------------
 
 _cache_lock = threading.Lock()
-_configured: list[str] | None = None
+_configured: tuple[int, tuple[str, ...]] | None = None
 
 
-def _secrets(extra: AccountSettings | None) -> list[str]:
-    """Every configured secret, longest first, as written and URL-encoded."""
+def _secrets(extra: AccountSettings | None) -> tuple[str, ...]:
+    """Every configured secret as configured, longest first (the patterns find other spellings)."""
     global _configured
-    configured = _configured
-    if configured is None:
-        try:
-            accounts = shipping_settings.accounts()
-        except Exception:  # a broken setting must not stop us from recording a failure
-            accounts = []
-        configured = _spellings(accounts)
+    cached = _configured
+    generation = shipping_settings.generation
+    if cached is None or cached[0] != generation:
+        cached = (generation, _configured_secrets())
         with _cache_lock:
-            _configured = configured
+            _configured = cached
+    configured = cached[1]
     if extra is None:
         return configured
-    own = [secret for secret in _spellings([extra]) if secret not in configured]
-    return sorted([*configured, *own], key=len, reverse=True) if own else configured
+    own = [s for s in (*extra.callback_secrets, extra.api_key) if s and s not in configured]
+    return tuple(sorted({*configured, *own}, key=len, reverse=True)) if own else configured
 
 
-def _spellings(accounts: list[AccountSettings]) -> list[str]:
+def _configured_secrets() -> tuple[str, ...]:
+    """The secrets of every account: as read, and as written in the setting.
+
+    Read from the raw setting too: one broken account (a wrong type) makes
+    reading the accounts fail, and must not leave every other account's
+    secrets in clear in the records of that failure.
+    """
     found: set[str] = set()
-    for account in accounts:
-        for secret in (*account.callback_secrets, account.api_key):
-            if secret:
-                found.add(secret)
-                found.add(quote(secret, safe=""))  # as it appears in a logged URL path
-    return sorted(found, key=len, reverse=True)
+    try:
+        accounts_read = shipping_settings.accounts()
+    except Exception:  # a broken setting must not stop us from recording a failure
+        accounts_read = []
+    for account in accounts_read:
+        found.update(s for s in (*account.callback_secrets, account.api_key) if s)
+    raw = getattr(settings, "SHIPPING_ORDERS", None)
+    accounts = raw.get("ACCOUNTS") if isinstance(raw, dict) else None
+    for given in accounts.values() if isinstance(accounts, dict) else ():
+        if not isinstance(given, dict):
+            continue
+        secrets = given.get("CALLBACK_SECRETS")
+        listed = [secrets] if isinstance(secrets, str) else secrets
+        for value in (given.get("API_KEY"), *(listed if isinstance(listed, list | tuple) else ())):
+            if isinstance(value, str) and value.strip():
+                found.add(value)
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 @receiver(setting_changed)
@@ -210,6 +259,8 @@ def _forget_secrets(*, setting: str, **kwargs: Any) -> None:
     if setting == "SHIPPING_ORDERS":
         with _cache_lock:
             _configured = None
+        for cached in (_text_spellings, _bytes_spellings, _has_space):
+            cached.cache_clear()
 
 
 # -- logging and error pages ----------------------------------------------------------------

@@ -52,10 +52,14 @@ class ShippingSettings:
         # the pytest-django ``settings`` fixture), never rebuilt for each read on
         # a hot path such as the callback view.
         self._snapshot: _Snapshot | None = None
+        #: Counts :meth:`reload` calls: what others built from the setting (the secrets
+        #: ``redaction`` hides) is built again when it changes.
+        self.generation = 0
 
     def reload(self) -> None:
         """Forget what was built from the setting; the next access reads it again."""
         self._snapshot = None
+        self.generation += 1
 
     def _current(self) -> _Snapshot:
         snapshot = self._snapshot

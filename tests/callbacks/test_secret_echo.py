@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from django_shipping_orders.models import CallbackReceipt, Order
 
-from .conftest import API_KEY, SECRET, post, webhook
+from .conftest import API_KEY, SECRET, post, set_account, webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +74,86 @@ def test_a_secret_encoded_any_way_is_replaced_in_logs_and_errors(spelled):
     line = f'"POST /shipping/callbacks/default/{spelled}/ HTTP/1.1" 200'
 
     assert scrub(line) == '"POST /shipping/callbacks/default/[redacted]/ HTTP/1.1" 200'
+
+
+ODD = 'wh/sec "quoted" back\\slash 🔑 é+='  # every character JSON or a URL writes another way
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: json.dumps(s)[1:-1],  # Python's default: \\ud83d\\udd11, \\u00e9
+        lambda s: json.dumps(s, ensure_ascii=False)[1:-1].replace("/", "\\/"),  # PHP's \\/
+    ],
+    ids=["ascii-escapes", "php-slash"],
+)
+def test_a_secret_written_by_another_encoder_is_blanked_and_the_body_still_reads(
+    client, settings, write
+):
+    set_account(settings, CALLBACK_SECRETS=[SECRET, ODD])
+    body = '{"tracking_number": "PPODD", "current_state": "in_transit", '
+    body += f'"courier_name": "a {write(ODD)} b", "receiver_name": "{write(ODD)}"}}'
+
+    response = post(client, body.encode())
+
+    assert response.status_code == 200, response.content  # still valid JSON once blanked
+    order = Order.objects.get(reference="PPODD")
+    assert order.courier_name == "a [redacted] b" and order.receiver_name == "[redacted]"
+    assert ODD not in str(order.raw)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_secret_in_a_utf16_or_utf32_body_is_blanked(client, encoding):
+    body = {"tracking_number": "PPWIDE", "current_state": "in_transit", "courier_name": SECRET}
+
+    response = post(client, json.dumps(body).encode(encoding))
+
+    assert response.status_code == 200, response.content
+    assert Order.objects.get(reference="PPWIDE").courier_name == "[redacted]"
+    assert SECRET.encode(encoding)[2:] not in bytes(CallbackReceipt.objects.get().body)
+
+
+def test_a_space_written_as_plus_is_blanked_in_logs(settings):
+    from django_shipping_orders.redaction import scrub
+
+    set_account(settings, CALLBACK_SECRETS=["correct horse battery staple"])
+
+    assert scrub("?api_key=correct+horse+battery+staple") == "?api_key=[redacted]"
+
+
+def test_a_header_carrying_the_token_lowercase_encoded_is_redacted(client):
+    post(client, webhook("PPHEAD"), HTTP_X_ORIGINAL_URI=f"/cb/{SECRET.replace('-', '%2d')}/")
+
+    assert CallbackReceipt.objects.get().headers["X-Original-Uri"] == "[redacted]"
+
+
+def test_a_broken_account_leaves_the_others_secrets_hidden(settings):
+    from django_shipping_orders.redaction import scrub
+
+    set_account(settings, TIMEOUT="twenty")  # refused when the accounts are read
+
+    assert scrub(f"key {API_KEY} token {SECRET}") == "key [redacted] token [redacted]"
+
+
+def test_a_rotated_secret_is_hidden_after_reload(settings):
+    from django_shipping_orders.conf import shipping_settings
+    from django_shipping_orders.redaction import scrub
+
+    assert scrub("rotated-secret-0123456789") == "rotated-secret-0123456789"
+    settings.SHIPPING_ORDERS["ACCOUNTS"]["default"]["CALLBACK_SECRETS"] = [
+        "rotated-secret-0123456789"
+    ]
+    shipping_settings.reload()  # what docs/settings.md says to call after an in-place change
+
+    assert scrub("rotated-secret-0123456789") == "[redacted]"
+
+
+def test_a_secret_starting_with_a_slash_echoed_as_an_escape_leaves_valid_json(client, settings):
+    set_account(settings, CALLBACK_SECRETS=[SECRET, "/k9Qz0123456789abcdef"])
+    body = b'{"tracking_number": "PPSLASH", "current_state": "in_transit", '
+    body += b'"courier_name": "\\/k9Qz0123456789abcdef"}'
+
+    response = post(client, body)
+
+    assert response.status_code == 200, response.content
+    assert Order.objects.get(reference="PPSLASH").courier_name == "[redacted]"

@@ -28,7 +28,7 @@ from django.urls import NoReverseMatch, reverse
 from ... import services
 from ...conf import AccountSettings, shipping_settings
 from ...exceptions import ShippingOrdersError
-from ...redaction import REDACTED, scrub
+from ...redaction import scrub
 
 
 def callback_url(base_url: str, account: AccountSettings) -> str:
@@ -109,6 +109,5 @@ class Command(BaseCommand):
 
 
 def _hide(url: str, account: AccountSettings) -> str:
-    for secret in account.callback_secrets:
-        url = url.replace(quote(secret, safe=""), REDACTED).replace(secret, REDACTED)
-    return url
+    """``url`` with its secret blanked out, however the query string wrote it (``+`` for a space)."""
+    return scrub(url, account)
