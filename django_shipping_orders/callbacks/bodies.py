@@ -55,7 +55,14 @@ def examine_keyed(
     except DocumentError as err:
         raise CallbackError(str(err), code="invalid_document") from None
     _check_reference(document.reference)
-    return document, content_key(payload) if key else ""
+    if not key:
+        return document, ""
+    # As the document reads it: FIELD_MAP renames keys first, and where two keys get one
+    # name the later one counts, so their order is part of the content.
+    field_map = provider.account.field_map
+    if field_map:
+        payload = {field_map.get(name, name): value for name, value in payload.items()}
+    return document, content_key(payload)
 
 
 def _check_reference(reference: str) -> None:

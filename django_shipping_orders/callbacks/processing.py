@@ -39,7 +39,7 @@ from ..exceptions import CallbackError, OrderNotFound
 from ..models import CallbackReceipt, Order, Source
 from ..providers import get_provider
 from ..redaction import get_logger, scrub
-from .bodies import examine
+from .bodies import examine_keyed
 
 if TYPE_CHECKING:
     from ..sync.held import HeldWrites
@@ -51,6 +51,7 @@ Status = CallbackReceipt.Status
 _REFERENCE_LENGTH = CallbackReceipt._meta.get_field("reference").max_length or 64
 #: What recording an outcome changes on a receipt.
 _OUTCOME_FIELDS = (
+    "dedupe_key",
     "status",
     "error",
     "traceback",
@@ -129,17 +130,14 @@ def _process(
     provider = get_provider(receipt.account)
     if document is None:
         try:
-            document = examine(bytes(receipt.body), provider)
+            document, key = examine_keyed(bytes(receipt.body), provider)
         except CallbackError as err:
+            unusable = Status.UNPROCESSABLE
             return _finish(
-                receipt,
-                Status.UNPROCESSABLE,
-                str(err),
-                attempts,
-                bad_input=True,
-                code=err.code,
-                error=err,
+                receipt, unusable, str(err), attempts, bad_input=True, code=err.code, error=err
             )
+        # Stored under its bytes' key if the view could not read it (a FIELD_MAP fixed since).
+        receipt.dedupe_key = key
 
     verify = account.callback_verify
     if verify:
@@ -259,6 +257,7 @@ def _finish(
         status, reason = Status.PROCESSED, f"processed before; not applied again: {reason}"
     reason = storable(scrub(reason, receipt.account))
     values: dict[str, Any] = {
+        "dedupe_key": receipt.dedupe_key,
         "status": status,
         "error": f"{code}: {reason}" if code else reason,
         "traceback": "",

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from django.core.cache import BaseCache, caches
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from .. import locks, schedules
@@ -98,7 +99,7 @@ def _drain(cache: BaseCache, counts: dict[str, int], guard: locks.Guard) -> None
     last_pk = 0
     attempted: set[int] = set()
     while True:
-        batch = list(waiting.filter(pk__gt=last_pk).order_by("pk")[:_DRAIN_BATCH])
+        batch = list(_without_bodies(waiting.filter(pk__gt=last_pk)).order_by("pk")[:_DRAIN_BATCH])
         if not batch:
             # A receipt may commit after one stored later (ids are handed out at INSERT):
             # walking up the ids passed it by, so look below them too.
@@ -123,44 +124,76 @@ def _passed_by(
     """Receipts still waiting below ``last_pk`` that this run has not taken, oldest first."""
     ids = waiting.filter(pk__lte=last_pk).order_by("pk").values_list("pk", flat=True)
     fresh = [pk for pk in ids if pk not in attempted][:_DRAIN_BATCH]
-    return list(waiting.filter(pk__in=fresh).order_by("pk")) if fresh else []
+    return list(_without_bodies(waiting.filter(pk__in=fresh)).order_by("pk")) if fresh else []
+
+
+def _without_bodies(receipts: QuerySet[CallbackReceipt]) -> QuerySet[CallbackReceipt]:
+    """``receipts`` without their bodies, each with its size: a batch's bodies are read a
+    chunk at a time (:func:`_with_bodies`), so 200 bodies near the size limit are never
+    held at once."""
+    return receipts.defer("body").annotate(body_size=Length("body"))
+
+
+def _with_bodies(receipts: list[CallbackReceipt]) -> None:
+    """Read the bodies of ``receipts`` (one query), as their chunk is about to be applied."""
+    missing = [r for r in receipts if "body" in r.get_deferred_fields()]
+    if missing:
+        bodies = dict(
+            CallbackReceipt.objects.filter(pk__in=[r.pk for r in missing]).values_list("pk", "body")
+        )
+        for receipt in missing:
+            receipt.body = bodies.get(receipt.pk, b"")
 
 
 def _process_batch(batch: list[CallbackReceipt], renew: Callable[[], None] = _nothing) -> list[str]:
     """The outcomes of ``batch``, in order of arrival: in chunks where they may be, else alone.
 
-    Each body is read as its chunk fills (``chunks.ready``), and a chunk
-    closes at ``CHUNK_SIZE`` receipts or ``CHUNK_BYTES`` of bodies: what a
-    drain holds parsed, and the time to its next commit, stay bounded however
-    dense the bodies. ``renew`` is called after each chunk (the drain's guard).
+    The bodies of a group of receipts are read just before it (``CHUNK_SIZE``
+    receipts, or ``CHUNK_BYTES`` of bodies, by the sizes the batch came with),
+    and each is parsed as its chunk fills (``chunks.ready``): what a drain
+    holds, read or parsed, and the time to its next commit stay bounded
+    however dense the bodies. ``renew`` is called after each chunk (the drain's guard).
     """
     outcomes: list[str] = []
-    chunk: list[chunks.Ready] = []
-    size = 0
-
-    def apply() -> None:
-        nonlocal chunk, size
-        if chunk:
-            done = chunks.process_chunk(chunk)
-            if done is None:  # rolled back: each receipt under its own guard
-                done = [_process_one(item.receipt) for item in chunk]
-            outcomes.extend(done)
-            chunk, size = [], 0
-            renew()
-
-    for receipt in batch:
-        item = chunks.ready(receipt)
-        if item is None:
-            apply()  # in order of arrival: the chunk before it first
-            outcomes.append(_process_one(receipt))
-            renew()
-            continue
-        chunk.append(item)
-        size += len(receipt.body)
-        if len(chunk) >= chunks.CHUNK_SIZE or size >= chunks.CHUNK_BYTES:
-            apply()
-    apply()
+    for group in _groups(batch):
+        _with_bodies(group)
+        chunk: list[chunks.Ready] = []
+        for receipt in group:
+            item = chunks.ready(receipt)
+            if item is None:
+                outcomes += _apply(chunk)  # in order of arrival: the chunk before it first
+                chunk = []
+                outcomes.append(_process_one(receipt))
+            else:
+                chunk.append(item)
+        outcomes += _apply(chunk)
+        renew()
     return outcomes
+
+
+def _groups(batch: list[CallbackReceipt]) -> list[list[CallbackReceipt]]:
+    """``batch`` cut into runs of at most ``CHUNK_SIZE`` receipts and ``CHUNK_BYTES`` of bodies
+    (a body larger than that alone)."""
+    groups: list[list[CallbackReceipt]] = []
+    size = 0
+    for receipt in batch:
+        body = getattr(receipt, "body_size", None) or 0
+        if not groups or len(groups[-1]) >= chunks.CHUNK_SIZE or size + body > chunks.CHUNK_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(receipt)
+        size += body
+    return groups
+
+
+def _apply(chunk: list[chunks.Ready]) -> list[str]:
+    """The outcomes of ``chunk``: applied in one transaction, or one by one if it rolled back."""
+    if not chunk:
+        return []
+    done = chunks.process_chunk(chunk)
+    if done is None:  # rolled back: each receipt under its own guard
+        done = [_process_one(item.receipt) for item in chunk]
+    return done
 
 
 def _process_one(receipt: CallbackReceipt) -> str:

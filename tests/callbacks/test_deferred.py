@@ -262,3 +262,29 @@ def test_a_chunk_closes_at_its_byte_budget(client, deferred, queued, monkeypatch
 
     assert queue.process_pending() == {"processed": 5}
     assert sizes == [2, 2, 1]
+
+
+def test_a_batch_reads_its_bodies_a_chunk_at_a_time(client, deferred, queued, monkeypatch):
+    for index in range(5):
+        post(client, webhook(f"PPREAD{index}"))
+    size = len(bytes(CallbackReceipt.objects.first().body))
+    monkeypatch.setattr(queue.chunks, "CHUNK_BYTES", size * 2)
+    batches: list[list[CallbackReceipt]] = []
+    real_batch, real_read = queue._process_batch, queue._with_bodies
+
+    def seen(batch: list[CallbackReceipt], *args: Any) -> list[str]:
+        batches.append(batch)
+        return real_batch(batch, *args)
+
+    read: list[tuple[int, int]] = []  # (bodies read now, bodies of the batch still unread)
+
+    def counted(group: list[CallbackReceipt]) -> None:
+        real_read(group)
+        unread = [r for r in batches[-1] if "body" in r.get_deferred_fields()]
+        read.append((len(group), len(unread)))
+
+    monkeypatch.setattr(queue, "_process_batch", seen)
+    monkeypatch.setattr(queue, "_with_bodies", counted)
+
+    assert queue.process_pending() == {"processed": 5}
+    assert read == [(2, 3), (2, 1), (1, 0)]

@@ -161,3 +161,37 @@ def test_content_that_differs_in_any_visible_way_is_not_a_duplicate(client, othe
     post(client, b'{"tracking_number": "PPCLOCK", "current_state": "in_transit", "weight": 1.5}')
 
     assert post(client, other).json()["status"] == "processed"
+
+
+def test_key_order_that_field_map_makes_visible_is_not_a_duplicate(client, settings):
+    """With two keys mapped to one field the later one counts: their order is content."""
+    set_account(settings, FIELD_MAP={"status": "current_state"})
+    first = b'{"tracking_number": "PPMAP", "current_state": "in_transit", "status": "processing"}'
+    again = b'{"tracking_number": "PPMAP", "status": "processing", "current_state": "in_transit"}'
+
+    post(client, first)
+    assert Order.objects.get().state == "processing"
+    answer = post(client, again)
+
+    assert answer.json()["status"] == "processed"
+    assert Order.objects.get().state == "in_transit"
+
+
+def test_a_receipt_processed_again_is_then_known_by_its_content(client, settings, time_machine):
+    """Refused at first (its reference key unknown), processed once FIELD_MAP is fixed: a resend
+    of the same bytes afterwards is its duplicate, not news dated by its arrival."""
+    from django_shipping_orders.callbacks import reprocess
+
+    body = b'{"ref": "PPLATER", "current_state": "in_transit"}'
+    time_machine.move_to(AT, tick=False)
+    assert post(client, body).status_code == 400
+    set_account(settings, FIELD_MAP={"ref": "tracking_number"})
+    reprocess(CallbackReceipt.objects.values_list("pk", flat=True))
+    assert Order.objects.get().state == "in_transit"
+    Order.objects.update(state="completed", state_as_of=AT + timedelta(minutes=30))
+    time_machine.move_to(AT + timedelta(minutes=31), tick=False)
+
+    answer = post(client, body)
+
+    assert answer.json()["status"] == "ignored"
+    assert Order.objects.get().state == "completed"
