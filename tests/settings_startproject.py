@@ -39,6 +39,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "shipping": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "shipping",  # a store of its own: unnamed, it would share "default"'s
         "OPTIONS": {"MAX_ENTRIES": 100_000},
     },
 }

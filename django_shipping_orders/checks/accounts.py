@@ -83,12 +83,14 @@ def check_account(alias: str, given: Any) -> list[CheckMessage]:
                 messages.append(_unknown_provider(where, account.provider, imported=True))
                 provider_class = None
     api_key = given.get("API_KEY")
-    if (not api_key or (isinstance(api_key, str) and not api_key.strip())) and (
-        "API_KEY" not in wrong
-    ):
+    # Spaces, or characters that print nothing (a zero-width space pasted with the key).
+    blank = isinstance(api_key, str) and not any(
+        c.isprintable() and not c.isspace() for c in api_key
+    )
+    if (not api_key or blank) and "API_KEY" not in wrong:
         messages.append(
             Error(
-                f"{where} has no API_KEY{' (only spaces)' if api_key else ''}.",
+                f"{where} has no API_KEY{' (only spaces or invisible characters)' if api_key else ''}.",
                 hint="Set API_KEY from the environment (never commit it). " + DOCS,
                 id="shipping_orders.E003",
             )

@@ -9,9 +9,11 @@ module without importing it).
 from __future__ import annotations
 
 import importlib.util
+import numbers
 from typing import Any
 
 import django
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
@@ -48,7 +50,7 @@ def check_task_queue(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 def _cluster_setup(cluster: dict[str, Any]) -> list[CheckMessage]:
     """E021 (django_q not installed), E022 (the ORM broker's database), W022 (retry, timeout)."""
     messages: list[CheckMessage] = []
-    if "django_q" not in getattr(settings, "INSTALLED_APPS", ()):
+    if not apps.is_installed("django_q"):
         messages.append(
             Error(
                 '"django_q" is not in INSTALLED_APPS: label downloads, deferred callbacks and '
@@ -58,7 +60,12 @@ def _cluster_setup(cluster: dict[str, Any]) -> list[CheckMessage]:
             )
         )
     orm = cluster.get("orm")
-    if orm and not cluster.get("broker_class") and orm not in getattr(settings, "DATABASES", {}):
+    if (
+        isinstance(orm, str)
+        and orm
+        and not cluster.get("broker_class")
+        and orm not in (getattr(settings, "DATABASES", {}) or {})
+    ):
         messages.append(
             Error(
                 f"Q_CLUSTER['orm'] names the database {orm!r}, which is not in DATABASES: "
@@ -67,24 +74,26 @@ def _cluster_setup(cluster: dict[str, Any]) -> list[CheckMessage]:
                 id="shipping_orders.E022",
             )
         )
-    retry, timeout = cluster.get("retry"), cluster.get("timeout")
-    if (
-        isinstance(retry, int | float)
-        and isinstance(timeout, int | float)
-        and not isinstance(retry, bool)
-        and not isinstance(timeout, bool)
-        and retry <= timeout
-    ):
+    # django-q2 hands an unfinished task to another worker after ``retry`` s (60 by default).
+    retry, timeout = _seconds(cluster.get("retry", 60)), _seconds(cluster.get("timeout"))
+    if retry is not None and timeout is not None and retry <= timeout:
         messages.append(
             Warning(
-                f"Q_CLUSTER's retry ({retry:g} s) is not longer than its timeout "
-                f"({timeout:g} s): a task still running is handed to another worker and "
-                "runs twice.",
+                f"Q_CLUSTER's retry ({retry:g} s{'' if 'retry' in cluster else ', its default'}) "
+                f"is not longer than its timeout ({timeout:g} s): a task still running is "
+                "handed to another worker and runs twice.",
                 hint="Set retry above timeout (the README uses timeout 120, retry 180).",
                 id="shipping_orders.W022",
             )
         )
     return messages
+
+
+def _seconds(value: Any) -> float | None:
+    """``value`` as seconds if it is a number (not a bool), else None."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def _broker(cluster: dict[str, Any]) -> list[CheckMessage]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.conf import settings
@@ -49,21 +50,21 @@ def _check_culling(alias: str, config: dict[str, Any], accounts: int) -> list[Ch
     if not is_backend(str(config.get("BACKEND", "")), _CULLING_CACHES):
         return []
     options = config.get("OPTIONS") or {}
+    if not isinstance(options, dict):
+        return []  # Django reports its own options
     try:
         max_entries = int(options.get("MAX_ENTRIES", 300))
         cull_frequency = int(options.get("CULL_FREQUENCY", 3))
     except (TypeError, ValueError):
         return []  # Django reports its own options
     shared = alias in ("default", getattr(settings, "SESSION_CACHE_ALIAS", "default"))
-    # Another alias on the same table (or directory) culls it by its own MAX_ENTRIES.
+    # Another alias on the same table (or directory, or local-memory store) culls it by its
+    # own MAX_ENTRIES.
+    store = _store(config)
     same_store = sorted(
         other
         for other, theirs in (getattr(settings, "CACHES", {}) or {}).items()
-        if other != alias
-        and config.get("LOCATION")
-        and isinstance(theirs, dict)
-        and theirs.get("BACKEND") == config.get("BACKEND")
-        and theirs.get("LOCATION") == config.get("LOCATION")
+        if other != alias and isinstance(theirs, dict) and store and _store(theirs) == store
     )
     if same_store:
         return [
@@ -94,6 +95,26 @@ def _check_culling(alias: str, config: dict[str, Any], accounts: int) -> list[Ch
     ]
 
 
+def _store(config: dict[str, Any]) -> tuple[str, str] | None:
+    """Where a culling cache keeps its entries: (kind, place), equal for aliases sharing them.
+
+    The database cache's table, the file cache's directory (however written),
+    the local-memory cache's name (``""`` when none is given: one store for all).
+    """
+    backend = str(config.get("BACKEND", ""))
+    location = config.get("LOCATION")
+    for base in _CULLING_CACHES:
+        if is_backend(backend, (base,)):
+            if base.endswith("FileBasedCache"):
+                if not isinstance(location, str | os.PathLike) or not str(location):
+                    return None
+                return base, os.path.normpath(os.path.abspath(os.fspath(location)))
+            if base.endswith("LocMemCache"):
+                return base, str(location or "")
+            return (base, str(location)) if location else None
+    return None
+
+
 def check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
     """The rate budget must live in a cache every process shares (E009, E010, E011, W005)."""
     alias = raw.get("RATE_LIMIT_CACHE", GLOBAL_DEFAULTS["RATE_LIMIT_CACHE"])
@@ -109,6 +130,8 @@ def check_rate_limit_cache(raw: dict[str, Any]) -> list[CheckMessage]:
                 id="shipping_orders.E009",
             )
         ]
+    if not isinstance(caches[alias], dict):
+        return []  # Django refuses such a CACHES entry itself
     backend = str(caches[alias].get("BACKEND", ""))
     accounts = raw.get("ACCOUNTS")
     culling = _check_culling(

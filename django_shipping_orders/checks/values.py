@@ -39,8 +39,10 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     if not isinstance(raw, dict):
         return []  # reported by check_settings
     messages: list[CheckMessage] = []
-    root = raw.get("LABEL_ROOT")
-    if isinstance(root, str | PurePath) and os.path.exists(root) and not os.path.isdir(root):
+    given = raw.get("LABEL_ROOT")
+    # str(): a lazy object passes for its type, and the app reads it as text too.
+    root = str(given) if isinstance(given, str | PurePath) else None
+    if root and os.path.exists(root) and not os.path.isdir(root):
         messages.append(
             _error(
                 f"{SETTING_NAME}['LABEL_ROOT'] is {str(root)!r}, which is a file, not a directory.",
@@ -48,7 +50,11 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     media = getattr(settings, "MEDIA_ROOT", "")
-    if isinstance(root, str | PurePath) and str(root) and media and _inside(root, media):
+    if given is None and not raw.get("LABEL_STORAGE"):
+        # Where ``storage.label_storage`` puts them when LABEL_ROOT is not set.
+        base = getattr(settings, "BASE_DIR", None) or os.getcwd()
+        root = os.path.join(str(base), "private-media")
+    if root and isinstance(media, str | PurePath) and str(media) and _inside(root, str(media)):
         messages.append(
             Warning(
                 f"{SETTING_NAME}['LABEL_ROOT'] ({str(root)!r}) is inside MEDIA_ROOT: labels "
@@ -67,7 +73,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     return messages
 
 
-def _inside(path: str | PurePath, parent: str | PurePath) -> bool:
+def _inside(path: str, parent: str) -> bool:
     """Whether ``path`` is ``parent`` or below it, links resolved."""
     try:
         path, parent = os.path.realpath(path), os.path.realpath(parent)

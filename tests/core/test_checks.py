@@ -57,7 +57,10 @@ def test_e010_local_memory_rate_limit_cache_is_refused_debug_or_not(debug):
 def test_e010_local_memory_is_allowed_when_the_settings_say_one_process():
     local = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "shipping": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shipping": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "shipping",  # a store of its own (without one, both share "")
+        },
     }
     setting = {
         "ACCOUNTS": {"default": GOOD},
@@ -367,7 +370,58 @@ def test_e012_a_dedicated_alias_on_the_site_cache_table_is_culled_with_it():
     assert run(setting, caches=own_table) == []
 
 
-@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u200b", " \ufeff "])
 def test_e003_an_api_key_of_spaces_is_no_api_key(blank):
     messages = run({"ACCOUNTS": {"default": {**GOOD, "API_KEY": blank}}})
     assert ids(messages) == ["shipping_orders.E003"]
+
+
+@pytest.mark.parametrize(
+    ("default", "shipping"),
+    [
+        (
+            {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+            {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        ),
+        (
+            {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": "/tmp/c",
+            },
+            {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": "/tmp/c/",
+            },
+        ),
+        (
+            {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache"},
+            {"BACKEND": "tests.core.test_checks.MyDatabaseCache", "LOCATION": "cache"},
+        ),
+    ],
+    ids=["locmem-unnamed", "same-directory", "subclass-same-table"],
+)
+def test_e012_every_way_of_sharing_one_store_is_found(default, shipping):
+    setting = {
+        "ACCOUNTS": {"default": GOOD},
+        "RATE_LIMIT_CACHE": "shipping",
+        "SINGLE_PROCESS": True,
+    }
+    found = ids(run(setting, caches={"default": default, "shipping": shipping}))
+    assert "shipping_orders.E012" in found
+
+
+@pytest.mark.parametrize(
+    "shipping",
+    [
+        "redis://127.0.0.1:6379/1",
+        None,
+        {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "t",
+            "OPTIONS": ["x"],
+        },
+    ],
+)
+def test_odd_cache_entries_never_crash_the_check(shipping):
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    run(setting, caches={"default": SHARED_CACHE["default"], "shipping": shipping})

@@ -216,3 +216,20 @@ def test_w022_retry_must_outlast_the_timeout(timeout, retry, warned):
 def test_a_task_queue_running_inline_still_needs_django_q_installed(settings):
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "django_q"]
     assert ids(queue_messages({"name": "shop", "sync": True})) == ["shipping_orders.E021"]
+
+
+def test_e021_is_satisfied_by_the_app_config_path(settings):
+    apps = [app for app in settings.INSTALLED_APPS if app != "django_q"]
+    settings.INSTALLED_APPS = [*apps, "django_q.apps.DjangoQConfig"]
+    assert queue_messages({"name": "shop", "orm": "default"}) == []
+
+
+def test_w022_the_default_retry_of_60_s_is_below_a_timeout_of_120():
+    messages = queue_messages({"name": "shop", "orm": "default", "timeout": 120})
+    assert ids(messages) == ["shipping_orders.W022"]
+    assert "its default" in messages[0].msg
+
+
+@pytest.mark.parametrize("orm", [["default"], {"db": "default"}, 3])
+def test_an_orm_broker_of_the_wrong_type_never_crashes_the_check(orm):
+    queue_messages({"name": "shop", "orm": orm})

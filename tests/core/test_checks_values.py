@@ -71,3 +71,20 @@ def test_w023_labels_inside_media_root_are_served_to_anyone(tmp_path, label_root
     assert [m.id for m in messages] == (["shipping_orders.W023"] if warned else [])
     if warned:
         assert "MEDIA_ROOT" in messages[0].msg and "private-media" in messages[0].hint
+
+
+def test_w023_the_default_label_folder_inside_media_root_is_found(tmp_path):
+    setting = {"ACCOUNTS": {"default": GOOD}}
+    with override_settings(SHIPPING_ORDERS=setting, BASE_DIR=tmp_path, MEDIA_ROOT=str(tmp_path)):
+        messages = check_values()
+    assert [m.id for m in messages] == ["shipping_orders.W023"]
+
+
+def test_a_lazy_label_root_is_read_as_its_text(tmp_path):
+    from django.utils.functional import SimpleLazyObject
+
+    (tmp_path / "file").write_text("x")
+    lazy = SimpleLazyObject(lambda: str(tmp_path / "file"))
+    with override_settings(SHIPPING_ORDERS={"ACCOUNTS": {"default": GOOD}, "LABEL_ROOT": lazy}):
+        messages = check_values()
+    assert [m.id for m in messages] == ["shipping_orders.E013"]
