@@ -111,14 +111,20 @@ def scrub_bytes(data: bytes, account: AccountSettings | str | None = None) -> by
         return data
     encoding = json.detect_encoding(data)
     if encoding not in ("utf-8", "utf-8-sig"):
+        # Searched as the text it is; a lone surrogate or a last odd byte is kept as it
+        # came (the parser refuses the body), never a reason to search nothing.
+        unit = 4 if "32" in encoding else 2
+        whole = len(data) - len(data) % unit
         try:
-            text = data.decode(encoding)
+            text = data[:whole].decode(encoding, "surrogatepass")
         except UnicodeDecodeError:
-            return data  # not JSON: refused as such, never parsed
-        blanked = _blank(text, secrets)
-        return data if blanked == text else blanked.encode(encoding)
+            return data  # not text in that encoding: refused as not JSON, never parsed
+        blanked = _blank(text, secrets, json_data=True)
+        if blanked == text:
+            return data
+        return blanked.encode(encoding, "surrogatepass") + data[whole:]
     if _maybe_encoded(data, secrets):
-        return _bytes_spellings(secrets).sub(REDACTED.encode(), data)
+        return _bytes_spellings(secrets).sub(_KEEP_BACKSLASHES + REDACTED.encode(), data)
     for secret in secrets:
         encoded = secret.encode()
         if encoded in data:
@@ -126,13 +132,19 @@ def scrub_bytes(data: bytes, account: AccountSettings | str | None = None) -> by
     return data
 
 
-def _blank(text: str, secrets: tuple[str, ...]) -> str:
-    """``text`` with each of ``secrets`` replaced, however written."""
+def _blank(text: str, secrets: tuple[str, ...], *, json_data: bool = False) -> str:
+    """``text`` with each of ``secrets`` replaced, however written.
+
+    ``json_data``: ``text`` is JSON to be parsed, which must stay valid: a
+    match starts only where an escape may (:data:`_ESCAPE_BOUNDARY`).
+    """
     if not secrets:
         return text
     if _maybe_encoded(text, secrets):
         # One pass that also takes each escape whole: a literal pass first could leave
         # half an escape behind (``\\/secret`` would become ``\\[redacted]``, broken JSON).
+        if json_data:
+            return _json_spellings(secrets).sub(_KEEP_BACKSLASHES.decode() + REDACTED, text)
         return _text_spellings(secrets).sub(REDACTED, text)
     for secret in secrets:  # longest first
         if secret in text:
@@ -159,9 +171,26 @@ def _text_spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
 
 
 @functools.lru_cache(maxsize=8)
+def _json_spellings(secrets: tuple[str, ...]) -> re.Pattern[str]:
+    """:func:`_spellings_pattern` for JSON text (a UTF-16 or UTF-32 body), at escape boundaries."""
+    return re.compile(_ESCAPE_BOUNDARY + _spellings_pattern(secrets, in_bytes=False) + ")")
+
+
+@functools.lru_cache(maxsize=8)
 def _bytes_spellings(secrets: tuple[str, ...]) -> re.Pattern[bytes]:
-    """:func:`_spellings_pattern` for undecoded UTF-8 (provider answers, callback bodies)."""
-    return re.compile(_spellings_pattern(secrets, in_bytes=True).encode())
+    """:func:`_spellings_pattern` for undecoded UTF-8 (provider answers, callback bodies), at
+    escape boundaries."""
+    return re.compile(
+        (_ESCAPE_BOUNDARY + _spellings_pattern(secrets, in_bytes=True) + ")").encode()
+    )
+
+
+#: In JSON, where a match may start: not inside an escape. Any escaped backslashes (``\\\\``)
+#: before it are matched as whole pairs and put back (:data:`_KEEP_BACKSLASHES`): so
+#: ``"C:\\\\/secret"`` keeps its backslash and stays valid, and the text ``\\\\u0073…``
+#: (a backslash, then ``u0073…``) is not taken for an escaped ``s``.
+_ESCAPE_BOUNDARY = r"(?<!\\)((?:\\\\)*)(?:"
+_KEEP_BACKSLASHES = rb"\g<1>"
 
 
 def _spellings_pattern(secrets: tuple[str, ...], *, in_bytes: bool) -> str:
@@ -259,7 +288,7 @@ def _forget_secrets(*, setting: str, **kwargs: Any) -> None:
     if setting == "SHIPPING_ORDERS":
         with _cache_lock:
             _configured = None
-        for cached in (_text_spellings, _bytes_spellings, _has_space):
+        for cached in (_text_spellings, _json_spellings, _bytes_spellings, _has_space):
             cached.cache_clear()
 
 

@@ -157,3 +157,41 @@ def test_a_secret_starting_with_a_slash_echoed_as_an_escape_leaves_valid_json(cl
 
     assert response.status_code == 200, response.content
     assert Order.objects.get(reference="PPSLASH").courier_name == "[redacted]"
+
+
+def test_blanking_never_starts_inside_an_escape(client, settings):
+    set_account(settings, CALLBACK_SECRETS=[SECRET, "/k9Qz0123456789abcdef"])
+    body = b'{"tracking_number": "PPESCAPED", "current_state": "in_transit", '
+    body += b'"courier_name": "C:\\\\/k9Qz0123456789abcdef", '  # a backslash, then the secret
+    body += b'"receiver_name": "\\\\u0073k-test"}'  # a backslash and "u0073k-test": no secret
+
+    response = post(client, body)
+
+    assert response.status_code == 200, response.content
+    order = Order.objects.get(reference="PPESCAPED")
+    assert order.courier_name == "C:\\[redacted]"
+    assert order.receiver_name == "\\u0073k-test"
+
+
+def test_a_utf16_body_refused_for_a_lone_surrogate_is_stored_without_the_secret(client):
+    text = '{"tracking_number": "PPLONE16", "note": "\ud800", "courier_name": "' + API_KEY + '"}'
+
+    response = post(client, text.encode("utf-16", "surrogatepass"))
+
+    assert response.status_code == 400
+    stored = bytes(CallbackReceipt.objects.get().body).decode("utf-16", "surrogatepass")
+    assert API_KEY not in stored and "[redacted]" in stored
+
+
+def test_a_secret_across_the_cut_of_a_too_large_body_is_not_kept_in_part(client, settings):
+    from django_shipping_orders.callbacks.receipts import TRUNCATED_KEEP_BYTES
+
+    settings.SHIPPING_ORDERS = {**settings.SHIPPING_ORDERS, "CALLBACK_MAX_BYTES": 100_000}
+    head = b'{"note": "' + b"a" * (TRUNCATED_KEEP_BYTES - 10 - 10)
+    body = head + API_KEY.encode() + b"a" * 200_000 + b'"}'
+
+    assert post(client, body).status_code == 400
+
+    stored = bytes(CallbackReceipt.objects.get().body)
+    assert len(stored) <= TRUNCATED_KEEP_BYTES
+    assert API_KEY[:10].encode() not in stored
