@@ -34,8 +34,9 @@ from ..models import CallbackReceipt, Order, Source
 from ..providers import get_provider
 from ..sync.held import HeldWrites
 from ..sync.locking import AWAITING_REFERENCE, HeldOrders
-from .bodies import examine
+from .bodies import examine, examine_keyed
 from .processing import ReceiptTaken, duplicate_outcome, finish
+from .receipts import dedupe_key
 
 Status = CallbackReceipt.Status
 
@@ -68,7 +69,13 @@ def ready(receipt: CallbackReceipt) -> Ready | None:
             return None
         if shipping_settings.account(receipt.account).callback_verify:
             return None  # verify mode asks the provider first
-        document = examine(bytes(receipt.body), get_provider(receipt.account))
+        body = bytes(receipt.body)
+        if receipt.dedupe_key == dedupe_key(body):
+            # Stored under its bytes' key (the view could not read it then): its content's
+            # key now, before the chunk looks for duplicates and with the outcome.
+            document, receipt.dedupe_key = examine_keyed(body, get_provider(receipt.account))
+        else:
+            document = examine(body, get_provider(receipt.account))
     except Exception:  # recorded on the receipt when it is processed on its own
         return None
     return Ready(receipt, document.pushed(receipt.received_at))

@@ -134,15 +134,18 @@ def _without_bodies(receipts: QuerySet[CallbackReceipt]) -> QuerySet[CallbackRec
     return receipts.defer("body").annotate(body_size=Length("body"))
 
 
-def _with_bodies(receipts: list[CallbackReceipt]) -> None:
-    """Read the bodies of ``receipts`` (one query), as their chunk is about to be applied."""
+def _with_bodies(receipts: list[CallbackReceipt]) -> list[CallbackReceipt]:
+    """``receipts`` with their bodies read (one query), as their chunk is about to be applied;
+    those deleted since the batch was fetched are left out."""
     missing = [r for r in receipts if "body" in r.get_deferred_fields()]
-    if missing:
-        bodies = dict(
-            CallbackReceipt.objects.filter(pk__in=[r.pk for r in missing]).values_list("pk", "body")
-        )
-        for receipt in missing:
-            receipt.body = bodies.get(receipt.pk, b"")
+    if not missing:
+        return receipts
+    ids = [r.pk for r in missing]
+    bodies = dict(CallbackReceipt.objects.filter(pk__in=ids).values_list("pk", "body"))
+    for receipt in missing:
+        if receipt.pk in bodies:
+            receipt.body = bodies[receipt.pk]
+    return [r for r in receipts if "body" not in r.get_deferred_fields()]
 
 
 def _process_batch(batch: list[CallbackReceipt], renew: Callable[[], None] = _nothing) -> list[str]:
@@ -156,7 +159,7 @@ def _process_batch(batch: list[CallbackReceipt], renew: Callable[[], None] = _no
     """
     outcomes: list[str] = []
     for group in _groups(batch):
-        _with_bodies(group)
+        group = _with_bodies(group)
         chunk: list[chunks.Ready] = []
         for receipt in group:
             item = chunks.ready(receipt)

@@ -38,9 +38,10 @@ def content_key(payload: Any) -> str:
     another order, other spacing, ``\\u00e9`` for ``é``, a key repeated (the
     last one counts, as when it is read). Without times in the body, such a
     resend is dated by its arrival and would pass for news: under this key
-    it is the duplicate it is. Numbers keep their exact spelling (``1.50``
-    and ``1.5`` stay apart, as do ``2`` and ``2.0``): what differs in any way
-    a reader could see is not a duplicate. A ``Decimal`` is written as text
+    it is the duplicate it is. Each number is kept as the parser reads it
+    (``1.50`` and ``1.5`` stay apart, as do ``2`` and ``2.0``; ``1e2`` and
+    ``1E+2`` read alike): what differs in any way a reader could see is not
+    a duplicate. A ``Decimal`` is written as text
     after a NUL, which no stored text holds (``bounded`` refuses it), so it
     never meets a string.
     """

@@ -278,13 +278,46 @@ def test_a_batch_reads_its_bodies_a_chunk_at_a_time(client, deferred, queued, mo
 
     read: list[tuple[int, int]] = []  # (bodies read now, bodies of the batch still unread)
 
-    def counted(group: list[CallbackReceipt]) -> None:
-        real_read(group)
+    def counted(group: list[CallbackReceipt]) -> list[CallbackReceipt]:
+        group = real_read(group)
         unread = [r for r in batches[-1] if "body" in r.get_deferred_fields()]
         read.append((len(group), len(unread)))
+        return group
 
     monkeypatch.setattr(queue, "_process_batch", seen)
     monkeypatch.setattr(queue, "_with_bodies", counted)
 
     assert queue.process_pending() == {"processed": 5}
     assert read == [(2, 3), (2, 1), (1, 0)]
+
+
+def test_a_receipt_deleted_after_its_batch_was_fetched_is_left_out(
+    client, deferred, queued, monkeypatch
+):
+    for index in range(3):
+        post(client, webhook(f"PPGONE{index}"))
+    real_read = queue._with_bodies
+
+    def delete_one_first(group: list[CallbackReceipt]) -> list[CallbackReceipt]:
+        CallbackReceipt.objects.filter(reference="PPGONE1").delete()  # pruned meanwhile
+        return real_read(group)
+
+    monkeypatch.setattr(queue, "_with_bodies", delete_one_first)
+
+    assert queue.process_pending() == {"processed": 2}
+
+
+def test_a_body_the_view_could_not_read_is_known_by_its_content_once_drained(
+    client, deferred, queued, monkeypatch
+):
+    from django_shipping_orders.callbacks import views
+
+    real = views.examine_keyed
+    monkeypatch.setattr(views, "examine_keyed", lambda *a, **k: 1 / 0)  # an adapter's bug
+    post(client, b'{"tracking_number": "PPFAULT", "current_state": "in_transit"}')
+    monkeypatch.setattr(views, "examine_keyed", real)  # fixed and deployed
+    assert queue.process_pending() == {"processed": 1}
+
+    post(client, b'{"current_state":"in_transit","tracking_number":"PPFAULT"}')  # resent
+
+    assert queue.process_pending() == {"ignored": 1}
