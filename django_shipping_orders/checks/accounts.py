@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -84,9 +85,7 @@ def check_account(alias: str, given: Any) -> list[CheckMessage]:
                 provider_class = None
     api_key = given.get("API_KEY")
     # Spaces, or characters that print nothing (a zero-width space pasted with the key).
-    blank = isinstance(api_key, str) and not any(
-        c.isprintable() and not c.isspace() for c in api_key
-    )
+    blank = isinstance(api_key, str) and not any(_visible(c) for c in api_key)
     if (not api_key or blank) and "API_KEY" not in wrong:
         messages.append(
             Error(
@@ -163,3 +162,13 @@ def _unknown_provider(where: str, name: str | None, *, imported: bool = False) -
         "Provider subclass.",
         id="shipping_orders.E002",
     )
+
+
+#: Letters that print as nothing (Hangul and Braille fillers, Khmer inherent vowels).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
+
+def _visible(char: str) -> bool:
+    """Whether ``char`` prints as something: a letter, digit, mark of punctuation or symbol."""
+    category = unicodedata.category(char)
+    return category[0] in "LNPS" and char not in _BLANK_LETTERS

@@ -92,7 +92,10 @@ def _cluster_setup(cluster: dict[str, Any]) -> list[CheckMessage]:
 def _seconds(value: Any) -> float | None:
     """``value`` as seconds if it is a number (not a bool), else None."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer past any float: longer than anything
+            return float("inf") if str(value)[:1] != "-" else float("-inf")
     return None
 
 

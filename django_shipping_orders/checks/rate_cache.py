@@ -55,7 +55,7 @@ def _check_culling(alias: str, config: dict[str, Any], accounts: int) -> list[Ch
     try:
         max_entries = int(options.get("MAX_ENTRIES", 300))
         cull_frequency = int(options.get("CULL_FREQUENCY", 3))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return []  # Django reports its own options
     shared = alias in ("default", getattr(settings, "SESSION_CACHE_ALIAS", "default"))
     # Another alias on the same table (or directory, or local-memory store) culls it by its
@@ -108,7 +108,7 @@ def _store(config: dict[str, Any]) -> tuple[str, str] | None:
             if base.endswith("FileBasedCache"):
                 if not isinstance(location, str | os.PathLike) or not str(location):
                     return None
-                return base, os.path.normpath(os.path.abspath(os.fspath(location)))
+                return base, os.path.realpath(os.fspath(location))  # links resolved
             if base.endswith("LocMemCache"):
                 return base, str(location or "")
             return (base, str(location)) if location else None

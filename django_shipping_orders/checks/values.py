@@ -50,7 +50,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     media = getattr(settings, "MEDIA_ROOT", "")
-    if given is None and not raw.get("LABEL_STORAGE"):
+    if not given and not raw.get("LABEL_STORAGE"):
         # Where ``storage.label_storage`` puts them when LABEL_ROOT is not set.
         base = getattr(settings, "BASE_DIR", None) or os.getcwd()
         root = os.path.join(str(base), "private-media")

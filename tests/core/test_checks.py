@@ -370,7 +370,7 @@ def test_e012_a_dedicated_alias_on_the_site_cache_table_is_culled_with_it():
     assert run(setting, caches=own_table) == []
 
 
-@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u200b", " \ufeff "])
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n", "\u200b", " \ufeff ", "\u3164" * 3, "\u2800"])
 def test_e003_an_api_key_of_spaces_is_no_api_key(blank):
     messages = run({"ACCOUNTS": {"default": {**GOOD, "API_KEY": blank}}})
     assert ids(messages) == ["shipping_orders.E003"]
@@ -425,3 +425,22 @@ def test_e012_every_way_of_sharing_one_store_is_found(default, shipping):
 def test_odd_cache_entries_never_crash_the_check(shipping):
     setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
     run(setting, caches={"default": SHARED_CACHE["default"], "shipping": shipping})
+
+
+def test_e012_infinite_options_never_crash_the_check():
+    db = "django.core.cache.backends.db.DatabaseCache"
+    shipping = {"BACKEND": db, "LOCATION": "t", "OPTIONS": {"MAX_ENTRIES": float("inf")}}
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    run(setting, caches={"default": SHARED_CACHE["default"], "shipping": shipping})
+
+
+def test_e012_one_directory_reached_through_a_link_is_one_store(tmp_path):
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "cache")
+    files = "django.core.cache.backends.filebased.FileBasedCache"
+    caches = {
+        "default": {"BACKEND": files, "LOCATION": str(tmp_path / "cache")},
+        "shipping": {"BACKEND": files, "LOCATION": str(tmp_path / "link")},
+    }
+    setting = {"ACCOUNTS": {"default": GOOD}, "RATE_LIMIT_CACHE": "shipping"}
+    assert "shipping_orders.E012" in ids(run(setting, caches=caches))

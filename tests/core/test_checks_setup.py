@@ -233,3 +233,8 @@ def test_w022_the_default_retry_of_60_s_is_below_a_timeout_of_120():
 @pytest.mark.parametrize("orm", [["default"], {"db": "default"}, 3])
 def test_an_orm_broker_of_the_wrong_type_never_crashes_the_check(orm):
     queue_messages({"name": "shop", "orm": orm})
+
+
+def test_w022_with_a_timeout_past_any_float_never_crashes():
+    messages = queue_messages({"name": "shop", "orm": "default", "timeout": 10**400})
+    assert ids(messages) == ["shipping_orders.W022"]

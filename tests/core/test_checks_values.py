@@ -73,8 +73,9 @@ def test_w023_labels_inside_media_root_are_served_to_anyone(tmp_path, label_root
         assert "MEDIA_ROOT" in messages[0].msg and "private-media" in messages[0].hint
 
 
-def test_w023_the_default_label_folder_inside_media_root_is_found(tmp_path):
-    setting = {"ACCOUNTS": {"default": GOOD}}
+@pytest.mark.parametrize("given", [{}, {"LABEL_ROOT": None}, {"LABEL_ROOT": ""}])
+def test_w023_the_default_label_folder_inside_media_root_is_found(tmp_path, given):
+    setting = {"ACCOUNTS": {"default": GOOD}, **given}
     with override_settings(SHIPPING_ORDERS=setting, BASE_DIR=tmp_path, MEDIA_ROOT=str(tmp_path)):
         messages = check_values()
     assert [m.id for m in messages] == ["shipping_orders.W023"]
