@@ -66,7 +66,7 @@ def redact_headers(
     result = {}
     for name, value in headers.items():
         text = str(value)
-        if is_secret_header(name, account) or scrub(text, account) != text:
+        if is_secret_header(name, account) or _blank(text, _secrets(account)) != text:
             text = REDACTED  # a secret in it, however written: the whole value goes
         result[str(name)] = text.replace("\x00", "\\x00")
     return result

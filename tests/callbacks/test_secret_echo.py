@@ -195,3 +195,11 @@ def test_a_secret_across_the_cut_of_a_too_large_body_is_not_kept_in_part(client,
     stored = bytes(CallbackReceipt.objects.get().body)
     assert len(stored) <= TRUNCATED_KEEP_BYTES
     assert API_KEY[:10].encode() not in stored
+
+
+def test_a_header_without_a_secret_is_kept_whatever_else_it_holds(client):
+    post(client, webhook("PPKEPT"), HTTP_X_TRACE="a\x00b", HTTP_REFERER="https://u:p@shop.example/")
+
+    headers = CallbackReceipt.objects.get().headers
+    assert headers["X-Trace"] == "a\\x00b"  # stored escaped, not blanked out
+    assert headers["Referer"] == "https://u:p@shop.example/"
