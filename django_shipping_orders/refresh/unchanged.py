@@ -38,9 +38,7 @@ def unchanged(order: Order, document: OrderDocument) -> bool:
     # A column not read from one key of its own (the courier, from either of two keys) may
     # hold what a later document said under the other key: those columns are compared too.
     return all(
-        getattr(order, name) == value
-        for name, value in fitted_fields(document)
-        if name in DERIVED_FIELDS
+        getattr(order, name) == value for name, value in fitted_fields(document, DERIVED_FIELDS)
     )
 
 

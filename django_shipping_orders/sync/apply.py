@@ -9,7 +9,7 @@ running them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -319,15 +319,18 @@ def _queue_label(order_id: int) -> None:
         )
 
 
-def fitted_fields(document: OrderDocument) -> Iterator[tuple[str, Any]]:
+def fitted_fields(
+    document: OrderDocument, only: Collection[str] | None = None
+) -> Iterator[tuple[str, Any]]:
     """The order columns ``document`` sets but the state, each value as its column stores it.
 
     Some are read from another key than their own (``courier`` from
     ``courier_allocation`` or ``courier_name``): what decides whether a
     document changes an order is these values, not only its keys.
+    ``only``: those columns alone (the others are not made to fit).
     """
     for name, value in document.fields.items():
-        if name == "state":
+        if name == "state" or (only is not None and name not in only):
             continue  # the state has a clock of its own
         if isinstance(value, dict | list):
             value = normalize_json(value)  # compare JSON fields as they read back
