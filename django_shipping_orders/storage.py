@@ -34,10 +34,12 @@ def label_storage() -> Storage:
     alias = shipping_settings.label_storage
     if alias:
         return storages[alias]
-    root = shipping_settings.label_root or os.path.join(
-        str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media"
-    )
-    return _private_storage(str(root))
+    return _private_storage(str(shipping_settings.label_root or default_label_root()))
+
+
+def default_label_root() -> str:
+    """Where labels go when neither ``LABEL_STORAGE`` nor ``LABEL_ROOT`` is set."""
+    return os.path.join(str(getattr(settings, "BASE_DIR", os.getcwd())), "private-media")
 
 
 def field_storage() -> Storage:

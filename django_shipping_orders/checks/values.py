@@ -23,6 +23,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from .. import states
 from ..conf import SETTING_NAME
+from ..storage import default_label_root
 
 #: An account alias is a path segment of its callback URL (``callbacks/<alias>/``).
 _ALIAS_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
@@ -51,9 +52,7 @@ def check_values(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
         )
     media = getattr(settings, "MEDIA_ROOT", "")
     if not given and not raw.get("LABEL_STORAGE"):
-        # Where ``storage.label_storage`` puts them when LABEL_ROOT is not set.
-        base = getattr(settings, "BASE_DIR", None) or os.getcwd()
-        root = os.path.join(str(base), "private-media")
+        root = default_label_root()  # where ``storage.label_storage`` puts them then
     if root and isinstance(media, str | PurePath) and str(media) and _inside(root, str(media)):
         messages.append(
             Warning(
